@@ -1,0 +1,32 @@
+"""Summarisation engines: one interface, two implementations (LLM and offline)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from briefing.config import Settings
+from briefing.models import Feedback, Proposal, Story
+
+
+class Engine(Protocol):
+    """Anything that proposes briefs for a story. It never talks to Telegram or a database."""
+
+    name: str
+
+    def propose(self, story: Story, feedback: Feedback | None = None) -> Proposal:
+        """Draft briefs for every configured language; `feedback` asks to fix rejected quotes."""
+        ...
+
+
+def select_engine(settings: Settings, choice: str | None = None) -> Engine:
+    """The engine to use: `choice` or the configured one; "auto" picks the LLM when configured."""
+    choice = choice or settings.llm.engine
+    if choice == "auto":
+        choice = "llm" if settings.llm.configured else "extractive"
+    if choice == "llm":
+        from briefing.engines.llm import LLMEngine
+
+        return LLMEngine(settings)
+    from briefing.engines.extractive import ExtractiveEngine
+
+    return ExtractiveEngine(settings)

@@ -1,0 +1,169 @@
+"""The data that travels between pipeline stages.
+
+Contract: a `Quote` always satisfies `quote.text == source.text[quote.start:quote.end]`;
+only `citations.verify_quotes` creates quotes, so nothing downstream trusts an
+unchecked one. Drafts (`DraftBrief`, `DraftQuote`) are what engines propose.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source of a story: the clean text every quote offset refers to."""
+
+    id: str
+    text: str
+    language: str
+    title: str | None = None
+    url: str | None = None
+    path: str | None = None
+    outlet: str | None = None
+    published: str | None = None
+
+
+@dataclass(frozen=True)
+class Story:
+    """One event, told by one or more sources."""
+
+    sources: tuple[Document, ...]
+
+    def source(self, source_id: str) -> Document | None:
+        """The source with this id, or None."""
+        return next((s for s in self.sources if s.id == source_id), None)
+
+    @property
+    def language(self) -> str:
+        """The language most of the story's text is written in."""
+        weights: Counter[str] = Counter()
+        for src in self.sources:
+            weights[src.language] += len(src.text)
+        return weights.most_common(1)[0][0]
+
+
+@dataclass(frozen=True)
+class DraftQuote:
+    """A quote as an engine proposed it: not yet checked against the source."""
+
+    text: str
+    source: str
+    translation: str | None = None
+
+
+@dataclass(frozen=True)
+class DraftBrief:
+    """A brief as an engine proposed it."""
+
+    headline: str
+    points: tuple[str, ...]
+    quotes: tuple[DraftQuote, ...]
+
+
+@dataclass
+class Usage:
+    """LLM calls and tokens spent on one story."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+    def add(self, other: Usage) -> None:
+        """Add another usage record to this one."""
+        self.calls += other.calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.cached_tokens += other.cached_tokens
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What an engine returns: draft briefs by language, and what it cost."""
+
+    briefs: dict[str, DraftBrief]
+    engine: str
+    model: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    transcript: tuple[dict[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Quotes that failed the check, sent back to the engine for one retry."""
+
+    previous: Proposal
+    rejected: tuple[tuple[str, DraftQuote, str], ...]  # (language, quote, reason)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A checked quote: `text == source.text[start:end]`."""
+
+    text: str
+    source: str
+    start: int
+    end: int
+    translation: str | None = None
+
+
+@dataclass(frozen=True)
+class Brief:
+    """A finished brief in one language."""
+
+    language: str
+    headline: str
+    points: tuple[str, ...]
+    quotes: tuple[Quote, ...]
+
+
+@dataclass
+class CitationCounts:
+    """What happened to the quotes and points an engine proposed."""
+
+    proposed: int = 0
+    verified: int = 0
+    repaired: int = 0
+    rejected: int = 0
+    fallback: int = 0
+    points_dropped_numbers: int = 0
+    points_dropped_names: int = 0
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of summarising one story."""
+
+    story: Story
+    briefs: dict[str, Brief]
+    engine: str
+    model: str | None
+    usage: Usage
+    citations: CitationCounts
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form printed by `briefing summarize --json`."""
+        sources = [
+            {k: v for k, v in asdict(s).items() if k != "text"} for s in self.story.sources
+        ]
+        return {
+            "story": {"sources": sources},
+            "briefs": {
+                lang: {
+                    "headline": b.headline,
+                    "points": list(b.points),
+                    "quotes": [asdict(q) for q in b.quotes],
+                }
+                for lang, b in self.briefs.items()
+            },
+            "engine": self.engine,
+            "model": self.model,
+            "usage": asdict(self.usage),
+            "citations": asdict(self.citations),
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,1 @@
+"""Renderers: terminal (rich) and JSON; Telegram HTML comes with the bot."""

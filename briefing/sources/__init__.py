@@ -1,0 +1,1 @@
+"""Where articles come from: fetching URLs (and, later, feeds and pages)."""

@@ -1,0 +1,160 @@
+"""The command line, run as a real process: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FIXTURES, SEEDS
+from tests.fakes.briefs import good_answer
+from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.web_server import FakeWebServer
+
+CLEAN_ENV = {k: v for k, v in os.environ.items()
+             if not k.startswith(("OPENAI_", "BRIEFING_", "TELEGRAM_"))}
+
+
+def run(*args: str, cwd: Path, stdin: bytes = b"", **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m briefing ARGS` in `cwd` with a clean environment plus `env`."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "briefing", *args], cwd=cwd, input=stdin,
+        env={**CLEAN_ENV, **env}, capture_output=True, timeout=120, check=False,
+    )
+    return subprocess.CompletedProcess(proc.args, proc.returncode,
+                                       proc.stdout.decode(), proc.stderr.decode())
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+@pytest.fixture
+def web() -> Iterator[FakeWebServer]:
+    with FakeWebServer() as server:
+        yield server
+
+
+def test_json_output_is_one_object_with_offsets_into_the_extracted_text(tmp_path: Path) -> None:
+    proc = run("summarize", "--json", *map(str, SEEDS), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data: dict[str, Any] = json.loads(proc.stdout)  # fails unless exactly one JSON document
+    assert data["engine"] == "extractive" and data["model"] is None
+    assert set(data["usage"]) == {"calls", "prompt_tokens", "completion_tokens", "cached_tokens"}
+    assert {"proposed", "verified", "repaired", "rejected"} <= set(data["citations"])
+    sources = {s["id"]: s for s in data["story"]["sources"]}
+    assert sources["S2"]["published"] == "2020-02" and sources["S1"]["language"] == "fr"
+    extracted = {sid: run("extract", s["path"], cwd=tmp_path).stdout[:-1]
+                 for sid, s in sources.items()}
+    for brief in (data["briefs"]["fr"], data["briefs"]["en"]):
+        assert brief["headline"] and brief["quotes"]
+        for quote in brief["quotes"]:
+            assert extracted[quote["source"]][quote["start"] : quote["end"]] == quote["text"]
+
+
+def test_human_output_shows_both_briefs_and_which_engine_ran(tmp_path: Path) -> None:
+    proc = run("summarize", *map(str, SEEDS), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Français" in proc.stdout and "English" in proc.stdout
+    assert "engine: extractive (offline)" in proc.stdout
+    assert "Translation needs an LLM" in proc.stdout
+
+
+def test_extract_drops_the_date_line_and_keeps_every_character(tmp_path: Path) -> None:
+    proc = run("extract", str(SEEDS[1]), cwd=tmp_path)
+    original = SEEDS[1].read_text(encoding="utf-8")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("Amazon Web Services a déclaré lundi qu’il")
+    assert proc.stdout.strip() in original
+
+
+def test_stdin_is_a_source(tmp_path: Path) -> None:
+    proc = run("summarize", "--json", "-", cwd=tmp_path, stdin=SEEDS[0].read_bytes())
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["story"]["sources"][0]["path"] is None
+    assert any("Mark Eper" in s for s in [SEEDS[0].read_text()])
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("empty.txt", b"", ["empty"]),
+        ("blank.txt", b"   \n\t \n", ["empty"]),
+        ("image.txt", b"\x89PNG\r\n\x1a\n" + bytes(200), ["binary"]),
+        ("nul.txt", b"texte\x00\x01\x02" * 40, ["binary"]),
+        ("bytes.txt", b"\x81\x8d\x8f\x90\x9d" * 50, ["undecodable"]),
+        ("page.html", b"<html><body><nav>Menu</nav></body></html>", ["no article text"]),
+        ("doc.pdf", b"%PDF-1.7", ["unsupported file type"]),
+    ],
+)
+def test_bad_input_gets_one_line_and_exit_2(
+    tmp_path: Path, name: str, content: bytes, words: list[str]
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    one_line_error(run("summarize", str(path), cwd=tmp_path), 2, *words)
+
+
+def test_missing_file_and_directory_exit_2(tmp_path: Path) -> None:
+    one_line_error(run("summarize", str(tmp_path / "nope.txt"), cwd=tmp_path), 2, "no such file")
+    one_line_error(run("extract", str(tmp_path), cwd=tmp_path), 2, "directory")
+
+
+def test_url_source_through_a_local_server(tmp_path: Path, web: FakeWebServer) -> None:
+    web.route("/article", (FIXTURES / "nationalgeographic.co.uk.goats.html").read_bytes())
+    proc = run("summarize", "--json", web.url("/article"), cwd=tmp_path,
+               BRIEFING_ALLOW_PRIVATE_URLS="1")
+    assert proc.returncode == 0, proc.stderr
+    source = json.loads(proc.stdout)["story"]["sources"][0]
+    assert source["url"] == web.url("/article") and source["language"] == "en"
+    assert source["title"]
+
+
+def test_private_urls_are_refused_by_default(tmp_path: Path, web: FakeWebServer) -> None:
+    web.route("/article", b"<html><body><p>secret</p></body></html>")
+    one_line_error(run("summarize", web.url("/article"), cwd=tmp_path), 2, "loopback")
+    assert web.requests == []
+
+
+def test_failing_url_exits_2(tmp_path: Path, web: FakeWebServer) -> None:
+    one_line_error(run("summarize", web.url("/missing"), cwd=tmp_path,
+                       BRIEFING_ALLOW_PRIVATE_URLS="1"), 2, "404")
+
+
+def test_llm_engine_runs_when_a_base_url_is_configured(tmp_path: Path) -> None:
+    with FakeOpenAI(default=lambda req: Reply.content(good_answer(req))) as fake:
+        proc = run("summarize", "--json", *map(str, SEEDS), cwd=tmp_path,
+                   OPENAI_BASE_URL=fake.base_url, BRIEFING_MODEL="fake-model")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["engine"] == "llm" and data["model"] == "fake-model"
+    assert data["usage"]["calls"] == fake.calls == 1
+    assert data["citations"]["rejected"] == 0
+
+
+def test_config_file_sets_limits_and_refuses_secrets(tmp_path: Path) -> None:
+    config = tmp_path / "briefing.toml"
+    config.write_text("[brief]\nmax_points = 1\n")
+    proc = run("summarize", "--json", *map(str, SEEDS), cwd=tmp_path)  # ./briefing.toml
+    assert all(len(b["points"]) <= 1 for b in json.loads(proc.stdout)["briefs"].values())
+    config.write_text('[llm]\napi_key = "sk-should-not-be-here"\n')
+    proc = run("summarize", "--config", str(config), str(SEEDS[0]), cwd=tmp_path)
+    one_line_error(proc, 3, "environment")
+    assert "sk-should-not-be-here" not in proc.stderr
+
+
+def test_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
+    proc = run("summarize", "--engine", "magic", str(SEEDS[0]), cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
