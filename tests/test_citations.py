@@ -107,7 +107,7 @@ def test_any_substring_of_words_is_located_exactly(text: str, data: st.DataObjec
     assert text[found[0] : found[1]] == quote
 
 
-_TYPO = {"'": "’", '"': "“", "-": "—", " ": "\u00a0"}
+_TYPO: dict[str | int, str | int | None] = {"'": "’", '"': "“", "-": "—", " ": "\u00a0"}
 
 
 @settings(max_examples=150)
@@ -117,7 +117,7 @@ def test_typographic_variants_map_back_to_source_characters(
 ) -> None:
     words = text.split()
     source = " - ".join([" ".join(words[: len(words) // 2]), " ".join(words[len(words) // 2 :])])
-    quote = source.translate(str.maketrans(_TYPO)).upper()
+    quote = source.translate(str.maketrans(dict(_TYPO))).upper()
     found = locate(quote, source)
     assert found is not None
     assert found == (0, len(source))

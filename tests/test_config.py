@@ -56,7 +56,7 @@ def test_secret_never_appears_in_repr_or_dump() -> None:
 def test_settings_are_frozen() -> None:
     settings = load_settings(env={})
     with pytest.raises(Exception, match="frozen"):
-        settings.llm.model = "other"  # type: ignore[misc]
+        settings.llm.model = "other"
 
 
 @pytest.mark.parametrize(

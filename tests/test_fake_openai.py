@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import openai
 import pytest
 import tiktoken
 
-if TYPE_CHECKING:
-    from fakes.openai_server import FakeOpenAI, Reply
-else:
-    # Importable as ``tests.fakes`` when the repo root is on sys.path (``python -m pytest``),
-    # as ``fakes`` when pytest's default "prepend" mode puts tests/ itself on sys.path.
-    try:
-        from tests.fakes.openai_server import FakeOpenAI, Reply
-    except ImportError:
-        from fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.openai_server import FakeOpenAI, Reply
 
 MESSAGES: list[Any] = [
     {"role": "system", "content": "Tu résumes l'actualité."},

@@ -10,7 +10,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import certifi
 import httpx
@@ -21,15 +20,7 @@ from hypothesis import strategies as st
 from briefing.config import FetchSettings
 from briefing.errors import BadInput, FetchError
 from briefing.sources.fetch import Fetched, Resolver, check_url, fetch_url
-
-if TYPE_CHECKING:
-    from fakes.web_server import FakeWebServer
-else:
-    # ``tests.fakes`` when the repo root is on sys.path, ``fakes`` in pytest's "prepend" mode.
-    try:
-        from tests.fakes.web_server import FakeWebServer
-    except ImportError:
-        from fakes.web_server import FakeWebServer
+from tests.fakes.web_server import FakeWebServer
 
 LOCAL = FetchSettings(allow_private=True, timeout=5.0)
 PUBLIC_ONLY = FetchSettings(timeout=5.0)

@@ -28,11 +28,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 import tiktoken
+
+from tests.fakes import BackgroundServer
 
 __all__ = [
     "ENCODING_NAME",
@@ -287,7 +288,7 @@ class _Response:
 # --------------------------------------------------------------------------- server
 
 
-class FakeOpenAI:
+class FakeOpenAI(BackgroundServer):
     """A scripted OpenAI-compatible server on ``127.0.0.1`` running in a background thread.
 
     Use as a context manager or with :meth:`start` / :meth:`stop`. Attributes:
@@ -346,17 +347,6 @@ class FakeOpenAI:
             thread.join(timeout=5)
         self._server = None
         self._thread = None
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

@@ -22,8 +22,9 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from urllib.parse import urlsplit
+
+from tests.fakes import BackgroundServer
 
 __all__ = ["FakeWebServer", "Route"]
 
@@ -44,7 +45,7 @@ class Route:
     chunked: bool = False  # Transfer-Encoding: chunked, so no Content-Length
 
 
-class FakeWebServer:
+class FakeWebServer(BackgroundServer):
     """A threaded HTTP(S) server in a background thread serving scripted routes."""
 
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
@@ -109,17 +110,6 @@ class FakeWebServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeWebServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _lookup(self, path: str, headers: dict[str, str]) -> Route | None:
         """Record the request and find its route."""
