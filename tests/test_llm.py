@@ -240,7 +240,7 @@ def test_a_long_story_is_mapped_in_chunks_then_reduced_once(
     assert "<notes>" in reduce["messages"][1]["content"]
     assert "<source" not in reduce["messages"][1]["content"]  # the reduce step sees notes only
     assert result.engine == "llm" and result.usage.calls == len(requests)
-    budget = LLMEngine(settings)._budget()
+    budget = LLMEngine(settings).budget
     for request in maps:  # every numbered part stays within the article budget
         part = request["messages"][1]["content"].split("<source id=", 1)[1]
         assert count_tokens("<source id=" + part) <= budget

@@ -66,6 +66,8 @@ class LLMEngine:
         self.languages = settings.brief.languages
         self.schema = brief_schema(self.languages)
         self.formatter = SourceFormatter()
+        self.system = self._system()
+        self.budget = self._budget()
 
     # -- the engine interface ------------------------------------------------------------
     def propose(self, story: Story, feedback: Feedback | None = None) -> Proposal:
@@ -81,10 +83,12 @@ class LLMEngine:
         if feedback is not None:
             convo = Conversation(list(feedback.previous.transcript))
             convo.user(self._prompt("retry_quotes", rejections=_rejections(feedback)))
-        elif self._fits(story):
-            convo = self._single_pass(story)
         else:
-            convo = self._reduce(story, self._map(story, usage))
+            body = self.formatter.story(story)
+            if count_tokens(body, self.encoding) <= self.budget:
+                convo = self._single_pass(story, body)
+            else:
+                convo = self._reduce(story, self._map(story, usage))
         briefs, convo = self._ask(convo, "briefs", self.schema, self._parse_briefs, usage)
         return Proposal(briefs, self.name, self.model, usage, tuple(convo.messages))
 
@@ -102,22 +106,17 @@ class LLMEngine:
     def _budget(self) -> int:
         """Tokens the article may take in one call: context less output and instructions."""
         llm = self.settings.llm
-        overhead = count_tokens(self._system(), self.encoding) + 300
+        overhead = count_tokens(self.system, self.encoding) + 300
         return max(256, llm.context_tokens - llm.max_output_tokens - overhead)
 
-    def _fits(self, story: Story) -> bool:
-        text = self.formatter.story(story)
-        return count_tokens(text, self.encoding) <= self._budget()
-
-    def _single_pass(self, story: Story) -> Conversation:
-        convo = Conversation.start(self._system())
-        body = self.formatter.story(story)
+    def _single_pass(self, story: Story, body: str) -> Conversation:
+        convo = Conversation.start(self.system)
         convo.user(self._prompt("brief_user", count=len(story.sources), sources=body))
         return convo
 
     def _map(self, story: Story, usage: Usage) -> list[str]:
         # Sentence numbers and delimiters add about a tenth to a chunk's raw tokens.
-        budget = int(self._budget() * NUMBERED_SHARE)
+        budget = int(self.budget * NUMBERED_SHARE)
         overlap = self.settings.llm.chunk_overlap_tokens
         parts = [(doc, piece) for doc in story.sources
                  for piece in chunk(doc.text, budget, overlap, self.encoding)]
@@ -132,7 +131,7 @@ class LLMEngine:
         return blocks
 
     def _reduce(self, story: Story, blocks: list[str]) -> Conversation:
-        convo = Conversation.start(self._system())
+        convo = Conversation.start(self.system)
         listing = "; ".join(self.formatter.label(doc) for doc in story.sources)
         convo.user(self._prompt("reduce_user", sources=listing, notes="\n\n".join(blocks)))
         return convo
