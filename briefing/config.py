@@ -66,12 +66,42 @@ class FetchSettings(_Section):
     user_agent: str = "briefing/0.1 (+https://github.com/briefing-news/briefing)"
 
 
+class StoreSettings(_Section):
+    """Where the store lives: a SQLite file in `data_dir`, or any SQLAlchemy URL."""
+
+    data_dir: str = "./data"
+    url: str | None = None
+
+
+class SourcesSettings(_Section):
+    """Where articles come from besides feeds."""
+
+    folder: str = "./articles"
+
+
+class ServiceSettings(_Section):
+    """The long-running service: polling, summarising, digests."""
+
+    poll_minutes: float = 15.0
+    summarise_concurrency: int = 4
+    feed_concurrency: int = 8
+    per_host_concurrency: int = 2
+    max_feed_bytes: int = 10_000_000
+    max_entries_per_poll: int = 200
+    digest_max_stories: int = 8
+    digest_grace_hours: float = 6.0
+    delivery_max_attempts: int = 8
+
+
 class Settings(_Section):
     """The one settings object passed down through the program."""
 
     llm: LLMSettings = LLMSettings()
     brief: BriefSettings = BriefSettings()
     fetch: FetchSettings = FetchSettings()
+    store: StoreSettings = StoreSettings()
+    sources: SourcesSettings = SourcesSettings()
+    service: ServiceSettings = ServiceSettings()
     prompts_dir: Path = PROMPTS_DIR
 
 
@@ -84,6 +114,9 @@ ENV_MAP: dict[str, tuple[str, str]] = {
     "BRIEFING_LLM_TIMEOUT": ("llm", "timeout"),
     "BRIEFING_CONTEXT_TOKENS": ("llm", "context_tokens"),
     "BRIEFING_ALLOW_PRIVATE_URLS": ("fetch", "allow_private"),
+    "BRIEFING_DATA_DIR": ("store", "data_dir"),
+    "BRIEFING_DB_URL": ("store", "url"),
+    "BRIEFING_ARTICLES_DIR": ("sources", "folder"),
 }
 SECRET_KEYS = {("llm", "api_key")}
 

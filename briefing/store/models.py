@@ -1,0 +1,171 @@
+"""Tables of the store. Every schema change goes through an alembic migration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# States an article moves through; the service resumes each from where it stopped.
+NEW, EXTRACTED, SUMMARISED, DELIVERED = "new", "extracted", "summarised", "delivered"
+# States of a delivery in the outbox.
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+class Base(DeclarativeBase):
+    """Declarative base: one metadata for the app and its migrations."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def _now() -> datetime:
+    from briefing.clock import utcnow
+
+    return utcnow()
+
+
+class Feed(Base):
+    """An RSS/Atom feed we poll, with what conditional GET and backoff need."""
+
+    __tablename__ = "feeds"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    title: Mapped[str | None] = mapped_column(String(500))
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    next_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Story(Base):
+    """A cluster of articles about one event; `version` grows when a source joins."""
+
+    __tablename__ = "stories"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str | None] = mapped_column(String(1000))
+    language: Mapped[str | None] = mapped_column(String(10))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    summarised_version: Mapped[int] = mapped_column(Integer, default=0)
+    first_published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    articles: Mapped[list[Article]] = relationship(back_populates="story", order_by="Article.id")
+    briefs: Mapped[list[Brief]] = relationship(back_populates="story")
+
+    __table_args__ = (Index("ix_stories_pending", "summarised_version", "version"),
+                      Index("ix_stories_last_published", "last_published"))
+
+
+class Article(Base):
+    """One article, stored once (content hash and canonical URL are unique)."""
+
+    __tablename__ = "articles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str | None] = mapped_column(String(2000), unique=True)
+    path: Mapped[str | None] = mapped_column(String(2000))
+    title: Mapped[str | None] = mapped_column(String(1000))
+    outlet: Mapped[str | None] = mapped_column(String(300))
+    published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_text: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str | None] = mapped_column(String(10))
+    text: Mapped[str | None] = mapped_column(Text)
+    teaser: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default=NEW, index=True)
+    signature: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="SET NULL"))
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    story: Mapped[Story | None] = relationship(back_populates="articles")
+
+
+class Brief(Base):
+    """The checked brief of a story in one language, for one version of the story."""
+
+    __tablename__ = "briefs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"))
+    language: Mapped[str] = mapped_column(String(10))
+    story_version: Mapped[int] = mapped_column(Integer)
+    headline: Mapped[str] = mapped_column(Text)
+    points: Mapped[list[Any]] = mapped_column(JSON)
+    quotes: Mapped[list[Any]] = mapped_column(JSON)
+    engine: Mapped[str] = mapped_column(String(30))
+    model: Mapped[str | None] = mapped_column(String(200))
+    usage: Mapped[dict[str, Any]] = mapped_column(JSON)
+    citations: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    story: Mapped[Story] = relationship(back_populates="briefs")
+
+    __table_args__ = (UniqueConstraint("story_id", "language", name="uq_brief_story_language"),)
+
+
+class Subscriber(Base):
+    """A reader: where to deliver, in which languages, at what local time."""
+
+    __tablename__ = "subscribers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    languages: Mapped[str] = mapped_column(String(10), default="both")
+    digest_time: Mapped[str] = mapped_column(String(5), default="07:30")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    feeds: Mapped[list[Any]] = mapped_column(JSON, default=list)  # empty: every feed
+    active: Mapped[bool] = mapped_column(default=True)
+    last_digest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Delivery(Base):
+    """The outbox: one row per message to send, keyed so that it is never sent twice."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    story_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    payload: Mapped[list[Any]] = mapped_column(JSON)  # rendered message parts, in order
+    state: Mapped[str] = mapped_column(String(20), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_parts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),)
+
+
+class LLMCall(Base):
+    """Every LLM call: cost accounting, and a cache so a paid answer is never bought twice."""
+
+    __tablename__ = "llm_calls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64), index=True)
+    model: Mapped[str] = mapped_column(String(200))
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(30))
+    finish_reason: Mapped[str | None] = mapped_column(String(30))
+    content: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
