@@ -36,8 +36,8 @@ _state: dict[str, bool] = {"verbose": False}
 
 
 @contextmanager
-def _edge() -> Iterator[None]:
-    """Turn our errors into one line on stderr and an exit code."""
+def edge() -> Iterator[None]:
+    """Turn our errors into one line on stderr and an exit code (used by every command)."""
     try:
         yield
     except BriefingError as exc:
@@ -52,7 +52,7 @@ def _edge() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _settings(config: Path | None, **llm: str | None) -> Settings:
+def settings_from(config: Path | None, **llm: str | None) -> Settings:
     settings = load_settings(config)
     changes = {k: v for k, v in llm.items() if v is not None}
     if changes:
@@ -80,10 +80,10 @@ def summarize(
     config: ConfigOption = None,
 ) -> None:
     """Summarise one story into French and English briefs with checked quotes."""
-    with _edge():
+    with edge():
         if engine not in (None, "auto", "llm", "extractive"):
             raise BadInput("--engine must be auto, llm or extractive")
-        settings = _settings(config, engine=engine, model=model)
+        settings = settings_from(config, engine=engine, model=model)
         result = summarise(load_story(sources, settings.fetch), settings)
         if as_json:
             typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -97,11 +97,13 @@ def extract_command(
     config: ConfigOption = None,
 ) -> None:
     """Print the clean article text the pipeline works on (quote offsets refer to it)."""
-    with _edge():
+    with edge():
         extracted, _ = load_one(source, load_settings(config).fetch)
         sys.stdout.write(extracted.text + "\n")
 
 
 def main() -> None:
     """Console-script entry point."""
+    import briefing.cli_service  # noqa: F401 - registers the service commands on `app`
+
     app()

@@ -91,6 +91,9 @@ class ServiceSettings(_Section):
     digest_max_stories: int = 8
     digest_grace_hours: float = 6.0
     delivery_max_attempts: int = 8
+    deliver_seconds: float = 60.0
+    # When the LLM fails: false = the story waits for the next cycle; true = offline briefs.
+    offline_fallback: bool = False
 
 
 class Settings(_Section):

@@ -27,16 +27,19 @@ def _drafts(proposal: Proposal) -> dict[str, list[DraftQuote]]:
     return {lang: list(brief.quotes) for lang, brief in proposal.briefs.items()}
 
 
-def _propose(engine: Engine, story: Story, settings: Settings, notes: list[str]) -> Proposal:
+def _propose(engine: Engine, story: Story, settings: Settings, notes: list[str],
+             fallback: bool) -> Proposal:
     try:
         return engine.propose(story)
     except EngineError as exc:
+        if not fallback:
+            raise
         log.warning("engine %s failed, using the offline engine: %s", engine.name, exc)
         notes.append(f"{engine.name} engine failed ({exc}); the offline engine wrote this brief")
-        fallback = ExtractiveEngine(settings).propose(story)
+        offline = ExtractiveEngine(settings).propose(story)
         if isinstance(exc.usage, Usage):
-            fallback.usage.add(exc.usage)
-        return fallback
+            offline.usage.add(exc.usage)
+        return offline
 
 
 def _retry(engine: Engine, story: Story, proposal: Proposal, check: QuoteCheck,
@@ -76,11 +79,17 @@ def _finish(lang: str, draft: DraftBrief, story: Story, check: QuoteCheck,
     return Brief(lang, headline, points, quotes)
 
 
-def summarise(story: Story, settings: Settings, engine: Engine | None = None) -> Result:
-    """Summarise one story into checked briefs, one per configured language."""
+def summarise(
+    story: Story, settings: Settings, engine: Engine | None = None, fallback: bool = True
+) -> Result:
+    """Summarise one story into checked briefs, one per configured language.
+
+    When the engine fails, the offline engine writes the briefs; with
+    `fallback=False` the engine's error is raised instead, so the caller can retry.
+    """
     engine = engine or select_engine(settings)
     notes: list[str] = []
-    proposal = _propose(engine, story, settings, notes)
+    proposal = _propose(engine, story, settings, notes, fallback)
     usage = Usage()
     usage.add(proposal.usage)
     check = verify_quotes(_drafts(proposal), story)

@@ -67,3 +67,47 @@ def llm_settings(fake_openai: FakeOpenAI) -> Settings:
     settings = load_settings(env=env)
     llm = settings.llm.model_copy(update={"timeout": 2.0, "max_retries": 2})
     return settings.model_copy(update={"llm": llm})
+
+
+# --- The store on both backends: SQLite file, and a throwaway PostgreSQL (tests/pg.py). ---
+
+from briefing.config import StoreSettings  # noqa: E402
+from briefing.store.db import Database, open_database  # noqa: E402
+from tests.pg import fresh_database, session_cluster_url  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a database on a PostgreSQL cluster started once per session (skips if unavailable)."""
+    with session_cluster_url() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty store: a SQLite file in tmp_path, or a database of its own on the cluster."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'briefing.db'}"
+        return
+    with fresh_database(request.getfixturevalue("pg_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def db(store_url: str) -> Iterator[Database]:
+    """The store opened (and migrated) on `store_url`, closed after the test."""
+    database = open_database(StoreSettings(url=store_url))
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+def service_settings(store_url: str, folder: Path, **service: object) -> Settings:
+    """Offline settings for the service on `store_url`, watching `folder`."""
+    settings = load_settings(env={})
+    return settings.model_copy(update={
+        "store": StoreSettings(url=store_url),
+        "sources": settings.sources.model_copy(update={"folder": str(folder)}),
+        "service": settings.service.model_copy(update=service),
+    })

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from briefing.config import Settings
 from briefing.models import Feedback, Proposal, Story
@@ -18,15 +18,18 @@ class Engine(Protocol):
         ...
 
 
-def select_engine(settings: Settings, choice: str | None = None) -> Engine:
-    """The engine to use: `choice` or the configured one; "auto" picks the LLM when configured."""
+def select_engine(settings: Settings, choice: str | None = None, cache: Any = None) -> Engine:
+    """The engine to use: `choice` or the configured one; "auto" picks the LLM when configured.
+
+    `cache` (an `LLMCache`) lets the LLM engine log its calls and reuse paid answers.
+    """
     choice = choice or settings.llm.engine
     if choice == "auto":
         choice = "llm" if settings.llm.configured else "extractive"
     if choice == "llm":
         from briefing.engines.llm import LLMEngine
 
-        return LLMEngine(settings)
+        return LLMEngine(settings, cache=cache)
     from briefing.engines.extractive import ExtractiveEngine
 
     return ExtractiveEngine(settings)

@@ -9,10 +9,13 @@ applies. The article always travels as delimited data in the user message.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import openai
@@ -57,8 +60,12 @@ class LLMEngine:
 
     name = "llm"
 
-    def __init__(self, settings: Settings, client: openai.OpenAI | None = None) -> None:
+    def __init__(
+        self, settings: Settings, client: openai.OpenAI | None = None,
+        cache: LLMCache | None = None,
+    ) -> None:
         self.settings = settings
+        self.cache = cache
         self.client = client or make_client(settings)
         self.model = settings.llm.model
         self.encoding = get_encoding(self.model, settings.llm.encoding)
@@ -161,13 +168,18 @@ class LLMEngine:
         self, convo: Conversation, name: str, schema: dict[str, Any], usage: Usage
     ) -> tuple[str, str]:
         messages = convo.for_format(self.response_format, schema, self._prompt)
-        started = time.monotonic()
         params: dict[str, Any] = {
             "model": self.model, "messages": messages,
             "temperature": self.settings.llm.temperature,
             "max_tokens": self.settings.llm.max_output_tokens,
             "response_format": self._response_format(name, schema),
         }
+        key = request_key(params)
+        cached = self.cache.get(key) if self.cache else None
+        if cached is not None:  # already paid for, e.g. before a crash
+            usage.calls += 1
+            return cached
+        started = time.monotonic()
         try:
             response = self.client.chat.completions.create(**params)
         except openai.BadRequestError as exc:
@@ -175,10 +187,16 @@ class LLMEngine:
                 log.info("server rejects json_schema; falling back to json_object")
                 self.response_format = "json_object"
                 return self._call(convo, name, schema, usage)
-            raise LLMError(f"the LLM server rejected the request (400): {_message(exc)}") from None
+            raise self._failed(key, started, f"rejected (400): {_message(exc)}") from None
         except openai.APIError as exc:
-            raise LLMError(self._describe(exc)) from None
-        return self._read(response, usage, time.monotonic() - started)
+            raise self._failed(key, started, self._describe(exc)) from None
+        return self._read(key, response, usage, time.monotonic() - started)
+
+    def _failed(self, key: str, started: float, reason: str) -> LLMError:
+        if self.cache:
+            self.cache.put(key, CallRecord(self.model, None, None, Usage(calls=1),
+                                           time.monotonic() - started, "error"))
+        return LLMError(reason if reason.startswith("the ") else f"the LLM server {reason}")
 
     def _response_format(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
         if self.response_format == "json_object":
@@ -186,15 +204,21 @@ class LLMEngine:
         return {"type": "json_schema",
                 "json_schema": {"name": name, "strict": True, "schema": schema}}
 
-    def _read(self, response: Any, usage: Usage, seconds: float) -> tuple[str, str]:
-        _add_usage(usage, response.usage)
+    def _read(self, key: str, response: Any, usage: Usage, seconds: float) -> tuple[str, str]:
+        call = _usage_of(response.usage)
+        usage.add(call)
         choice = response.choices[0]
-        log.info("LLM call: model=%s finish=%s tokens=%s/%s in %.2fs", self.model,
-                 choice.finish_reason, usage.prompt_tokens, usage.completion_tokens, seconds)
         refusal = getattr(choice.message, "refusal", None)
+        content, finish = choice.message.content or "", choice.finish_reason or "stop"
+        outcome = "refused" if refusal else "ok" if finish == "stop" else finish
+        log.info("LLM call: model=%s outcome=%s tokens=%s/%s in %.2fs", self.model, outcome,
+                 call.prompt_tokens, call.completion_tokens, seconds)
+        if self.cache:
+            self.cache.put(key, CallRecord(self.model, None if refusal else content, finish,
+                                           call, seconds, outcome))
         if refusal:
             raise LLMError(f"the model refused: {refusal[:200]}")
-        return choice.message.content or "", choice.finish_reason or "stop"
+        return content, finish
 
     def _describe(self, exc: openai.APIError) -> str:
         server = _server_name(self.settings.llm.base_url)
@@ -221,14 +245,45 @@ def _rejects_schema(exc: openai.BadRequestError) -> bool:
     return "response_format" in text or "json_schema" in text
 
 
-def _add_usage(usage: Usage, reported: Any) -> None:
-    usage.calls += 1
+def _usage_of(reported: Any) -> Usage:
+    usage = Usage(calls=1)
     if reported is None:
-        return
-    usage.prompt_tokens += reported.prompt_tokens or 0
-    usage.completion_tokens += reported.completion_tokens or 0
+        return usage
+    usage.prompt_tokens = reported.prompt_tokens or 0
+    usage.completion_tokens = reported.completion_tokens or 0
     details = getattr(reported, "prompt_tokens_details", None)
-    usage.cached_tokens += (getattr(details, "cached_tokens", 0) or 0) if details else 0
+    usage.cached_tokens = (getattr(details, "cached_tokens", 0) or 0) if details else 0
+    return usage
+
+
+def request_key(params: dict[str, Any]) -> str:
+    """A stable hash of a request: the same request gets the same answer from the cache."""
+    blob = json.dumps(params, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One LLM call, as the call log keeps it."""
+
+    model: str
+    content: str | None
+    finish_reason: str | None
+    usage: Usage
+    seconds: float
+    outcome: str
+
+
+class LLMCache(Protocol):
+    """Where answers already paid for are kept (the service's store), and calls are logged."""
+
+    def get(self, key: str) -> tuple[str, str] | None:
+        """A successful answer (content, finish reason) to this request, if one is kept."""
+        ...
+
+    def put(self, key: str, record: CallRecord) -> None:
+        """Log a call; a successful answer becomes available to `get`."""
+        ...
 
 
 def _rejections(feedback: Feedback) -> str:

@@ -15,9 +15,9 @@ import logging
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -37,6 +37,13 @@ PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain", "tex
 """Media types worth extracting an article from; a missing Content-Type is accepted too."""
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_NOT_MODIFIED = 304
+# Request headers that make a GET conditional: only then is a 304 an answer rather than an error.
+_CONDITIONAL = frozenset({"if-none-match", "if-modified-since"})
+# Response headers kept in Fetched.headers: what a caller may need to store or to decode the body.
+_KEPT_HEADERS = frozenset(
+    {"content-type", "content-language", "content-location", "etag", "last-modified"}
+)
 
 # Cloud metadata services hand out credentials to any process of the VM that asks. No article
 # lives there, so not even allow_private (meant for intranet news sites) reaches them.
@@ -80,25 +87,54 @@ class Fetched:
     content: bytes
     content_type: str | None  # media type only, lower-case, e.g. "text/html"
     charset: str | None  # from the Content-Type header, if any
+    status: int = 200  # 304 (with empty content) only when the request was conditional
+    # A few response headers (lower-case names): etag, last-modified, content-type, ...
+    headers: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
-def fetch_url(url: str, settings: FetchSettings, *, resolver: Resolver | None = None) -> Fetched:
+@dataclass(frozen=True)
+class _Rules:
+    """What one fetch accepts: media types and a body size limit (and the caller's override)."""
+
+    accept: frozenset[str]
+    limit: int
+    override: int | None
+
+
+def fetch_url(
+    url: str,
+    settings: FetchSettings,
+    *,
+    resolver: Resolver | None = None,
+    accept: frozenset[str] = PAGE_TYPES,
+    max_bytes: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Fetched:
     """Fetch an http(s) page, following redirects, with every hop checked by :func:`check_url`.
 
+    ``accept`` lists the media types taken (a missing Content-Type is always taken),
+    ``max_bytes`` replaces ``settings.max_bytes`` and ``headers`` are sent with every request
+    (but never replace Host). When they make the request conditional (If-None-Match,
+    If-Modified-Since), a 304 answer comes back as a Fetched with status 304 and no content.
+
     Raises FetchError for a refused or invalid URL, a refused address, too many redirects, a
-    timeout, a connection error, an HTTP status >= 400, a non-page content type or a body larger
-    than ``settings.max_bytes``.
+    timeout, a connection error, an HTTP status >= 400, a content type not in ``accept`` or a
+    body larger than the size limit.
     """
     resolve = resolver or _system_resolver
+    rules = _Rules(accept, settings.max_bytes if max_bytes is None else max_bytes, max_bytes)
+    # Host is always the URL's own: a second Host header could reach another virtual host.
+    extra = {k: v for k, v in (headers or {}).items() if k.lower() != "host"}
     current = _parse_url(url)
     seen = {str(current)}
     with _fetch_errors(url, settings), _new_client(settings) as client:
         for _ in range(settings.max_redirects + 1):
-            response = _send(client, current, _checked_addresses(current, settings, resolve))
+            addresses = _checked_addresses(current, settings, resolve)
+            response = _send(client, current, addresses, extra)
             try:
                 target = _redirect_target(response, current)
                 if target is None:
-                    return _fetched(url, current, response, settings)
+                    return _fetched(url, current, response, settings, rules, extra)
             finally:
                 response.close()
             current = _next_hop(url, target, seen)
@@ -222,12 +258,14 @@ def _new_client(settings: FetchSettings) -> httpx.Client:
     )
 
 
-def _send(client: httpx.Client, url: httpx.URL, addresses: list[str]) -> httpx.Response:
+def _send(
+    client: httpx.Client, url: httpx.URL, addresses: list[str], extra: Mapping[str, str]
+) -> httpx.Response:
     """GET url (streamed) from the first of its checked addresses that takes the connection."""
     *others, last = addresses
     for address in others:
         try:
-            return client.send(_pinned_request(client, url, address), stream=True)
+            return client.send(_pinned_request(client, url, address, extra), stream=True)
         except httpx.ConnectError as exc:
             log.debug(
                 "cannot connect to %s at %s (%s); trying the next address",
@@ -235,10 +273,12 @@ def _send(client: httpx.Client, url: httpx.URL, addresses: list[str]) -> httpx.R
                 address,
                 exc,
             )
-    return client.send(_pinned_request(client, url, last), stream=True)
+    return client.send(_pinned_request(client, url, last, extra), stream=True)
 
 
-def _pinned_request(client: httpx.Client, url: httpx.URL, address: str) -> httpx.Request:
+def _pinned_request(
+    client: httpx.Client, url: httpx.URL, address: str, extra: Mapping[str, str]
+) -> httpx.Request:
     """A GET for url that connects to address but names url's host (Host header, TLS SNI)."""
     log.debug("GET %s via %s", _shown(url), address)
     # sni_hostname makes httpcore send the real name in the TLS handshake and check the server's
@@ -247,7 +287,7 @@ def _pinned_request(client: httpx.Client, url: httpx.URL, address: str) -> httpx
     return client.build_request(
         "GET",
         url.copy_with(host=address),
-        headers={"Host": url.netloc.decode("ascii")},
+        headers={**extra, "Host": url.netloc.decode("ascii")},
         extensions=extensions,
     )
 
@@ -273,28 +313,44 @@ def _next_hop(url: str, target: httpx.URL, seen: set[str]) -> httpx.URL:
 
 
 def _fetched(
-    url: str, final: httpx.URL, response: httpx.Response, settings: FetchSettings
+    url: str,
+    final: httpx.URL,
+    response: httpx.Response,
+    settings: FetchSettings,
+    rules: _Rules,
+    extra: Mapping[str, str],
 ) -> Fetched:
     """Check the final response's status and content type, then read its body."""
+    kept = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
+    content_type, charset = _parse_content_type(response.headers.get("content-type"))
+    if response.status_code == _NOT_MODIFIED and _CONDITIONAL & {h.lower() for h in extra}:
+        return Fetched(
+            _shown(url), _shown(final), b"", content_type, charset, _NOT_MODIFIED, kept
+        )
     if not response.is_success:
         raise FetchError(
             f"could not fetch {_shown(final)}: the server answered HTTP "
             f"{response.status_code} {response.reason_phrase}".rstrip()
         )
-    content_type, charset = _parse_content_type(response.headers.get("content-type"))
-    if content_type is not None and content_type not in PAGE_TYPES:
+    if content_type is not None and content_type not in rules.accept:
+        wanted = "a web page or text" if rules.accept == PAGE_TYPES else "accepted here"
         raise FetchError(
             f"refused to fetch {_shown(final)}: its content type {content_type} "
-            f"is not a web page or text ({', '.join(sorted(PAGE_TYPES))})"
+            f"is not {wanted} ({', '.join(sorted(rules.accept))})"
         )
-    content = _read_body(response, final, settings)
-    return Fetched(_shown(url), _shown(final), content, content_type, charset)
+    content = _read_body(response, final, settings, rules)
+    return Fetched(
+        _shown(url), _shown(final), content, content_type, charset, response.status_code, kept
+    )
 
 
-def _read_body(response: httpx.Response, url: httpx.URL, settings: FetchSettings) -> bytes:
-    """Read the (decoded) body, stopping as soon as it exceeds settings.max_bytes."""
-    limit = settings.max_bytes
-    too_large = f"refused to fetch {_shown(url)}: it is larger than fetch.max_bytes ({limit} bytes)"
+def _read_body(
+    response: httpx.Response, url: httpx.URL, settings: FetchSettings, rules: _Rules
+) -> bytes:
+    """Read the (decoded) body, stopping as soon as it exceeds the size limit."""
+    limit = rules.limit
+    setting = "fetch.max_bytes" if rules.override is None else "the size limit"
+    too_large = f"refused to fetch {_shown(url)}: it is larger than {setting} ({limit} bytes)"
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise FetchError(f"{too_large}; Content-Length says {declared}")

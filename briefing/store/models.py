@@ -16,12 +16,32 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from briefing.dates import as_utc
 
 # States an article moves through; the service resumes each from where it stopped.
 NEW, EXTRACTED, SUMMARISED, DELIVERED = "new", "extracted", "summarised", "delivered"
 # States of a delivery in the outbox.
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        value = as_utc(value)
+        if value is not None and dialect.name == "sqlite":
+            return value.replace(tzinfo=None)  # stored as naive UTC text, sorts correctly
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return as_utc(value)
 
 
 class Base(DeclarativeBase):
@@ -45,11 +65,11 @@ class Feed(Base):
     title: Mapped[str | None] = mapped_column(String(500))
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
-    next_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     errors: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
 class Story(Base):
@@ -61,10 +81,10 @@ class Story(Base):
     language: Mapped[str | None] = mapped_column(String(10))
     version: Mapped[int] = mapped_column(Integer, default=1)
     summarised_version: Mapped[int] = mapped_column(Integer, default=0)
-    first_published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    first_published: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_published: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     articles: Mapped[list[Article]] = relationship(back_populates="story", order_by="Article.id")
     briefs: Mapped[list[Brief]] = relationship(back_populates="story")
 
@@ -82,7 +102,7 @@ class Article(Base):
     path: Mapped[str | None] = mapped_column(String(2000))
     title: Mapped[str | None] = mapped_column(String(1000))
     outlet: Mapped[str | None] = mapped_column(String(300))
-    published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published: Mapped[datetime | None] = mapped_column(UTCDateTime())
     published_text: Mapped[str | None] = mapped_column(String(40))
     language: Mapped[str | None] = mapped_column(String(10))
     text: Mapped[str | None] = mapped_column(Text)
@@ -91,7 +111,7 @@ class Article(Base):
     signature: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="SET NULL"))
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     story: Mapped[Story | None] = relationship(back_populates="articles")
 
 
@@ -110,7 +130,7 @@ class Brief(Base):
     model: Mapped[str | None] = mapped_column(String(200))
     usage: Mapped[dict[str, Any]] = mapped_column(JSON)
     citations: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     story: Mapped[Story] = relationship(back_populates="briefs")
 
     __table_args__ = (UniqueConstraint("story_id", "language", name="uq_brief_story_language"),)
@@ -128,8 +148,8 @@ class Subscriber(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
     feeds: Mapped[list[Any]] = mapped_column(JSON, default=list)  # empty: every feed
     active: Mapped[bool] = mapped_column(default=True)
-    last_digest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
 class Delivery(Base):
@@ -145,11 +165,11 @@ class Delivery(Base):
     state: Mapped[str] = mapped_column(String(20), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_parts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     message_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),)
 
@@ -168,4 +188,4 @@ class LLMCall(Base):
     outcome: Mapped[str] = mapped_column(String(30))
     finish_reason: Mapped[str | None] = mapped_column(String(30))
     content: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)

@@ -1,0 +1,223 @@
+"""Service commands: run, ingest, feeds, stories, digest, subscribers, db."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import func, select
+
+from briefing.cli import ConfigOption, app, edge, settings_from
+from briefing.clock import utcnow
+from briefing.config import Settings
+from briefing.errors import BadInput
+from briefing.service.delivery import FileChannel
+from briefing.service.digests import compose, languages_of, render_text
+from briefing.service.feed_ingest import ingest_feeds
+from briefing.service.folder import FolderWatcher, IngestReport
+from briefing.service.runner import Service, run_service
+from briefing.service.summaries import summarise_pending
+from briefing.sources.fetch import check_url
+from briefing.store.db import Database, open_database
+from briefing.store.models import Article, Feed, Story, Subscriber
+
+feeds_app = typer.Typer(help="Manage the RSS/Atom feeds the service polls.", no_args_is_help=True)
+subscribers_app = typer.Typer(help="Manage readers (the bot does this for Telegram users).",
+                              no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(db_app, name="db")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhd])$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90m`, `24h`, `7d` as a timedelta."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise BadInput(f"invalid duration {text!r} (use e.g. 90m, 24h, 7d)")
+    unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return timedelta(**{unit: float(match.group(1))})
+
+
+def _open(config: Path | None) -> tuple[Settings, Database]:
+    settings = settings_from(config)
+    return settings, open_database(settings.store)
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    deliver_to: Annotated[Path | None, typer.Option(
+        help="Append deliveries to this file as JSON lines instead of the console.")] = None,
+) -> None:
+    """Run the service: poll, summarise and deliver digests until stopped."""
+    with edge():
+        settings, db = _open(config)
+        channel = FileChannel(deliver_to or Path(settings.store.data_dir) / "deliveries.jsonl")
+        asyncio.run(_run(Service(settings, db, channel)))
+
+
+async def _run(service: Service) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_service(service, stop)
+
+
+@app.command()
+def ingest(
+    config: ConfigOption = None,
+    summarise: Annotated[bool, typer.Option(help="Summarise pending stories after.")] = True,
+) -> None:
+    """One pass: pick up new articles from the folder and the feeds."""
+    with edge():
+        settings, db = _open(config)
+        watcher = FolderWatcher(Path(settings.sources.folder), settle_seconds=0)
+        report = IngestReport()
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            files = watcher.changed_files()
+            task = progress.add_task("articles", total=len(files))
+            for path in files:
+                watcher.ingest_file(db, path, report)
+                progress.advance(task)
+        feeds = ingest_feeds(db, utcnow(), settings)
+        typer.echo(f"folder: {report.stored} stored, {report.duplicates} already known, "
+                   f"{len(report.rejected)} rejected; feeds: {feeds.polled} polled, "
+                   f"{feeds.stored} stored, {len(feeds.errors)} failed")
+        for line in report.rejected + [f"{u}: {e}" for u, e in feeds.errors.items()]:
+            typer.echo(f"  skipped {line}", err=True)
+        if summarise:
+            done = summarise_pending(db, settings)
+            typer.echo(f"summarised {len(done.summarised)} stories, {len(done.failed)} waiting")
+
+
+@feeds_app.command("add")
+def feeds_add(url: str, config: ConfigOption = None) -> None:
+    """Add a feed by URL."""
+    with edge():
+        settings, db = _open(config)
+        check_url(url, settings.fetch)
+        with db.session() as session:
+            if session.scalars(select(Feed).where(Feed.url == url)).first():
+                raise BadInput(f"feed already added: {url}")
+            feed = Feed(url=url)
+            session.add(feed)
+            session.flush()
+            typer.echo(f"added feed {feed.id}: {url}")
+
+
+@feeds_app.command("list")
+def feeds_list(config: ConfigOption = None) -> None:
+    """List the feeds with their state."""
+    with edge():
+        _, db = _open(config)
+        table = Table("id", "url", "title", "errors", "next poll")
+        with db.session() as session:
+            for feed in session.scalars(select(Feed).order_by(Feed.id)):
+                table.add_row(str(feed.id), feed.url, feed.title or "", str(feed.errors),
+                              str(feed.next_poll_at or "now"))
+        Console().print(table)
+
+
+@feeds_app.command("remove")
+def feeds_remove(feed_id: int, config: ConfigOption = None) -> None:
+    """Remove a feed (its articles stay)."""
+    with edge():
+        _, db = _open(config)
+        with db.session() as session:
+            feed = session.get(Feed, feed_id)
+            if feed is None:
+                raise BadInput(f"no feed {feed_id}")
+            session.delete(feed)
+        typer.echo(f"removed feed {feed_id}")
+
+
+@app.command()
+def stories(
+    since: Annotated[str, typer.Option(help="Window, e.g. 24h, 7d.")] = "24h",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """List recent stories with their sources and brief state."""
+    with edge():
+        _, db = _open(config)
+        cutoff = utcnow() - parse_duration(since)
+        with db.session() as session:
+            rows = session.execute(
+                select(Story, func.count(Article.id)).join(Article)
+                .where(Story.last_published > cutoff).group_by(Story.id)
+                .order_by(Story.last_published.desc())).all()
+            data = [{"id": s.id, "title": s.title, "sources": n, "version": s.version,
+                     "summarised": s.summarised_version >= s.version,
+                     "last_published": s.last_published.isoformat() if s.last_published else None}
+                    for s, n in rows]
+        if as_json:
+            typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+            return
+        table = Table("id", "title", "sources", "summarised", "last published")
+        for row in data:
+            table.add_row(str(row["id"]), str(row["title"] or ""), str(row["sources"]),
+                          "yes" if row["summarised"] else "pending", str(row["last_published"]))
+        Console().print(table)
+
+
+@app.command()
+def digest(
+    subscriber: Annotated[int | None, typer.Option(help="Preview this reader's digest.")] = None,
+    lang: Annotated[str | None, typer.Option(help="fr | en | both")] = None,
+    since: Annotated[str, typer.Option(help="Window, e.g. 24h.")] = "24h",
+    config: ConfigOption = None,
+) -> None:
+    """Preview a digest on the console (nothing is sent)."""
+    with edge():
+        settings, db = _open(config)
+        if lang not in (None, "fr", "en", "both"):
+            raise BadInput("--lang must be fr, en or both")
+        with db.session() as session:
+            sub = session.get(Subscriber, subscriber) if subscriber is not None else None
+            if subscriber is not None and sub is None:
+                raise BadInput(f"no subscriber {subscriber}")
+            items = compose(session, utcnow() - parse_duration(since),
+                            languages_of(lang or (sub.languages if sub else "both")),
+                            list(sub.feeds or []) if sub else [],
+                            settings.service.digest_max_stories)
+        if not items:
+            typer.echo("nothing new in this period")
+        for part in render_text(items, utcnow().date()):
+            typer.echo(part + "\n")
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    chat_id: str,
+    time: Annotated[str, typer.Option(help="Local digest time HH:MM.")] = "07:30",
+    timezone: Annotated[str, typer.Option(help="IANA zone, e.g. Europe/Paris.")] = "Europe/Paris",
+    lang: Annotated[str, typer.Option(help="fr | en | both")] = "both",
+    config: ConfigOption = None,
+) -> None:
+    """Add a reader who gets a daily digest."""
+    with edge():
+        from briefing.service.subscribers import add_subscriber
+
+        _, db = _open(config)
+        sub_id = add_subscriber(db, chat_id, time, timezone, lang)
+        typer.echo(f"added subscriber {sub_id} ({chat_id})")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply pending database migrations."""
+    with edge():
+        _open(config)
+        typer.echo("database is up to date")

@@ -1,0 +1,1 @@
+"""The long-running service: ingestion, story store, summaries, digests, delivery."""

@@ -1,0 +1,120 @@
+"""Storing articles once, and grouping them into stories.
+
+An article is stored once: the same content hash or the same canonical URL is
+recognised and skipped. A new article joins the story it belongs to (see
+`briefing.clustering`), which then needs its brief updated (`version` grows),
+or starts a story of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from briefing import clustering
+from briefing.clock import utcnow
+from briefing.dates import parse_published
+from briefing.extract import Extracted
+from briefing.store.models import EXTRACTED, Article, Story
+
+log = logging.getLogger(__name__)
+CANDIDATE_WINDOW = timedelta(days=4)
+MAX_CANDIDATE_STORIES = 500
+
+
+def content_hash(text: str) -> str:
+    """The identity of an article's text: whitespace-insensitive SHA-256."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What happened to one incoming article."""
+
+    article_id: int | None
+    story_id: int | None
+    duplicate: bool
+
+
+def find_duplicate(session: Session, digest: str, url: str | None) -> Article | None:
+    """An article already stored with this content hash or canonical URL."""
+    condition = Article.content_hash == digest
+    if url:
+        condition = or_(condition, Article.url == url)
+    return session.scalars(select(Article).where(condition).limit(1)).first()
+
+
+Members = dict[int, list[clustering.Signature]]
+
+
+def url_known(session: Session, url: str) -> bool:
+    """Whether an article with this canonical URL is already stored."""
+    found = session.scalars(select(Article.id).where(Article.url == url).limit(1)).first()
+    return found is not None
+
+
+def _candidates(session: Session, sig: clustering.Signature) -> Members:
+    """Stories the article may belong to, with their members' signatures.
+
+    Those published around the article's date, and those that got a source
+    recently (an article without a date is compared with what is current).
+    """
+    now = utcnow()
+    near_date = and_(Story.last_published >= (sig.published or now) - CANDIDATE_WINDOW,
+                     Story.first_published <= (sig.published or now) + CANDIDATE_WINDOW)
+    recent = Story.updated_at >= now - CANDIDATE_WINDOW
+    story_ids = (select(Story.id).where(or_(near_date, recent))
+                 .order_by(Story.updated_at.desc()).limit(MAX_CANDIDATE_STORIES))
+    rows = session.execute(
+        select(Article.story_id, Article.signature).where(Article.story_id.in_(story_ids))
+    ).all()
+    stories: Members = {}
+    for story_id, data in rows:
+        if story_id is not None and data:
+            stories.setdefault(story_id, []).append(clustering.Signature.from_json(data))
+    return stories
+
+
+def _join(session: Session, story_id: int | None, article: Article) -> Story:
+    # An article without a date counts as published when we first saw it.
+    published = article.published or utcnow()
+    story = session.get(Story, story_id) if story_id is not None else None
+    if story is None:
+        story = Story(title=article.title, language=article.language,
+                      first_published=published, last_published=published)
+        session.add(story)
+    else:
+        story.version += 1  # a new source: the brief must be updated
+        story.first_published = min(story.first_published or published, published)
+        story.last_published = max(story.last_published or published, published)
+        story.updated_at = utcnow()
+    session.flush()
+    return story
+
+
+def store_article(
+    session: Session, extracted: Extracted, *, url: str | None = None,
+    path: str | None = None, feed_id: int | None = None,
+) -> Stored:
+    """Store an extracted article once and attach it to its story."""
+    digest = content_hash(extracted.text)
+    if find_duplicate(session, digest, url) is not None:
+        return Stored(None, None, duplicate=True)
+    published = parse_published(extracted.published)
+    sig = clustering.signature(extracted.text, extracted.title, extracted.language, published)
+    article = Article(
+        content_hash=digest, url=url, path=path, title=extracted.title, outlet=extracted.outlet,
+        published=published, published_text=extracted.published, language=extracted.language,
+        text=extracted.text, state=EXTRACTED, signature=sig.to_json(), feed_id=feed_id,
+    )
+    story = _join(session, clustering.assign(sig, _candidates(session, sig)), article)
+    article.story_id = story.id
+    session.add(article)
+    session.flush()
+    log.info("stored article %s in story %s", article.id, story.id)
+    return Stored(article.id, story.id, duplicate=False)

@@ -1,0 +1,166 @@
+"""Daily digests: which stories a reader gets, and when.
+
+A digest holds the stories published since the reader's last digest that come
+from the feeds they follow (all by default), in their language(s), best-sourced
+first, then newest, at most `service.digest_max_stories`; an empty period sends
+nothing. It is due at the reader's local time; one missed while the service was
+down is still sent within `service.digest_grace_hours`, and never twice: the
+outbox key is the reader and their local date.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from briefing.config import Settings
+from briefing.store.db import Database
+from briefing.store.models import PENDING, Article, Brief, Delivery, Story, Subscriber
+
+log = logging.getLogger(__name__)
+SKIPPED = "skipped"  # a due digest with nothing to say: remembered so it is not recomputed
+LANGUAGES = {"fr": ("fr",), "en": ("en",), "both": ("fr", "en")}
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One story of a digest, in the reader's language(s)."""
+
+    story_id: int
+    briefs: tuple[dict[str, Any], ...]  # per language: headline, points, quote, language
+    sources: tuple[tuple[str, str | None], ...]  # (outlet or title, url)
+    published: datetime | None
+
+
+def languages_of(setting: str) -> tuple[str, ...]:
+    """The brief languages for a reader's setting: fr, en or both."""
+    return LANGUAGES.get(setting, ("fr", "en"))
+
+
+def _story_rows(session: Session, since: datetime, feeds: list[int], limit: int) -> list[Any]:
+    sources = func.count(func.distinct(Article.id)).label("sources")
+    query = (
+        select(Story.id, Story.last_published, sources)
+        .join(Article, Article.story_id == Story.id)
+        .where(Story.last_published > since, Story.summarised_version > 0)
+        .group_by(Story.id, Story.last_published)
+        .order_by(sources.desc(), Story.last_published.desc(), Story.id.desc())
+        .limit(limit)
+    )
+    if feeds:
+        query = query.where(Article.feed_id.in_(feeds))
+    return list(session.execute(query))
+
+
+def _brief_dict(brief: Brief) -> dict[str, Any]:
+    quote = brief.quotes[0] if brief.quotes else None
+    return {"language": brief.language, "headline": brief.headline,
+            "points": list(brief.points), "quote": quote}
+
+
+def compose(
+    session: Session, since: datetime, languages: tuple[str, ...], feeds: list[int], limit: int
+) -> list[DigestItem]:
+    """The stories of a digest, in order."""
+    rows = _story_rows(session, since, feeds, limit)
+    ids = [row.id for row in rows]
+    briefs = session.scalars(
+        select(Brief).where(Brief.story_id.in_(ids), Brief.language.in_(languages))
+    ).all()
+    by_story: dict[int, list[Brief]] = {}
+    for brief in briefs:
+        by_story.setdefault(brief.story_id, []).append(brief)
+    articles = session.execute(
+        select(Article.story_id, Article.outlet, Article.title, Article.url)
+        .where(Article.story_id.in_(ids)).order_by(Article.id)
+    ).all()
+    items = []
+    for row in rows:
+        found = sorted(by_story.get(row.id, []), key=lambda b: languages.index(b.language))
+        links = tuple((a.outlet or a.title or "source", a.url) for a in articles
+                      if a.story_id == row.id)
+        if found:
+            items.append(DigestItem(row.id, tuple(_brief_dict(b) for b in found), links,
+                                    row.last_published))
+    return items
+
+
+def local_zone(name: str) -> ZoneInfo:
+    """The reader's time zone (UTC when the stored name is unknown)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def due_date(subscriber: Subscriber, now: datetime, grace: timedelta) -> date | None:
+    """The local date whose digest is due now for this reader, if any."""
+    local_now = now.astimezone(local_zone(subscriber.timezone))
+    hour, minute = (int(x) for x in subscriber.digest_time.split(":"))
+    for day in (local_now.date(), local_now.date() - timedelta(days=1)):
+        at = datetime.combine(day, time(hour, minute), tzinfo=local_now.tzinfo)
+        if at <= local_now <= at + grace:
+            return day
+    return None
+
+
+def digest_key(subscriber_id: int, day: date) -> str:
+    """The outbox key of a reader's digest for one local date."""
+    return f"digest:{subscriber_id}:{day.isoformat()}"
+
+
+def render_text(items: list[DigestItem], day: date) -> list[str]:
+    """Plain-text parts of a digest, one per story, for the console and file channels."""
+    parts = [f"Briefing — {day.isoformat()}"]
+    for number, item in enumerate(items, start=1):
+        lines = []
+        for brief in item.briefs:
+            lines.append(f"{number}. [{brief['language']}] {brief['headline']}")
+            lines += [f"   • {point}" for point in brief["points"]]
+            if brief["quote"]:
+                quote = brief["quote"]
+                lines.append(f"   « {quote['text']} »")
+                if quote.get("translation"):
+                    lines.append(f"     (translation: {quote['translation']})")
+        lines += [f"   — {name}{f' {url}' if url else ''}" for name, url in item.sources]
+        parts.append("\n".join(lines))
+    return parts
+
+
+def _queue(session: Session, sub: Subscriber, day: date, now: datetime,
+           settings: Settings) -> bool:
+    since = sub.last_digest_at or now - timedelta(days=1)
+    items = compose(session, since, languages_of(sub.languages), list(sub.feeds or []),
+                    settings.service.digest_max_stories)
+    key = digest_key(sub.id, day)
+    if not items:
+        session.add(Delivery(key=key, subscriber_id=sub.id, kind="digest", payload=[],
+                             state=SKIPPED))
+        return False
+    session.add(Delivery(key=key, subscriber_id=sub.id, kind="digest",
+                         story_ids=[i.story_id for i in items],
+                         payload=render_text(items, day), state=PENDING))
+    sub.last_digest_at = now
+    return True
+
+
+def schedule_digests(db: Database, now: datetime, settings: Settings) -> int:
+    """Queue in the outbox every digest that is due now; returns how many were queued."""
+    grace = timedelta(hours=settings.service.digest_grace_hours)
+    queued = 0
+    with db.session() as session:
+        subscribers = session.scalars(select(Subscriber).where(Subscriber.active)).all()
+        done = set(session.scalars(select(Delivery.key).where(Delivery.kind == "digest",
+                                                            Delivery.created_at > now
+                                                            - timedelta(days=2))))
+        for sub in subscribers:
+            day = due_date(sub, now, grace)
+            if day is not None and digest_key(sub.id, day) not in done:
+                queued += _queue(session, sub, day, now, settings)
+    return queued

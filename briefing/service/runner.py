@@ -1,0 +1,89 @@
+"""`briefing run`: the scheduler that drives ingestion, summaries and deliveries.
+
+Jobs (APScheduler, on the asyncio loop the Telegram bot shares):
+- every `service.poll_minutes`: poll the folder and the due feeds, then
+  summarise the pending stories (blocking work runs in threads);
+- every minute: queue the digests that are due and send the outbox.
+Nothing lives only in memory: every state is in the store, so a restart
+resumes where the last run stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from briefing.clock import utcnow
+from briefing.config import Settings
+from briefing.service.delivery import Channel, deliver_pending
+from briefing.service.digests import schedule_digests
+from briefing.service.feed_ingest import ingest_feeds
+from briefing.service.folder import FolderWatcher
+from briefing.service.summaries import EngineFactory, summarise_pending
+from briefing.store.db import Database
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+class Service:
+    """The jobs of the service, over one store and one delivery channel."""
+
+    def __init__(self, settings: Settings, db: Database, channel: Channel,
+                 clock: Clock = utcnow, engine_factory: EngineFactory | None = None) -> None:
+        self.settings, self.db, self.channel, self.clock = settings, db, channel, clock
+        self.engine_factory = engine_factory
+        self.folder = FolderWatcher(Path(settings.sources.folder))
+        self.cycle_lock = asyncio.Lock()
+        self.ready = asyncio.Event()  # set after the first cycle: digests wait for summaries
+
+    def ingest(self) -> None:
+        """Pick up new articles from the folder and the feeds (blocking)."""
+        folder = self.folder.ingest(self.db)
+        feeds = ingest_feeds(self.db, self.clock(), self.settings)
+        log.info("ingest: %d from the folder, %d from %d feeds", folder.stored, feeds.stored,
+                 feeds.polled)
+
+    async def cycle(self) -> None:
+        """Ingest, then summarise what is pending."""
+        async with self.cycle_lock:
+            await asyncio.to_thread(self.ingest)
+            report = await asyncio.to_thread(
+                summarise_pending, self.db, self.settings, self.engine_factory)
+            log.info("summarised %d stories, %d waiting", len(report.summarised),
+                     len(report.failed))
+        self.ready.set()
+
+    async def deliver(self) -> None:
+        """Queue the digests that are due, then send the outbox."""
+        if not self.ready.is_set():
+            return  # a digest composed before the first summaries would miss today's news
+        now = self.clock()
+        await asyncio.to_thread(schedule_digests, self.db, now, self.settings)
+        await deliver_pending(self.db, self.channel, now, self.settings)
+
+    def schedule(self, scheduler: AsyncIOScheduler) -> None:
+        """Register the jobs; the first cycle starts at once."""
+        minutes = self.settings.service.poll_minutes
+        options = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
+        scheduler.add_job(self.cycle, "interval", minutes=minutes, id="cycle",
+                          next_run_time=self.clock(), **options)
+        scheduler.add_job(self.deliver, "interval", seconds=self.settings.service.deliver_seconds,
+                          id="deliver",
+                          next_run_time=self.clock(), **options)
+
+
+async def run_service(service: Service, stop: asyncio.Event) -> None:
+    """Run the scheduler until `stop` is set."""
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    service.schedule(scheduler)
+    scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)

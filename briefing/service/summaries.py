@@ -1,0 +1,108 @@
+"""Summarising the stories whose brief is missing or out of date.
+
+A story is pending while `summarised_version < version` (a new source raised
+its version). Each is summarised by the core pipeline, with bounded
+concurrency; its briefs are saved with the cost of that update. When the LLM
+fails and the offline fallback is off, the story simply stays pending and is
+tried again on the next cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from briefing import models
+from briefing.config import Settings
+from briefing.engines import Engine, select_engine
+from briefing.errors import EngineError
+from briefing.pipeline import summarise
+from briefing.service.llm_log import StoreLLMCache
+from briefing.store.db import Database
+from briefing.store.models import SUMMARISED, Article, Brief, Story
+
+log = logging.getLogger(__name__)
+EngineFactory = Callable[[], Engine]
+
+
+@dataclass
+class SummaryReport:
+    """What one summarising pass did."""
+
+    summarised: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+def pending_story_ids(db: Database, limit: int = 1000) -> list[int]:
+    """Stories whose brief is missing or older than their sources, oldest first."""
+    with db.session() as session:
+        query = (select(Story.id).where(Story.summarised_version < Story.version)
+                 .order_by(Story.id).limit(limit))
+        return list(session.scalars(query))
+
+
+def _document(article: Article, index: int) -> models.Document:
+    return models.Document(
+        id=f"S{index}", text=article.text or "", language=article.language or "und",
+        title=article.title, url=article.url, path=article.path, outlet=article.outlet,
+        published=article.published_text,
+    )
+
+
+def load_story(session: Session, story_id: int) -> tuple[models.Story, int]:
+    """The pipeline's view of a stored story, and the version it reflects."""
+    story = session.get_one(Story, story_id)
+    docs = tuple(_document(a, i) for i, a in enumerate(story.articles, start=1))
+    return models.Story(docs), story.version
+
+
+def _save(session: Session, story_id: int, version: int, result: models.Result) -> None:
+    story = session.get_one(Story, story_id)
+    existing = {b.language: b for b in story.briefs}
+    for lang, brief in result.briefs.items():
+        row = existing.get(lang) or Brief(story_id=story_id, language=lang)
+        row.story_version = version
+        row.headline, row.points = brief.headline, list(brief.points)
+        row.quotes = [asdict(q) for q in brief.quotes]
+        row.engine, row.model = result.engine, result.model
+        row.usage, row.citations = asdict(result.usage), asdict(result.citations)
+        session.add(row)
+    # A source that arrived while we worked raised `version`: the story stays pending.
+    story.summarised_version = max(story.summarised_version, version)
+    for article in story.articles:
+        article.state = SUMMARISED if article.state != "delivered" else article.state
+
+
+def summarise_story(db: Database, story_id: int, engine: Engine, settings: Settings) -> None:
+    """Summarise one stored story and save its briefs."""
+    with db.session() as session:
+        story, version = load_story(session, story_id)
+    result = summarise(story, settings, engine, fallback=settings.service.offline_fallback)
+    with db.session() as session:
+        _save(session, story_id, version, result)
+
+
+def summarise_pending(
+    db: Database, settings: Settings, engine_factory: EngineFactory | None = None
+) -> SummaryReport:
+    """Summarise every pending story, a few at a time."""
+    factory = engine_factory or (lambda: select_engine(settings, cache=StoreLLMCache(db)))
+    engine = factory()
+    report = SummaryReport()
+
+    def work(story_id: int) -> None:
+        try:
+            summarise_story(db, story_id, engine, settings)
+            report.summarised.append(story_id)
+        except EngineError as exc:  # the LLM is down: the story waits for the next cycle
+            log.warning("story %s stays pending: %s", story_id, exc)
+            report.failed[story_id] = str(exc)
+
+    with ThreadPoolExecutor(max_workers=settings.service.summarise_concurrency) as pool:
+        list(pool.map(work, pending_story_ids(db)))
+    return report
