@@ -1,4 +1,8 @@
-"""Service commands: run, ingest, feeds, stories, digest, subscribers, db."""
+"""Service commands: run, ingest, feeds, stories, digest, subscribers, db.
+
+Each command imports the service modules it needs when it runs, so that
+`briefing summarize` and `--help` start without loading the store and scheduler.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +12,21 @@ import re
 import signal
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import func, select
 
 from briefing.cli import ConfigOption, app, edge, settings_from
 from briefing.clock import utcnow
 from briefing.config import Settings
 from briefing.errors import BadInput
-from briefing.service.delivery import FileChannel
-from briefing.service.digests import compose, languages_of, render_text
-from briefing.service.feed_ingest import ingest_feeds
-from briefing.service.folder import FolderWatcher, IngestReport
-from briefing.service.runner import Service, run_service
-from briefing.service.summaries import summarise_pending
-from briefing.sources.fetch import check_url
-from briefing.store.db import Database, open_database
-from briefing.store.models import Article, Feed, Story, Subscriber
+
+if TYPE_CHECKING:
+    from briefing.service.runner import Service
+    from briefing.store.db import Database
 
 feeds_app = typer.Typer(help="Manage the RSS/Atom feeds the service polls.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Manage readers (the bot does this for Telegram users).",
@@ -50,6 +48,8 @@ def parse_duration(text: str) -> timedelta:
 
 
 def _open(config: Path | None) -> tuple[Settings, Database]:
+    from briefing.store.db import open_database
+
     settings = settings_from(config)
     return settings, open_database(settings.store)
 
@@ -61,6 +61,9 @@ def run(
         help="Append deliveries to this file as JSON lines instead of the console.")] = None,
 ) -> None:
     """Run the service: poll, summarise and deliver digests until stopped."""
+    from briefing.service.delivery import FileChannel
+    from briefing.service.runner import Service
+
     with edge():
         settings, db = _open(config)
         channel = FileChannel(deliver_to or Path(settings.store.data_dir) / "deliveries.jsonl")
@@ -68,6 +71,8 @@ def run(
 
 
 async def _run(service: Service) -> None:
+    from briefing.service.runner import run_service
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -81,6 +86,10 @@ def ingest(
     summarise: Annotated[bool, typer.Option(help="Summarise pending stories after.")] = True,
 ) -> None:
     """One pass: pick up new articles from the folder and the feeds."""
+    from briefing.service.feed_ingest import ingest_feeds
+    from briefing.service.folder import FolderWatcher, IngestReport
+    from briefing.service.summaries import summarise_pending
+
     with edge():
         settings, db = _open(config)
         watcher = FolderWatcher(Path(settings.sources.folder), settle_seconds=0)
@@ -105,6 +114,11 @@ def ingest(
 @feeds_app.command("add")
 def feeds_add(url: str, config: ConfigOption = None) -> None:
     """Add a feed by URL."""
+    from sqlalchemy import select
+
+    from briefing.sources.fetch import check_url
+    from briefing.store.models import Feed
+
     with edge():
         settings, db = _open(config)
         check_url(url, settings.fetch)
@@ -120,6 +134,10 @@ def feeds_add(url: str, config: ConfigOption = None) -> None:
 @feeds_app.command("list")
 def feeds_list(config: ConfigOption = None) -> None:
     """List the feeds with their state."""
+    from sqlalchemy import select
+
+    from briefing.store.models import Feed
+
     with edge():
         _, db = _open(config)
         table = Table("id", "url", "title", "errors", "next poll")
@@ -133,6 +151,8 @@ def feeds_list(config: ConfigOption = None) -> None:
 @feeds_app.command("remove")
 def feeds_remove(feed_id: int, config: ConfigOption = None) -> None:
     """Remove a feed (its articles stay)."""
+    from briefing.store.models import Feed
+
     with edge():
         _, db = _open(config)
         with db.session() as session:
@@ -150,6 +170,10 @@ def stories(
     config: ConfigOption = None,
 ) -> None:
     """List recent stories with their sources and brief state."""
+    from sqlalchemy import func, select
+
+    from briefing.store.models import Article, Story
+
     with edge():
         _, db = _open(config)
         cutoff = utcnow() - parse_duration(since)
@@ -180,6 +204,9 @@ def digest(
     config: ConfigOption = None,
 ) -> None:
     """Preview a digest on the console (nothing is sent)."""
+    from briefing.service.digests import compose, languages_of, render_text
+    from briefing.store.models import Subscriber
+
     with edge():
         settings, db = _open(config)
         if lang not in (None, "fr", "en", "both"):

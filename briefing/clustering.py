@@ -1,44 +1,50 @@
 """Story clustering: which articles tell the same story, in French and English.
 
 An article is reduced once to a `Signature` (JSON-serialisable, so the store can
-keep it); two signatures are then compared without the texts.
+keep it); signatures are then compared without the texts.
 
-**Near-duplicates** (wire copies, re-posts with another title, boilerplate
-added, a paragraph dropped, light edits): MinHash (datasketch, 64 permutations,
-scheme `affine32`, seed 1) over the word 5-gram shingles of the folded body
-text (lower case, accents stripped, punctuation ignored). Two articles are near
-duplicates when the estimated Jaccard similarity of their shingle sets is at
-least `NEAR_DUPLICATE` (0.5). Titles are left out: a re-post often retitles.
+**Near-duplicates** (wire copies, re-posts under another title, with outlet
+boilerplate, a paragraph dropped, light edits): MinHash (datasketch, 64
+permutations, scheme `affine32`, seed 1) over the word 5-gram shingles of the
+folded body text (lower case, accents stripped, punctuation ignored). Two
+articles are near-duplicates when the estimated Jaccard similarity of their
+shingle sets is at least `NEAR_DUPLICATE` (0.5). Titles are left out, since
+re-posts retitle, and so are dates: a copy re-posted days later is still the
+same story.
 
-**Same event** (different outlets, possibly different languages): the rule,
-checked in this order by `same_event`, which returns the reason:
+**Same event** (different outlets, possibly different languages). The rule,
+as `same_event` checks it (it also returns the reason):
 
 1. *Time*: both publication dates known and more than `WINDOW` (72 h) apart:
    not the same event. A missing date never blocks.
-2. *Names*: count the distinct rare names both articles mention. Names are
-   capitalised words and acronyms, folded and with a trailing "s" then "e"
-   taken off ("Pentagone" / "Pentagon" -> "pentagon", "Israël" -> "israel"),
-   so they carry across French and English; a capitalised word opening a
-   sentence counts only when it is an acronym, starts a multi-word name, or is
-   also capitalised inside a sentence. A multi-word name is counted once
-   ("Donald Trump" and "Trump" are one name). Very common names carry no
-   evidence and are ignored (`COMMON_NAMES`: days, months, news agencies and
-   platforms of boilerplate, generic institutions, "France", "Paris",
-   "Covid"...). At least `MIN_NAMES` (2) shared names are required.
-3. *Corroboration*, one of:
-   - a shared number (`numbers`: digits with thousands separators removed,
-     "63.851" = "63,851", decimal comma = point; numbers below 10 and bare
-     years 1800-2100 are left out as too common) together with
-     `MIN_NAMES_WITH_NUMBER` (2) names;
-   - or, without a shared number, `MIN_NAMES_ALONE` (4) shared names and a
-     title/lead overlap of at least `MIN_LEAD_OVERLAP_ALONE` (0.15) when both
-     articles are in the same language (words differ across languages, so
-     there the names carry the decision alone).
-   Title/lead overlap is the overlap coefficient of the folded content words of
-   the title and the first `LEAD_WORDS` (40) words.
+2. Count what both articles share:
+   - *names*: capitalised words and acronyms (`Signature.names`), folded, with
+     a trailing "s" then "e" taken off so that simple French/English variants
+     meet ("Pentagone"/"Pentagon", "Israël"/"Israel"), and French acronyms of
+     international bodies mapped to the English ones (`ACRONYMS`: OCDE = OECD).
+     A name of several words counts once ("Donald Trump" and "Trump" are one
+     name); a first name alone does not count ("David Pecker" and "David
+     Geffen" share no name). Very common names are ignored (`COMMON_NAMES`:
+     days and months, agencies and platforms of boilerplate, generic
+     institutions, "France", "Paris", "Washington", "Covid"...);
+   - *numbers* (`Signature.numbers`): thousands separators removed and the
+     decimal mark made a point, so "63.851" = "63,851" and "1,5" = "1.5"
+     ("10 milliards" and "$10 billion" share 10). Numbers below 10, bare years
+     (1800-2100), clock times ("21H00", "3:30 am") and numbers that belong to
+     a name ("Codis 28", "Europe 1") are left out as coincidental;
+   - *lead overlap*: the overlap coefficient of the folded content words of the
+     title and the first `LEAD_WORDS` (40) words.
+3. Same event when one of these holds:
+   - at least `MIN_NAMES_WITH_NUMBER` (2) shared names and a shared number;
+   - at least `MIN_NAMES_ALONE` (4) shared names;
+   - at least `MIN_NUMBERS_WITH_LEAD` (2) shared numbers and a lead overlap of
+     at least `MIN_LEAD_OVERLAP` (0.25), for stories with few names
+     (government measures, weather).
 
-So one shared famous name ("Trump", "Macron", "Paris") never joins two stories,
-and two shared names need a shared number to do so.
+Across languages, where words differ, names and numbers carry the decision; the
+lead overlap mostly matters within one language. One shared famous name
+("Trump", "Macron") never joins two stories, and two or three shared names need
+a shared number to do so.
 
 `same_story` is `near_duplicate or same_event`; `assign` puts an article into
 the existing story holding its best-matching member, or returns None.
@@ -46,6 +52,7 @@ the existing story holding its best-matching member, or returns None.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,18 +70,20 @@ SHINGLE_WORDS = 5
 NEAR_DUPLICATE = 0.5
 WINDOW = timedelta(hours=72)
 LEAD_WORDS = 40
-MIN_NAMES = 2
 MIN_NAMES_WITH_NUMBER = 2
 MIN_NAMES_ALONE = 4
-MIN_LEAD_OVERLAP_ALONE = 0.15
+MIN_NUMBERS_WITH_LEAD = 2
+MIN_LEAD_OVERLAP = 0.25
 MIN_NUMBER = 10
 
-COMMON_NAMES = frozenset(
+_CALENDAR = frozenset(
     """lundi mardi mercredi jeudi vendredi samedi dimanche janvier fevrier mars avril mai juin
     juillet aout septembre octobre novembre decembre monday tuesday wednesday thursday friday
-    saturday sunday january february march april june july august september october november
-    december jan feb mar apr jun jul aug sep sept oct nov dec
-    afp reuters ap belga ats facebook twitter instagram youtube tiktok linkedin whatsapp
+    saturday sunday january february march april may june july august september october november
+    december jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
+COMMON_NAMES = _CALENDAR | frozenset(
+    """afp reuters ap belga ats facebook twitter instagram youtube tiktok linkedin whatsapp
     redaction minutes actualite news newsletter publie published mis update lire read aussi
     france francais french paris europe europeen european ue eu etats-unis usa us america
     american americain washington elysee matignon white house maison blanche kremlin
@@ -86,6 +95,9 @@ COMMON_NAMES = frozenset(
     department general colonel academie academy mr mrs ms mme monsieur madame dr
     covid covid-19 coronavirus sars-cov-2 internet""".split()
 )
+# French acronyms of international bodies, mapped to the English ones.
+ACRONYMS = {"ocde": "oecd", "onu": "un", "otan": "nato", "oms": "who", "fmi": "imf", "bce": "ecb",
+            "omc": "wto", "aiea": "iaea", "cio": "ioc", "ue": "eu"}
 # Capitalised words that open sentences or titles without being names.
 _NOT_NAMES = frozenset(
     """selon apres avant mais lors face malgre depuis alors tandis ainsi pourtant enfin cependant
@@ -94,8 +106,11 @@ _NOT_NAMES = frozenset(
 )
 _ELISION = re.compile(r"^(?:[dlnsjcmt]|qu|jusqu|lorsqu|puisqu)['’]", re.I)
 _POSSESSIVE = re.compile(r"['’]s?$")
-_SENTENCE_END = re.compile(r"(?:^|[.!?…:;\n])[\s\"'«»“”‘’()\[\]*•–—-]*$")
+_SENTENCE_ENDS = ".!?…:;|"
+_OPENERS = frozenset(" \t\r\n\u00a0\u202f\"'«»“”‘’()[]*•–—-")
 _NUMBER = re.compile(r"(?<![\w-])\d+(?:(?:[.,]|[ \u00a0\u202f](?=\d{3}\b))\d+)*")
+_CLOCK = re.compile(r"\s?(?:[hH](?:\d\d)?\b|:\d\d|[ap]\.?m\b)")
+_WORD_BEFORE = re.compile(r"([^\W\d_][\w'’-]*)[ \u00a0]$")
 _YEARS = range(1800, 2101)
 
 
@@ -165,7 +180,6 @@ class Evidence:
     names: int
     numbers: int
     lead_overlap: float
-    same_language: bool
 
 
 # --- building a signature ---------------------------------------------------------------
@@ -182,6 +196,9 @@ def _key(word: str) -> str:
         if len(key) > 3 and key.endswith(suffix):
             key = key[:-1]
     return key
+
+
+_COMMON_KEYS = frozenset(_key(w) for w in COMMON_NAMES)
 
 
 def _shingles(text: str) -> set[bytes]:
@@ -223,6 +240,14 @@ def _capitalised_tokens(text: str) -> list[_Token]:
     return found
 
 
+def _opens_sentence(text: str, start: int) -> bool:
+    """True when the word at `start` is the first of a sentence, a line or the text."""
+    i = start
+    while i > 0 and text[i - 1] in _OPENERS:
+        i -= 1
+    return i == 0 or text[i - 1] in _SENTENCE_ENDS or "\n" in text[i:start]
+
+
 def _runs(text: str, tokens: list[_Token]) -> list[list[_Token]]:
     """Consecutive capitalised tokens separated by a single space: one name each."""
     runs: list[list[_Token]] = []
@@ -239,18 +264,36 @@ def _is_acronym(word: str) -> bool:
     return len(letters) >= 2 and all(c.isupper() for c in letters)
 
 
+def _name_key(word: str) -> str | None:
+    """The key of one word of a name, or None for a word that is not part of names."""
+    folded = fold(word)
+    if _is_acronym(word):
+        return ACRONYMS.get(folded, folded)
+    if folded in STOPWORDS or folded in _NOT_NAMES:
+        return None
+    return _key(word)
+
+
+def _title_case(title: str) -> bool:
+    """True for "Headline Style Titles", where capitals do not mark names."""
+    long_words = [w for w in WORD.findall(title) if len(w) > 3]
+    capitalised = sum(1 for w in long_words if w[0].isupper())
+    return len(long_words) >= 3 and capitalised > 0.6 * len(long_words)
+
+
 def _extract_names(text: str) -> tuple[str, ...]:
     """Folded names: capitalised runs, sentence openers kept only when they look like names."""
     runs = _runs(text, _capitalised_tokens(text))
-    at_start = [bool(_SENTENCE_END.search(text[: run[0].start])) for run in runs]
-    inside = {_key(t.word) for run, start in zip(runs, at_start, strict=True)
+    at_start = [_opens_sentence(text, run[0].start) for run in runs]
+    inside = {_name_key(t.word) for run, start in zip(runs, at_start, strict=True)
               for t in run[1 if start else 0 :]}
     names: set[str] = set()
     for run, start in zip(runs, at_start, strict=True):
         words = [t.word for t in run]
-        if start and len(words) == 1 and not _is_acronym(words[0]) and _key(words[0]) not in inside:
+        lone_opener = start and len(words) == 1 and not _is_acronym(words[0])
+        if lone_opener and _name_key(words[0]) not in inside:
             continue
-        keys = [_key(w) for w in words if fold(w) not in STOPWORDS and fold(w) not in _NOT_NAMES]
+        keys = [k for k in map(_name_key, words) if k]
         if keys:
             names.add(" ".join(keys))
     return tuple(sorted(names))
@@ -273,8 +316,24 @@ def _normalise_number(raw: str) -> str | None:
     return value
 
 
+def _part_of_name(text: str, start: int) -> bool:
+    """True for a number right after a name ("Codis 28", "Europe 1"), not after a month."""
+    before = _WORD_BEFORE.search(text[max(0, start - 40) : start])
+    if not before or not before.group(1)[0].isupper():
+        return False
+    word = fold(before.group(1))
+    if word in _CALENDAR or word in STOPWORDS or word in _NOT_NAMES:
+        return False
+    return not _opens_sentence(text, start - len(before.group()))
+
+
 def _extract_numbers(text: str) -> tuple[str, ...]:
-    found = {_normalise_number(m.group()) for m in _NUMBER.finditer(text)}
+    """Normalised numbers, leaving out clock times ("21H00", "3:30 am") and numbers in names."""
+    found = set()
+    for match in _NUMBER.finditer(text):
+        if _CLOCK.match(text, match.end()) or _part_of_name(text, match.start()):
+            continue
+        found.add(_normalise_number(match.group()))
     return tuple(sorted(n for n in found if n))
 
 
@@ -289,17 +348,15 @@ def signature(
 ) -> Signature:
     """The signature of one article (naive dates are taken as UTC)."""
     both = f"{title}.\n{text}" if title else text
+    named = text if title is None or _title_case(title) else both
     return Signature(
         minhash=_minhash(text),
-        names=_extract_names(both),
+        names=_extract_names(named),
         numbers=_extract_numbers(both),
         title_terms=_lead_terms(text, title),
         language=language,
         published=_as_utc(published) if published else None,
     )
-
-
-_COMMON_KEYS = frozenset(_key(w) for w in COMMON_NAMES)
 
 
 # --- comparing signatures -----------------------------------------------------------------
@@ -318,11 +375,8 @@ def near_duplicate(a: Signature, b: Signature) -> bool:
 
 
 def _pairs(names: Iterable[str]) -> set[tuple[str, str]]:
-    pairs = set()
-    for name in names:
-        keys = name.split()
-        pairs.update(zip(keys, keys[1:], strict=False))
-    return pairs
+    """Adjacent keys within the names."""
+    return {pair for name in names for pair in itertools.pairwise(name.split())}
 
 
 def _name_groups(shared: frozenset[str], a: Signature, b: Signature) -> int:
@@ -353,7 +407,6 @@ def evidence(a: Signature, b: Signature) -> Evidence:
         names=_name_groups(shared, a, b),
         numbers=len(a.number_set & b.number_set),
         lead_overlap=overlap,
-        same_language=a.language == b.language,
     )
 
 
@@ -370,14 +423,13 @@ def same_event(a: Signature, b: Signature) -> tuple[bool, str]:
         return False, f"published more than {WINDOW.total_seconds() / 3600:.0f} h apart"
     ev = evidence(a, b)
     facts = f"{ev.names} shared names, {ev.numbers} shared numbers, lead {ev.lead_overlap:.2f}"
-    if ev.names < MIN_NAMES:
-        return False, f"too few shared names ({facts})"
-    if ev.numbers and ev.names >= MIN_NAMES_WITH_NUMBER:
-        return True, f"names and numbers ({facts})"
-    lead_ok = not ev.same_language or ev.lead_overlap >= MIN_LEAD_OVERLAP_ALONE
-    if ev.names >= MIN_NAMES_ALONE and lead_ok:
-        return True, f"many shared names ({facts})"
-    return False, f"not enough corroboration ({facts})"
+    if ev.names >= MIN_NAMES_WITH_NUMBER and ev.numbers:
+        return True, f"names and a number ({facts})"
+    if ev.names >= MIN_NAMES_ALONE:
+        return True, f"many names ({facts})"
+    if ev.numbers >= MIN_NUMBERS_WITH_LEAD and ev.lead_overlap >= MIN_LEAD_OVERLAP:
+        return True, f"numbers and lead ({facts})"
+    return False, f"not enough in common ({facts})"
 
 
 def same_story(a: Signature, b: Signature) -> bool:

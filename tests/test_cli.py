@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,12 @@ CLEAN_ENV = {k: v for k, v in os.environ.items()
              if not k.startswith(("OPENAI_", "BRIEFING_", "TELEGRAM_"))}
 
 
-def run(*args: str, cwd: Path, stdin: bytes = b"", **env: str) -> subprocess.CompletedProcess[str]:
-    """Run `python -m briefing ARGS` in `cwd` with a clean environment plus `env`."""
+def run(*args: str, cwd: Path, stdin: bytes = b"", env: Mapping[str, str] | None = None,
+        **extra: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m briefing ARGS` in `cwd` with a clean environment plus `env` and `extra`."""
     proc = subprocess.run(
         [sys.executable, "-m", "briefing", *args], cwd=cwd, input=stdin,
-        env={**CLEAN_ENV, **env}, capture_output=True, timeout=120, check=False,
+        env={**CLEAN_ENV, **(env or {}), **extra}, capture_output=True, timeout=120, check=False,
     )
     return subprocess.CompletedProcess(proc.args, proc.returncode,
                                        proc.stdout.decode(), proc.stderr.decode())

@@ -30,14 +30,14 @@ def env(home: Path) -> dict[str, str]:
 
 
 def test_ingest_then_stories_then_digest_preview(home: Path) -> None:
-    proc = run("ingest", cwd=home, **env(home))
+    proc = run("ingest", cwd=home, env=env(home))
     assert proc.returncode == 0, proc.stderr
     assert "folder: 2 stored" in proc.stdout and "summarised 1 stories" in proc.stdout
-    again = run("ingest", cwd=home, **env(home))
+    again = run("ingest", cwd=home, env=env(home))
     assert "folder: 0 stored, 2 already known" in again.stdout
-    stories = json.loads(run("stories", "--json", "--since", "7d", cwd=home, **env(home)).stdout)
+    stories = json.loads(run("stories", "--json", "--since", "7d", cwd=home, env=env(home)).stdout)
     assert len(stories) == 1 and stories[0]["sources"] == 2 and stories[0]["summarised"]
-    preview = run("digest", "--lang", "fr", "--since", "7d", cwd=home, **env(home))
+    preview = run("digest", "--lang", "fr", "--since", "7d", cwd=home, env=env(home))
     assert preview.returncode == 0, preview.stderr
     assert "[fr]" in preview.stdout and "[en]" not in preview.stdout and "«" in preview.stdout
 

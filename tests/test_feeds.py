@@ -467,14 +467,16 @@ def test_entries_without_dates_or_links_are_kept(server: FakeWebServer) -> None:
         + item("Ni date ni lien", description="Un résumé &lt;b&gt;court&lt;/b&gt;.")
         + item("Datée", "https://flux.test/datee", date="Mon, 15 Jul 2024 10:00:00 GMT")
         + item(description="Seulement un résumé.")
+        + item("Guid nu", guid="12345")  # a permalink by default, yet no URL
     )
     server.route("/feed", rss(items), content_type=RSS_TYPE)
 
     entries = poll(server).entries
     again = poll(server).entries
 
-    assert [e.title for e in entries] == ["Datée", "Sans date", "Ni date ni lien", None]
-    dated, undated, bare, untitled = entries
+    assert [e.title for e in entries] == ["Datée", "Sans date", "Ni date ni lien", None, "Guid nu"]
+    dated, undated, bare, untitled, bare_guid = entries
+    assert (bare_guid.guid, bare_guid.url) == ("12345", None)
     assert dated.published == datetime(2024, 7, 15, 10, 0, tzinfo=UTC)
     assert undated.published is None
     assert undated.guid == undated.url == "https://flux.test/sans-date"
@@ -541,17 +543,32 @@ def test_latin_encodings_decode_right(prolog: str | None, content_type: str | No
     assert (entry.title, entry.summary) == (FRENCH, "Un été à Paris")
 
 
-def test_an_iso_8859_1_feed_served_as_text_xml_decodes_right(server: FakeWebServer) -> None:
+def test_an_iso_8859_1_feed_served_as_text_xml_decodes_right(
+    server: FakeWebServer, caplog: pytest.LogCaptureFixture
+) -> None:
     body = rss(item(FRENCH, "https://flux.test/ete", "g1", description="Un été à Paris"),
                encoding="iso-8859-1", prolog="ISO-8859-1")
     assert "été".encode("iso-8859-1") in body
     server.route("/feed", body, content_type="text/xml")  # RFC 3023 would make this US-ASCII
 
-    result = poll(server)
+    with caplog.at_level(logging.WARNING, logger="briefing.sources.feeds"):
+        result = poll(server)
 
     assert result.title == "Flux de test"
     [entry] = result.entries
     assert (entry.title, entry.summary) == (FRENCH, "Un été à Paris")
+    assert caplog.text == ""  # decoded as declared: not even a warning
+
+
+def test_the_header_charset_counts_when_the_xml_declares_none() -> None:
+    body = rss(item("Prix : 5 € le litre", guid="g1"), encoding="iso-8859-15", prolog=None)
+    _, [entry] = parse_feed(body, "https://flux.test/", 10, "text/xml; charset=ISO-8859-15")
+    assert entry.title == "Prix : 5 € le litre"
+
+
+def test_utf8_without_declaration_or_content_type_decodes_right(server: FakeWebServer) -> None:
+    server.route("/feed", rss(item(FRENCH, guid="g1"), prolog=None), content_type=None)
+    assert poll(server).entries[0].title == FRENCH
 
 
 def test_windows_1252_characters_decode_right(server: FakeWebServer) -> None:
@@ -562,10 +579,13 @@ def test_windows_1252_characters_decode_right(server: FakeWebServer) -> None:
     assert poll(server).entries[0].title == title
 
 
-def test_utf8_under_a_default_latin1_header_decodes_right(server: FakeWebServer) -> None:
-    body = rss(item(FRENCH, "https://flux.test/1", "g1"))  # UTF-8, declared so
-    server.route("/feed", body, content_type="text/xml; charset=ISO-8859-1")
-    assert poll(server).entries[0].title == FRENCH
+@pytest.mark.parametrize("charset", ["ISO-8859-1", "windows-1252"])
+def test_utf8_under_a_default_latin_header_decodes_right(
+    server: FakeWebServer, charset: str
+) -> None:
+    title = "L’État et « l’été » : 5 €"
+    server.route("/feed", rss(item(title, guid="g1")), content_type=f"text/xml; charset={charset}")
+    assert poll(server).entries[0].title == title
 
 
 # --- parse_feed, html_to_text, canonical_url -----------------------------------------------
@@ -605,6 +625,9 @@ def test_errors_never_show_credentials() -> None:
         ("", ""),
         ("<p> </p>", ""),
         ("a < b > c", "a < b > c"),
+        ("<p>Un\n\n   deux</p>", "Un deux"),  # HTML's own whitespace is no paragraph
+        ("Un\n\ndeux &amp;\n trois", "Un\n\ndeux & trois"),  # but a plain text's is
+        ("un<br> <br>deux<br>trois", "un\n\ndeux trois"),
     ],
 )
 def test_html_to_text(markup: str, text: str) -> None:

@@ -71,10 +71,12 @@ def named(server: FakeWebServer, path: str, host: str = "news.test") -> str:
     return f"http://{host}:{server.port}{path}"
 
 
-def refusal(url: str, settings: FetchSettings = PUBLIC_ONLY, **kwargs: Resolver) -> str:
+def refusal(
+    url: str, settings: FetchSettings = PUBLIC_ONLY, *, resolver: Resolver | None = None
+) -> str:
     """The message of the FetchError that fetching url raises."""
     with pytest.raises(FetchError) as caught:
-        fetch_url(url, settings, **kwargs)
+        fetch_url(url, settings, resolver=resolver)
     message = str(caught.value)
     assert "\n" not in message
     return message

@@ -9,19 +9,17 @@ applies. The article always travels as delimited data in the user message.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import openai
 
 from briefing.citations import check_quote
 from briefing.config import Settings
+from briefing.engines.cache import CallRecord, LLMCache, request_key
 from briefing.engines.prompting import Conversation, SourceFormatter
 from briefing.engines.schema import (
     NOTES_SCHEMA,
@@ -254,36 +252,6 @@ def _usage_of(reported: Any) -> Usage:
     details = getattr(reported, "prompt_tokens_details", None)
     usage.cached_tokens = (getattr(details, "cached_tokens", 0) or 0) if details else 0
     return usage
-
-
-def request_key(params: dict[str, Any]) -> str:
-    """A stable hash of a request: the same request gets the same answer from the cache."""
-    blob = json.dumps(params, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One LLM call, as the call log keeps it."""
-
-    model: str
-    content: str | None
-    finish_reason: str | None
-    usage: Usage
-    seconds: float
-    outcome: str
-
-
-class LLMCache(Protocol):
-    """Where answers already paid for are kept (the service's store), and calls are logged."""
-
-    def get(self, key: str) -> tuple[str, str] | None:
-        """A successful answer (content, finish reason) to this request, if one is kept."""
-        ...
-
-    def put(self, key: str, record: CallRecord) -> None:
-        """Log a call; a successful answer becomes available to `get`."""
-        ...
 
 
 def _rejections(feedback: Feedback) -> str:

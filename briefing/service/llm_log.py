@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from briefing.engines.llm import CallRecord
+from briefing.engines.cache import CallRecord
 from briefing.store.db import Database
 from briefing.store.models import LLMCall
 

@@ -96,6 +96,7 @@ _BLOCK_TAGS = frozenset(
 _DROPPED_TAGS = ("script", "style", "template", "noscript")
 _SPACES = re.compile(r"[ \t\n\r\f\v]+")  # not \s: no-break spaces are French typography
 _LINE_RUN = re.compile(f"(?:{_LINE} ?){{2,}}")
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -229,20 +230,21 @@ def html_to_text(markup: str) -> str:
     """Plain text of an HTML fragment: tags stripped, entities decoded, whitespace collapsed.
 
     Block elements (p, div, li, headings, ...) and double <br> become paragraph breaks ("\\n\\n");
-    scripts and styles are dropped.
+    scripts and styles are dropped. Text without a single tag keeps its blank lines as
+    paragraph breaks (feeds label plain descriptions as HTML).
     """
     markup = _XML_INVALID.sub("", markup).strip()
-    if not markup:
-        return ""
+    if "<" not in markup:
+        return _paragraphs(html.unescape(markup), blank_lines=True)
     try:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
     except (lxml.etree.ParserError, ValueError):
-        return _paragraphs(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
+        return _paragraphs(html.unescape(re.sub(r"<[^>]*>", " ", markup)), blank_lines=False)
     for element in root.xpath("|".join(f"//{tag}" for tag in _DROPPED_TAGS)):
         element.drop_tree()
     for element in root.iter():
         _mark_breaks(element)
-    return _paragraphs(str(root.text_content()))
+    return _paragraphs(str(root.text_content()), blank_lines=False)
 
 
 # --- the request ---------------------------------------------------------------------------
@@ -464,7 +466,7 @@ def _text(value: object, detail: object) -> str | None:
         return None
     kind = detail.get("type") if isinstance(detail, Mapping) else None
     is_html = kind in _HTML_TYPES if kind else bool(_LOOKS_LIKE_MARKUP.search(text))
-    return html_to_text(text) if is_html else _paragraphs(html.unescape(text))
+    return html_to_text(text) if is_html else _paragraphs(html.unescape(text), blank_lines=True)
 
 
 # --- HTML to text --------------------------------------------------------------------------
@@ -480,12 +482,12 @@ def _mark_breaks(element: Any) -> None:
         element.tail = _PARAGRAPH + (element.tail or "")
 
 
-def _paragraphs(text: str) -> str:
-    """Whitespace collapsed; paragraph markers, blank lines and double <br> become "\\n\\n"."""
-    text = re.sub(r"\n[ \t\r\f\v]*\n", _PARAGRAPH, text)  # blank lines in plain text
-    text = _SPACES.sub(" ", text)
-    text = _LINE_RUN.sub(_PARAGRAPH, text).replace(_LINE, " ")
-    paragraphs = (" ".join(part.split(" ")).strip() for part in text.split(_PARAGRAPH))
+def _paragraphs(text: str, *, blank_lines: bool) -> str:
+    """Collapse whitespace; markers, double <br> and (in plain text) blank lines give "\\n\\n"."""
+    if blank_lines:
+        text = _BLANK_LINE.sub(_PARAGRAPH, text)
+    text = _LINE_RUN.sub(_PARAGRAPH, _SPACES.sub(" ", text)).replace(_LINE, " ")
+    paragraphs = (_SPACES.sub(" ", part).strip() for part in text.split(_PARAGRAPH))
     return "\n\n".join(part for part in paragraphs if part)
 
 
