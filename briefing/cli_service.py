@@ -222,7 +222,7 @@ def digest(
         if not items:
             typer.echo("nothing new in this period")
         for part in render_text(items, utcnow().date()):
-            typer.echo(part + "\n")
+            typer.echo(part["text"] + "\n")
 
 
 @subscribers_app.command("add")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from briefing.service.delivery import FileChannel, Gone, RetryLater, deliver_pending
 from briefing.service.subscribers import add_subscriber
 from briefing.store.db import Database
-from briefing.store.models import Delivery, Subscriber
+from briefing.store.models import Delivery, SentMessage, Subscriber
 from tests.conftest import service_settings
 
 NOW = datetime(2026, 1, 15, 7, 0, tzinfo=UTC)
@@ -38,7 +38,8 @@ def queue(db: Database, parts: list[str], chat: str = "42") -> int:
     sub_id = add_subscriber(db, chat)
     with db.session() as session:
         row = Delivery(key=f"digest:{sub_id}:2026-01-15", subscriber_id=sub_id, kind="digest",
-                       payload=parts, story_ids=[])
+                       payload=[{"text": p, "stories": [i]} for i, p in enumerate(parts)],
+                       story_ids=[])
         session.add(row)
         session.flush()
         return row.id
@@ -60,6 +61,8 @@ def test_parts_are_sent_in_order_and_marked_sent(
     with db.session() as session:
         row = session.scalars(select(Delivery)).one()
         assert (row.state, row.sent_parts, len(row.message_ids)) == ("sent", 3, 3)
+        traced = session.scalars(select(SentMessage).order_by(SentMessage.id)).all()
+        assert [(m.chat_id, m.story_ids) for m in traced] == [("42", [0]), ("42", [1]), ("42", [2])]
     assert asyncio.run(deliver_pending(db, FileChannel(out), NOW, settings)).sent == 0
 
 

@@ -69,7 +69,7 @@ def test_a_due_digest_is_queued_once(db: Database, store_url: str, tmp_path: Pat
     with db.session() as session:
         row = session.scalars(select(Delivery)).one()
         assert row.key.endswith(":2026-01-15") and row.state == "pending"
-        assert "budget (fr)" in row.payload[1] and "budget (en)" in row.payload[1]
+        assert "budget (fr)" in row.payload[1]["text"] and "budget (en)" in row.payload[1]["text"]
 
 
 def test_an_empty_period_sends_nothing(db: Database, store_url: str, tmp_path: Path) -> None:

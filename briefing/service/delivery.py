@@ -11,15 +11,25 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import or_, select
 
 from briefing.config import Settings
+from briefing.service.digests import DigestItem, Part, render_text
 from briefing.store.db import Database
-from briefing.store.models import DELIVERED, FAILED, PENDING, SENT, Article, Delivery, Subscriber
+from briefing.store.models import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    SENT,
+    Article,
+    Delivery,
+    SentMessage,
+    Subscriber,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +51,11 @@ class Channel(Protocol):
 
     name: str
 
+    def render_digest(self, items: list[DigestItem], day: date,
+                      languages: tuple[str, ...]) -> list[Part]:
+        """A digest as this channel's messages, in order, each with the stories it covers."""
+        ...
+
     async def send(self, chat_id: str, text: str, *, key: str) -> str:
         """Send one message; returns its id. Raises RetryLater or Gone."""
         ...
@@ -57,6 +72,11 @@ class FileChannel:
         if path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():
                 self.sent.add(json.loads(line)["key"])
+
+    def render_digest(self, items: list[DigestItem], day: date,
+                      languages: tuple[str, ...]) -> list[Part]:
+        """Plain text, one part per story."""
+        return render_text(items, day, languages)
 
     async def send(self, chat_id: str, text: str, *, key: str) -> str:
         """Write the message (once per key) and flush it to disk."""
@@ -94,9 +114,13 @@ def due_deliveries(db: Database, now: datetime, limit: int = 500) -> list[int]:
         return list(session.scalars(query))
 
 
-def _mark_part(db: Database, delivery_id: int, message_id: str, now: datetime) -> None:
+def _mark_part(db: Database, delivery_id: int, chat_id: str, message_id: str,
+               now: datetime) -> None:
     with db.session() as session:
         row = session.get_one(Delivery, delivery_id)
+        part = row.payload[row.sent_parts]
+        session.add(SentMessage(chat_id=chat_id, message_id=message_id, delivery_id=row.id,
+                                story_ids=list(part.get("stories", []))))
         row.sent_parts += 1
         row.message_ids = [*row.message_ids, message_id]
         if row.sent_parts >= len(row.payload):
@@ -132,7 +156,7 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
         key, parts, start = row.key, list(row.payload), row.sent_parts
     for index in range(start, len(parts)):
         try:
-            message_id = await channel.send(chat_id, parts[index], key=f"{key}#{index}")
+            message_id = await channel.send(chat_id, parts[index]["text"], key=f"{key}#{index}")
         except Exception as exc:  # every failure is recorded on the row and retried or ended
             state = _mark_failure(db, delivery_id, exc, now, settings)
             log.warning("delivery %s: %s (%s)", key, exc, state)
@@ -141,7 +165,7 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
             if isinstance(exc, Gone):
                 report.gone.append(chat_id)
             return
-        _mark_part(db, delivery_id, message_id, now)
+        _mark_part(db, delivery_id, chat_id, message_id, now)
     report.sent += 1
 
 

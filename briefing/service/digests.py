@@ -11,6 +11,7 @@ outbox key is the reader and their local date.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -33,9 +34,10 @@ class DigestItem:
     """One story of a digest, in the reader's language(s)."""
 
     story_id: int
-    briefs: tuple[dict[str, Any], ...]  # per language: headline, points, quote, language
+    briefs: tuple[dict[str, Any], ...]  # per language: headline, points, quotes, language
     sources: tuple[tuple[str, str | None], ...]  # (outlet or title, url)
     published: datetime | None
+    source_details: tuple[dict[str, Any], ...] = ()  # id (S1...), outlet, title, url
 
 
 def languages_of(setting: str) -> tuple[str, ...]:
@@ -59,9 +61,8 @@ def _story_rows(session: Session, since: datetime, feeds: list[int], limit: int)
 
 
 def _brief_dict(brief: Brief) -> dict[str, Any]:
-    quote = brief.quotes[0] if brief.quotes else None
     return {"language": brief.language, "headline": brief.headline,
-            "points": list(brief.points), "quote": quote}
+            "points": list(brief.points), "quotes": list(brief.quotes[:1])}
 
 
 def compose(
@@ -83,11 +84,13 @@ def compose(
     items = []
     for row in rows:
         found = sorted(by_story.get(row.id, []), key=lambda b: languages.index(b.language))
-        links = tuple((a.outlet or a.title or "source", a.url) for a in articles
-                      if a.story_id == row.id)
+        members = [a for a in articles if a.story_id == row.id]
+        details = tuple({"id": f"S{i}", "outlet": a.outlet, "title": a.title, "url": a.url}
+                        for i, a in enumerate(members, start=1))
+        links = tuple((a.outlet or a.title or "source", a.url) for a in members)
         if found:
             items.append(DigestItem(row.id, tuple(_brief_dict(b) for b in found), links,
-                                    row.last_published))
+                                    row.last_published, details))
     return items
 
 
@@ -115,26 +118,29 @@ def digest_key(subscriber_id: int, day: date) -> str:
     return f"digest:{subscriber_id}:{day.isoformat()}"
 
 
-def render_text(items: list[DigestItem], day: date) -> list[str]:
+Part = dict[str, Any]  # {"text": message, "stories": [story ids it covers]}
+Renderer = Callable[[list[DigestItem], date, tuple[str, ...]], list[Part]]
+
+
+def render_text(items: list[DigestItem], day: date, languages: tuple[str, ...] = ()) -> list[Part]:
     """Plain-text parts of a digest, one per story, for the console and file channels."""
-    parts = [f"Briefing — {day.isoformat()}"]
+    parts: list[Part] = [{"text": f"Briefing — {day.isoformat()}", "stories": []}]
     for number, item in enumerate(items, start=1):
         lines = []
         for brief in item.briefs:
             lines.append(f"{number}. [{brief['language']}] {brief['headline']}")
             lines += [f"   • {point}" for point in brief["points"]]
-            if brief["quote"]:
-                quote = brief["quote"]
+            for quote in brief["quotes"]:
                 lines.append(f"   « {quote['text']} »")
                 if quote.get("translation"):
                     lines.append(f"     (translation: {quote['translation']})")
         lines += [f"   — {name}{f' {url}' if url else ''}" for name, url in item.sources]
-        parts.append("\n".join(lines))
+        parts.append({"text": "\n".join(lines), "stories": [item.story_id]})
     return parts
 
 
 def _queue(session: Session, sub: Subscriber, day: date, now: datetime,
-           settings: Settings) -> bool:
+           settings: Settings, render: Renderer) -> bool:
     since = sub.last_digest_at or now - timedelta(days=1)
     items = compose(session, since, languages_of(sub.languages), list(sub.feeds or []),
                     settings.service.digest_max_stories)
@@ -145,13 +151,15 @@ def _queue(session: Session, sub: Subscriber, day: date, now: datetime,
         return False
     session.add(Delivery(key=key, subscriber_id=sub.id, kind="digest",
                          story_ids=[i.story_id for i in items],
-                         payload=render_text(items, day), state=PENDING))
+                         payload=render(items, day, languages_of(sub.languages)),
+                         state=PENDING))
     sub.last_digest_at = now
     return True
 
 
-def schedule_digests(db: Database, now: datetime, settings: Settings) -> int:
-    """Queue in the outbox every digest that is due now; returns how many were queued."""
+def schedule_digests(db: Database, now: datetime, settings: Settings,
+                     render: Renderer = render_text) -> int:
+    """Queue in the outbox every digest that is due now, rendered for the channel."""
     grace = timedelta(hours=settings.service.digest_grace_hours)
     queued = 0
     with db.session() as session:
@@ -162,5 +170,5 @@ def schedule_digests(db: Database, now: datetime, settings: Settings) -> int:
         for sub in subscribers:
             day = due_date(sub, now, grace)
             if day is not None and digest_key(sub.id, day) not in done:
-                queued += _queue(session, sub, day, now, settings)
+                queued += _queue(session, sub, day, now, settings, render)
     return queued

@@ -64,7 +64,8 @@ class Service:
         if not self.ready.is_set():
             return  # a digest composed before the first summaries would miss today's news
         now = self.clock()
-        await asyncio.to_thread(schedule_digests, self.db, now, self.settings)
+        await asyncio.to_thread(schedule_digests, self.db, now, self.settings,
+                                self.channel.render_digest)
         await deliver_pending(self.db, self.channel, now, self.settings)
 
     def schedule(self, scheduler: AsyncIOScheduler) -> None:

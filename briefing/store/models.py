@@ -189,3 +189,18 @@ class LLMCall(Base):
     finish_reason: Mapped[str | None] = mapped_column(String(30))
     content: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+
+class SentMessage(Base):
+    """A message the bot sent, and the stories it is about: a reply to it is a question."""
+
+    __tablename__ = "sent_messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str] = mapped_column(String(100))
+    story_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+    __table_args__ = (UniqueConstraint("chat_id", "message_id", name="uq_sent_chat_message"),
+                      Index("ix_sent_chat_created", "chat_id", "created_at"))
