@@ -12,7 +12,7 @@ import re
 import signal
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,7 +25,6 @@ from briefing.config import Settings
 from briefing.errors import BadInput
 
 if TYPE_CHECKING:
-    from briefing.service.runner import Service
     from briefing.store.db import Database
 
 feeds_app = typer.Typer(help="Manage the RSS/Atom feeds the service polls.", no_args_is_help=True)
@@ -58,26 +57,50 @@ def _open(config: Path | None) -> tuple[Settings, Database]:
 def run(
     config: ConfigOption = None,
     deliver_to: Annotated[Path | None, typer.Option(
-        help="Append deliveries to this file as JSON lines instead of the console.")] = None,
+        help="Without a bot: append deliveries to this file (default data/deliveries.jsonl).")
+    ] = None,
 ) -> None:
-    """Run the service: poll, summarise and deliver digests until stopped."""
-    from briefing.service.delivery import FileChannel
-    from briefing.service.runner import Service
-
+    """Run the service: poll, summarise, deliver digests (and the bot when a token is set)."""
     with edge():
         settings, db = _open(config)
-        channel = FileChannel(deliver_to or Path(settings.store.data_dir) / "deliveries.jsonl")
-        asyncio.run(_run(Service(settings, db, channel)))
+        asyncio.run(_run(settings, db, deliver_to))
 
 
-async def _run(service: Service) -> None:
-    from briefing.service.runner import run_service
+async def _run(settings: Settings, db: Database, deliver_to: Path | None) -> None:
+    from briefing.service.delivery import FileChannel
+    from briefing.service.runner import Service, run_service
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_service(service, stop)
+    if settings.telegram.token is None:
+        channel = FileChannel(deliver_to or Path(settings.store.data_dir) / "deliveries.jsonl")
+        await run_service(Service(settings, db, channel), stop)
+        return
+    from briefing.bot.app import build_application
+    from briefing.bot.channel import TelegramChannel
+
+    application = build_application(settings, db)
+    async with application:
+        await application.start()
+        await _start_updates(application, settings)
+        try:
+            await run_service(Service(settings, db, TelegramChannel(application.bot)), stop)
+        finally:
+            if application.updater is not None:
+                await application.updater.stop()
+            await application.stop()
+
+
+async def _start_updates(application: Any, settings: Settings) -> None:
+    """Long polling by default; a webhook when `telegram.webhook_url` is set."""
+    updater = application.updater
+    if settings.telegram.webhook_url:
+        await updater.start_webhook(listen="0.0.0.0", port=settings.telegram.webhook_port,
+                                    webhook_url=settings.telegram.webhook_url)
+    else:
+        await updater.start_polling()
 
 
 @app.command()

@@ -39,6 +39,9 @@ class LLMSettings(_Section):
     chunk_overlap_tokens: int = 48
     encoding: str = "auto"
     response_format: Literal["json_schema", "json_object"] = "json_schema"
+    # US dollars per million tokens, for the cost estimates in /stats and eval.
+    price_input_per_mtok: float = 0.15
+    price_output_per_mtok: float = 0.60
 
     @property
     def configured(self) -> bool:
@@ -96,6 +99,23 @@ class ServiceSettings(_Section):
     offline_fallback: bool = False
 
 
+class TelegramSettings(_Section):
+    """The bot: API address, who may use it, and how much."""
+
+    token: SecretStr | None = Field(default=None, repr=False)
+    base_url: str = "https://api.telegram.org/bot"
+    admins: tuple[int, ...] = ()
+    allow: tuple[int, ...] = ()  # empty: everyone may use the bot
+    webhook_url: str | None = None  # long polling when unset
+    webhook_port: int = 8443
+    summaries_per_hour: int = 5
+    summaries_per_day: int = 20
+    questions_per_hour: int = 10
+    questions_per_day: int = 50
+    daily_token_budget: int = 2_000_000
+    latest_default: int = 5
+
+
 class Settings(_Section):
     """The one settings object passed down through the program."""
 
@@ -105,6 +125,7 @@ class Settings(_Section):
     store: StoreSettings = StoreSettings()
     sources: SourcesSettings = SourcesSettings()
     service: ServiceSettings = ServiceSettings()
+    telegram: TelegramSettings = TelegramSettings()
     prompts_dir: Path = PROMPTS_DIR
 
 
@@ -120,8 +141,13 @@ ENV_MAP: dict[str, tuple[str, str]] = {
     "BRIEFING_DATA_DIR": ("store", "data_dir"),
     "BRIEFING_DB_URL": ("store", "url"),
     "BRIEFING_ARTICLES_DIR": ("sources", "folder"),
+    "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
+    "TELEGRAM_API_BASE_URL": ("telegram", "base_url"),
+    "BRIEFING_ADMINS": ("telegram", "admins"),
+    "BRIEFING_ALLOW": ("telegram", "allow"),
 }
-SECRET_KEYS = {("llm", "api_key")}
+SECRET_KEYS = {("llm", "api_key"), ("telegram", "token")}
+_LIST_KEYS = {"admins", "allow"}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -151,6 +177,8 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
             continue
         if key == "allow_private":
             layer.setdefault(section, {})[key] = value.strip().lower() in {"1", "true", "yes"}
+        elif key in _LIST_KEYS:
+            layer.setdefault(section, {})[key] = [v.strip() for v in value.split(",") if v.strip()]
         else:
             layer.setdefault(section, {})[key] = value
     return layer

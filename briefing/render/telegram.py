@@ -84,25 +84,28 @@ def sources_line(links: Iterable[tuple[str, str | None]], lang: str) -> str:
     return f"<i>{label}</i>{sep}" + ", ".join(_link(name, url) for name, url in links)
 
 
-def split_messages(blocks: Sequence[Sequence[str]], limit: int = LIMIT) -> list[str]:
-    """Pack blocks (lists of lines) into messages ≤ limit, on block boundaries when possible."""
-    messages: list[str] = []
-    current = ""
-    for block in blocks:
-        text = "\n".join(block)
-        if len(text) > limit:  # a block too long on its own: cut it between lines
-            if current:
-                messages.append(current)
-                current = ""
-            messages.extend(_split_lines(list(block), limit))
+Block = tuple[Sequence[str], list[int]]  # self-contained HTML lines, and the stories they cover
+
+
+def split_messages(blocks: Sequence[Block], limit: int = LIMIT) -> list[tuple[str, list[int]]]:
+    """Pack blocks into messages ≤ limit, on block boundaries (inside one only if it is huge)."""
+    messages: list[tuple[str, list[int]]] = []
+    text, ids = "", list[int]()
+    for lines, block_ids in blocks:
+        block = "\n".join(lines)
+        if len(block) > limit:  # a block too long on its own: cut it between lines
+            if text:
+                messages.append((text, ids))
+                text, ids = "", []
+            messages.extend((piece, list(block_ids)) for piece in _split_lines(list(lines), limit))
             continue
-        candidate = f"{current}\n\n{text}" if current else text
-        if len(candidate) > limit:
-            messages.append(current)
-            candidate = text
-        current = candidate
-    if current:
-        messages.append(current)
+        if text and len(text) + 2 + len(block) > limit:
+            messages.append((text, ids))
+            text, ids = "", []
+        text = f"{text}\n\n{block}" if text else block
+        ids = ids + [i for i in block_ids if i not in ids]
+    if text:
+        messages.append((text, ids))
     return messages
 
 
@@ -129,17 +132,18 @@ def _truncate(line: str, limit: int) -> str:
 
 
 def digest_messages(items: Sequence[dict[str, Any]], day: str, lang: str,
-                    limit: int = LIMIT) -> list[str]:
-    """A digest as Telegram HTML messages, in order; items are `DigestItem`-shaped dicts."""
+                    limit: int = LIMIT) -> list[tuple[str, list[int]]]:
+    """A digest as Telegram HTML messages with the stories each covers; items are
+    `DigestItem`-shaped dicts."""
     header = [f"<b>{e(UI.get(lang, UI['en'])['digest'].format(day=day))}</b>"]
-    blocks: list[list[str]] = [header]
+    blocks: list[Block] = [(header, [])]
     for number, item in enumerate(items, start=1):
         sources = {s["id"]: s for s in item.get("source_details", [])}
-        block: list[str] = []
+        lines: list[str] = []
         for brief in item["briefs"]:
-            lines = brief_lines(brief, sources, max_quotes=1)
-            lines[0] = f"<b>{number}.</b> {lines[0]}"
-            block += lines
-        block.append(sources_line([tuple(s) for s in item["sources"]], lang))
-        blocks.append(block)
+            brief_part = brief_lines(brief, sources, max_quotes=1)
+            brief_part[0] = f"<b>{number}.</b> {brief_part[0]}"
+            lines += brief_part
+        lines.append(sources_line([tuple(s) for s in item["sources"]], lang))
+        blocks.append((lines, [item["story_id"]]))
     return split_messages(blocks, limit)

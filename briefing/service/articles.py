@@ -103,8 +103,9 @@ def store_article(
 ) -> Stored:
     """Store an extracted article once and attach it to its story."""
     digest = content_hash(extracted.text)
-    if find_duplicate(session, digest, url) is not None:
-        return Stored(None, None, duplicate=True)
+    existing = find_duplicate(session, digest, url)
+    if existing is not None:
+        return Stored(existing.id, existing.story_id, duplicate=True)
     published = parse_published(extracted.published)
     sig = clustering.signature(extracted.text, extracted.title, extracted.language, published)
     article = Article(

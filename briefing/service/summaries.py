@@ -78,11 +78,17 @@ def _save(session: Session, story_id: int, version: int, result: models.Result) 
         article.state = SUMMARISED if article.state != "delivered" else article.state
 
 
-def summarise_story(db: Database, story_id: int, engine: Engine, settings: Settings) -> None:
-    """Summarise one stored story and save its briefs."""
+def summarise_story(db: Database, story_id: int, engine: Engine, settings: Settings,
+                    fallback: bool | None = None) -> None:
+    """Summarise one stored story and save its briefs.
+
+    `fallback` (default: `service.offline_fallback`) lets the offline engine
+    write the briefs when the LLM fails; otherwise the LLM's error is raised.
+    """
     with db.session() as session:
         story, version = load_story(session, story_id)
-    result = summarise(story, settings, engine, fallback=settings.service.offline_fallback)
+    use_fallback = settings.service.offline_fallback if fallback is None else fallback
+    result = summarise(story, settings, engine, fallback=use_fallback)
     with db.session() as session:
         _save(session, story_id, version, result)
 

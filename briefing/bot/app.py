@@ -1,0 +1,91 @@
+"""`build_application(settings)`: the bot, its handlers, its gate and its error handler."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from briefing.bot import admin, commands, content
+from briefing.bot.state import KEY, BotState, lang_of, state_of
+from briefing.bot.texts import COMMANDS, t
+from briefing.config import Settings
+from briefing.errors import ConfigError
+from briefing.store.db import Database, open_database
+
+log = logging.getLogger(__name__)
+
+COMMAND_HANDLERS = {
+    "start": commands.start, "help": commands.help_command, "settings": commands.settings,
+    "subscribe": commands.subscribe, "unsubscribe": commands.unsubscribe,
+    "lang": commands.lang, "time": commands.time_command, "timezone": commands.timezone,
+    "sources": commands.sources, "follow": commands.follow, "unfollow": commands.unfollow,
+    "digest": content.digest, "latest": content.latest, "summary": content.summary,
+    "ask": content.ask, "addfeed": admin.addfeed, "removefeed": admin.removefeed,
+    "stats": admin.stats,
+}
+
+
+async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Refuse politely anyone not on the allow-list, when there is one."""
+    allow = state_of(context).settings.telegram.allow
+    user = update.effective_user
+    if not allow or (user is not None and user.id in allow):
+        return
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(t("not_allowed", lang_of(update)))
+    elif update.callback_query is not None:
+        await update.callback_query.answer(t("not_allowed", lang_of(update)))
+    raise ApplicationHandlerStop
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log every unhandled error with its traceback; tell the reader something went wrong."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(update.effective_chat.id, t("error", lang_of(update)))
+        except Exception:  # the reader may be unreachable: the log has the story
+            log.debug("could not tell the reader about the error", exc_info=True)
+
+
+async def register_commands(application: Application) -> None:  # type: ignore[type-arg]
+    """Publish the command list (setMyCommands) in English and French."""
+    english = [BotCommand(c, en) for c, _fr, en in COMMANDS]
+    french = [BotCommand(c, fr) for c, fr, _en in COMMANDS]
+    await application.bot.set_my_commands(english)
+    await application.bot.set_my_commands(french, language_code="fr")
+
+
+def build_application(settings: Settings, db: Database | None = None) -> Application:  # type: ignore[type-arg]
+    """The bot application: token from TELEGRAM_BOT_TOKEN, API address from the settings."""
+    token = settings.telegram.token
+    if token is None:
+        raise ConfigError("no bot token: set TELEGRAM_BOT_TOKEN")
+    application = (
+        Application.builder().token(token.get_secret_value())
+        .base_url(settings.telegram.base_url)
+        .base_file_url(settings.telegram.base_url.replace("/bot", "/file/bot"))
+        .post_init(register_commands)
+        .build()
+    )
+    application.bot_data[KEY] = BotState.create(settings, db or open_database(settings.store))
+    application.add_handler(TypeHandler(Update, gate), group=-1)
+    for name, handler in COMMAND_HANDLERS.items():
+        application.add_handler(CommandHandler(name, handler))
+    application.add_handler(CallbackQueryHandler(commands.button))
+    application.add_handler(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND,
+                                           content.reply_question))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, content.url_message))
+    application.add_error_handler(on_error)
+    return application

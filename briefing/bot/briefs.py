@@ -1,0 +1,131 @@
+"""Store-side work for the bot's content commands (blocking: run in threads)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from briefing import models
+from briefing.config import Settings
+from briefing.engines import select_engine
+from briefing.errors import ExtractionError
+from briefing.extract import extract
+from briefing.render.telegram import Block, brief_lines, sources_line
+from briefing.service.articles import store_article
+from briefing.service.digests import DigestItem, compose, languages_of
+from briefing.service.llm_log import StoreLLMCache
+from briefing.service.summaries import summarise_story
+from briefing.sources.fetch import fetch_url
+from briefing.store.db import Database
+from briefing.store.models import Article, Brief, SentMessage, Story, Subscriber
+
+
+def _sources(articles: list[Article]) -> dict[str, dict[str, str | None]]:
+    return {f"S{i}": {"outlet": a.outlet, "title": a.title, "url": a.url}
+            for i, a in enumerate(articles, start=1)}
+
+
+def story_blocks(db: Database, story_ids: list[int], languages: tuple[str, ...]) -> list[Block]:
+    """Each story's briefs in the reader's languages, as message blocks."""
+    blocks: list[Block] = []
+    with db.session() as session:
+        for story_id in story_ids:
+            story = session.get(Story, story_id)
+            if story is None:
+                continue
+            briefs = {b.language: b for b in story.briefs}
+            sources = _sources(list(story.articles))
+            lines: list[str] = []
+            for lang in languages:
+                if lang in briefs:
+                    b = briefs[lang]
+                    lines += brief_lines({"language": lang, "headline": b.headline,
+                                          "points": b.points, "quotes": b.quotes}, sources)
+            links = [(a.outlet or a.title or "source", a.url) for a in story.articles]
+            lines.append(sources_line(links, languages[0]))
+            blocks.append((lines, [story_id]))
+    return blocks
+
+
+def record_sent(db: Database, chat_id: str, message_id: int, story_ids: list[int]) -> None:
+    """Remember what a message is about, so a reply to it can be answered."""
+    with db.session() as session:
+        session.add(SentMessage(chat_id=chat_id, message_id=str(message_id),
+                                story_ids=list(story_ids)))
+
+
+def replied_stories(db: Database, chat_id: str, message_id: int | None) -> list[int]:
+    """The stories of the message replied to, or of the last brief sent to this chat."""
+    with db.session() as session:
+        query = select(SentMessage).where(SentMessage.chat_id == chat_id)
+        if message_id is not None:
+            query = query.where(SentMessage.message_id == str(message_id))
+        rows = session.scalars(query.order_by(SentMessage.id.desc()).limit(20)).all()
+        return next((list(r.story_ids) for r in rows if r.story_ids), [])
+
+
+def load_stories(db: Database, story_ids: list[int]) -> models.Story:
+    """The sources of these stories as one pipeline story (ids S1, S2, ...)."""
+    with db.session() as session:
+        articles = session.scalars(select(Article).where(Article.story_id.in_(story_ids))
+                                   .order_by(Article.story_id, Article.id)).all()
+        docs = tuple(models.Document(
+            id=f"S{i}", text=a.text or "", language=a.language or "und", title=a.title,
+            url=a.url, outlet=a.outlet, published=a.published_text)
+            for i, a in enumerate(articles, start=1))
+    return models.Story(docs)
+
+
+def summarise_url(db: Database, url: str, settings: Settings) -> int:
+    """Fetch, store and summarise a page; returns its story id (reused when known)."""
+    page = fetch_url(url, settings.fetch)
+    extracted = extract(page.content, url=page.final_url, content_type=page.content_type,
+                        charset=page.charset)
+    with db.session() as session:
+        stored = store_article(session, extracted, url=page.final_url)
+    if stored.story_id is None:
+        raise ExtractionError(f"{url}: could not be stored")
+    with db.session() as session:
+        story = session.get_one(Story, stored.story_id)
+        fresh = story.summarised_version >= story.version
+    if not fresh:
+        engine = select_engine(settings, cache=StoreLLMCache(db))
+        summarise_story(db, stored.story_id, engine, settings, fallback=True)
+    return stored.story_id
+
+
+def reader_languages(db: Database, chat_id: str, default: str) -> tuple[str, ...]:
+    """The brief languages of a reader (their setting, else their interface language)."""
+    with db.session() as session:
+        sub = session.scalars(select(Subscriber).where(Subscriber.chat_id == chat_id)).first()
+        return languages_of(sub.languages if sub else default)
+
+
+def digest_now(db: Database, chat_id: str, now: datetime, settings: Settings,
+               default: str) -> tuple[list[DigestItem], tuple[str, ...]]:
+    """A digest for this reader now: what is new since their last one (or a day)."""
+    with db.session() as session:
+        sub = session.scalars(select(Subscriber).where(Subscriber.chat_id == chat_id)).first()
+        since = (sub.last_digest_at if sub and sub.last_digest_at else now - timedelta(days=1))
+        languages = languages_of(sub.languages if sub else default)
+        items = compose(session, since, languages, list(sub.feeds or []) if sub else [],
+                        settings.service.digest_max_stories)
+        if sub is not None and items:
+            sub.last_digest_at = now
+    return items, languages
+
+
+def latest_story_ids(db: Database, n: int) -> list[int]:
+    """The `n` most recent summarised stories."""
+    with db.session() as session:
+        return list(session.scalars(
+            select(Story.id).where(Story.summarised_version > 0)
+            .order_by(Story.last_published.desc(), Story.id.desc()).limit(n)))
+
+
+def has_briefs(db: Database, story_id: int) -> bool:
+    """Whether a story has any brief yet."""
+    with db.session() as session:
+        found = session.scalars(select(Brief.id).where(Brief.story_id == story_id)).first()
+        return found is not None

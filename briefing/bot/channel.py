@@ -1,0 +1,114 @@
+"""Sending through Telegram: rate limits, retries, and the plain-text fallback.
+
+Telegram allows about one message a second per chat and thirty a second
+overall; python-telegram-bot's `AIORateLimiter` covers the global limit only, so
+both limits live here. A `RetryAfter` from Telegram is honoured by waiting and
+trying again; network errors and 5xx become `RetryLater` (the outbox retries
+with backoff); a blocked bot or a deleted chat becomes `Gone`. A message whose
+formatting Telegram still rejects is sent again as plain text, and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from datetime import date
+from html import unescape
+
+from telegram import Bot, LinkPreviewOptions, Message
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from briefing.render.telegram import digest_messages
+from briefing.service.delivery import Gone, RetryLater
+from briefing.service.digests import DigestItem, Part
+
+log = logging.getLogger(__name__)
+MAX_RETRY_AFTER_WAITS = 3
+_TAG = re.compile(r"<[^>]+>")
+
+
+class RateLimiter:
+    """At most `per_chat` messages a second to one chat and `overall` a second in all."""
+
+    def __init__(self, overall: float = 30.0, per_chat: float = 1.0) -> None:
+        self.overall_gap = 1.0 / overall
+        self.chat_gap = 1.0 / per_chat
+        self.next_overall = 0.0
+        self.next_chat: dict[str, float] = {}
+        self.lock = asyncio.Lock()
+
+    async def wait(self, chat_id: str) -> None:
+        """Sleep until a message to `chat_id` respects both limits, then book its slot."""
+        async with self.lock:
+            now = time.monotonic()
+            at = max(now, self.next_overall, self.next_chat.get(chat_id, 0.0))
+            self.next_overall = at + self.overall_gap
+            self.next_chat[chat_id] = at + self.chat_gap
+        if at > now:
+            await asyncio.sleep(at - now)
+
+
+def plain_text(html_text: str) -> str:
+    """What a reader should see when Telegram refuses our HTML."""
+    return unescape(_TAG.sub("", html_text))
+
+
+async def send_html(bot: Bot, chat_id: str | int, text: str, *, preview: bool = False,
+                    reply_to: int | None = None, **kwargs: object) -> Message:
+    """Send HTML; if Telegram cannot parse it, send it again as plain text."""
+    options = LinkPreviewOptions(is_disabled=not preview)
+    try:
+        return await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                      link_preview_options=options,
+                                      reply_to_message_id=reply_to, **kwargs)  # type: ignore[arg-type]
+    except BadRequest as exc:
+        if "can't parse entities" not in str(exc).lower():
+            raise
+        log.warning("Telegram refused the HTML of a message (%s); sending plain text", exc)
+        return await bot.send_message(chat_id, plain_text(text), link_preview_options=options,
+                                      reply_to_message_id=reply_to, **kwargs)  # type: ignore[arg-type]
+
+
+class TelegramChannel:
+    """The outbox's channel to Telegram readers."""
+
+    name = "telegram"
+
+    def __init__(self, bot: Bot, limiter: RateLimiter | None = None) -> None:
+        self.bot = bot
+        self.limiter = limiter or RateLimiter()
+
+    def render_digest(self, items: list[DigestItem], day: date,
+                      languages: tuple[str, ...]) -> list[Part]:
+        """Telegram HTML messages, split on story boundaries."""
+        lang = languages[0] if languages else "en"
+        payload = [{**item.__dict__, "published": None} for item in items]
+        return [{"text": text, "stories": stories}
+                for text, stories in digest_messages(payload, day.strftime("%d/%m"), lang)]
+
+    async def send(self, chat_id: str, text: str, *, key: str) -> str:
+        """Send one message within the rate limits; RetryAfter is waited out a few times."""
+        for _ in range(MAX_RETRY_AFTER_WAITS):
+            await self.limiter.wait(chat_id)
+            try:
+                message = await send_html(self.bot, chat_id, text)
+                return str(message.message_id)
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc.retry_after))
+            except Forbidden as exc:
+                raise Gone(str(exc)) from None
+            except BadRequest as exc:
+                if "chat not found" in str(exc).lower():
+                    raise Gone(str(exc)) from None
+                raise
+            except (NetworkError, TelegramError) as exc:
+                raise RetryLater(str(exc)) from None
+        raise RetryLater("Telegram kept asking to slow down", retry_after=5.0)
+
+
+def _seconds(value: object) -> float:
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

@@ -1,0 +1,53 @@
+"""Per-reader limits on summaries and questions, and the global daily token budget.
+
+Counters of recent requests are kept in memory (a restart forgives them); the
+token budget is read from the LLM call log, so it survives restarts and counts
+every caller (digest summaries too).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from briefing.store.db import Database
+from briefing.store.models import LLMCall
+
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+
+
+class Quota:
+    """At most `per_hour` and `per_day` uses per reader."""
+
+    def __init__(self, per_hour: int, per_day: int) -> None:
+        self.per_hour, self.per_day = per_hour, per_day
+        self.uses: defaultdict[int, deque[datetime]] = defaultdict(deque)
+
+    def allow(self, user_id: int, now: datetime) -> str | None:
+        """None and the use counted when allowed; else which limit ("hour" or "day") is hit."""
+        uses = self.uses[user_id]
+        while uses and uses[0] <= now - DAY:
+            uses.popleft()
+        if len(uses) >= self.per_day:
+            return "day"
+        if sum(1 for at in uses if at > now - HOUR) >= self.per_hour:
+            return "hour"
+        uses.append(now)
+        return None
+
+
+def tokens_today(db: Database, now: datetime) -> int:
+    """Prompt and completion tokens logged since midnight UTC."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    with db.session() as session:
+        total = session.scalar(select(
+            func.coalesce(func.sum(LLMCall.prompt_tokens + LLMCall.completion_tokens), 0)
+        ).where(LLMCall.created_at >= midnight))
+    return int(total or 0)
+
+
+def within_budget(db: Database, now: datetime, budget: int) -> bool:
+    """Whether an LLM call may still be made today."""
+    return tokens_today(db, now) < budget
