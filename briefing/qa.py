@@ -37,7 +37,7 @@ import logging
 import math
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -222,7 +222,7 @@ def _expand(words: Sequence[str]) -> list[str]:
         if len(word) > PREFIX:
             out.append(head + "~")
         if previous:
-            out.append("+".join(sorted((previous, head))))
+            out.append(f"{previous}+{head}" if previous < head else f"{head}+{previous}")
         previous = head
     return out
 
@@ -259,12 +259,17 @@ class _Sentence:
 
 @dataclass(frozen=True)
 class _Index:
-    """BM25 postings of one story's sentences."""
+    """BM25 statistics of one story's sentences."""
 
     sentences: tuple[_Sentence, ...]
-    postings: dict[str, list[tuple[int, int]]]  # term -> [(sentence number, term frequency)]
-    idf: dict[str, float]
+    counts: tuple[Counter[str], ...]  # term frequencies, per sentence
+    df: Counter[str]  # sentences holding each term
     norms: tuple[float, ...]  # K1 * (1 - B + B * length / average length), per sentence
+
+    def idf(self, term: str) -> float:
+        """Lucene's BM25 idf: never negative, even for a term in most sentences."""
+        df = self.df[term]
+        return math.log(1.0 + (len(self.sentences) - df + 0.5) / (df + 0.5))
 
 
 def _story_sentences(story: Story) -> Iterable[tuple[str, Span, str]]:
@@ -278,22 +283,19 @@ def _story_sentences(story: Story) -> Iterable[tuple[str, Span, str]]:
 
 def _build(story: Story) -> _Index:
     sentences: list[_Sentence] = []
-    postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    lengths: list[int] = []
-    for number, (source, span, text) in enumerate(_story_sentences(story)):
+    counts: list[Counter[str]] = []
+    df: Counter[str] = Counter()
+    for source, span, text in _story_sentences(story):
         words = _words(text)
-        counts = Counter(_expand(words))
-        counts.update(_kinds(text, words))
-        for term, tf in counts.items():
-            postings[term].append((number, tf))
+        tf = Counter(_expand(words))
+        tf.update(_kinds(text, words))
+        df.update(tf.keys())
+        counts.append(tf)
         sentences.append(_Sentence(source, span.start, span.end, frozenset(words)))
-        lengths.append(sum(counts.values()))
-    n = len(sentences)
-    average = sum(lengths) / n if n else 1.0
-    # Lucene's BM25 idf: never negative, even for a term in most sentences.
-    idf = {t: math.log(1.0 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
-    norms = tuple(K1 * (1.0 - B + B * length / (average or 1.0)) for length in lengths)
-    return _Index(tuple(sentences), dict(postings), idf, norms)
+    lengths = [tf.total() for tf in counts]
+    average = (sum(lengths) / len(lengths) if lengths else 0.0) or 1.0
+    norms = tuple(K1 * (1.0 - B + B * length / average) for length in lengths)
+    return _Index(tuple(sentences), tuple(counts), df, norms)
 
 
 @lru_cache(maxsize=256)
@@ -302,22 +304,30 @@ def story_index(story: Story) -> _Index:
     return _build(story)
 
 
-def _add(scores: dict[int, float], index: _Index, term: str, only: set[int] | None) -> None:
-    for number, tf in index.postings.get(term, ()):
-        if only is None or number in only:
-            weight = tf * (K1 + 1.0) / (tf + index.norms[number])
-            scores[number] = scores.get(number, 0.0) + index.idf[term] * weight
+def _add(scores: dict[int, float], index: _Index, terms: set[str], only: bool) -> None:
+    """Add the BM25 weight of `terms` to every sentence (`only`: to those already scored)."""
+    idf = {t: index.idf(t) for t in terms if index.df[t]}
+    if not idf:
+        return
+    for number, tf in enumerate(index.counts):
+        if only and number not in scores:
+            continue
+        weight = 0.0
+        for term, term_idf in idf.items():
+            f = tf.get(term)
+            if f:
+                weight += term_idf * f * (K1 + 1.0) / (f + index.norms[number])
+        if weight:
+            scores[number] = scores.get(number, 0.0) + weight
 
 
 def _score(index: _Index, question: str) -> dict[int, float]:
     """BM25 score of every sentence sharing a term with the question."""
     scores: dict[int, float] = {}
     lexical = set(_expand(_words(question)))
-    for term in lexical:
-        _add(scores, index, term, None)
-    matched = set(scores) if lexical else None  # a kind of answer only ranks what matched
-    for kind in _question_kinds(question):
-        _add(scores, index, kind, matched)
+    _add(scores, index, lexical, only=False)
+    # A kind of answer (an amount, a time) only ranks what matched, unless nothing could.
+    _add(scores, index, set(_question_kinds(question)), only=bool(lexical))
     return scores
 
 
@@ -373,11 +383,12 @@ def passage_quote(story: Story, passage: Passage, question: str = "") -> Quote:
 
 
 def _distinct(passages: Sequence[Passage], n: int) -> list[Passage]:
-    """Up to `n` passages, skipping one that repeats a chosen one (the same quote in two outlets)."""
+    """Up to `n` passages, leaving out repeats (one quote reported by two outlets)."""
     chosen: list[tuple[Passage, set[str]]] = []
     for passage in passages:
         words = set(_words(passage.text))
-        if all(len(words & seen) <= SAME_PASSAGE * min(len(words), len(seen)) for _, seen in chosen):
+        if all(len(words & seen) <= SAME_PASSAGE * min(len(words), len(seen))
+               for _, seen in chosen):
             chosen.append((passage, words))
         if len(chosen) == n:
             break

@@ -303,4 +303,4 @@ def test_server_error_falls_back_to_the_passages(
     assert fake_openai.calls == 1
     assert (got.engine, got.supported, got.text) == ("extractive", True, LEAD["fr"])
     assert all(verified(q, seed_story) for q in got.quotes)
-    assert got.usage.calls == 0  # a 500 is not billed; the field still carries what was spent
+    assert got.usage.calls == 0  # what the failed attempt spent (a 500 bills nothing)

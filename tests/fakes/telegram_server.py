@@ -216,7 +216,7 @@ class _Response:
 # --------------------------------------------------------------------------- the fake
 
 
-Handler = Callable[["FakeTelegram", JsonDict], Any]
+_Method = Callable[["FakeTelegram", JsonDict], Any]
 
 
 class FakeTelegram(BackgroundServer):
@@ -358,9 +358,12 @@ class FakeTelegram(BackgroundServer):
         ``description`` is sent as is (e.g. "Internal Server Error"); ``retry_after`` adds
         ``"parameters": {"retry_after": N}`` (PTB then raises ``RetryAfter``). ``status=0``
         drops the connection without an answer (PTB raises ``NetworkError``). Failed calls are
-        recorded in :attr:`requests` but never delivered.
+        recorded in :attr:`requests` but never delivered. ``ValueError`` for a method the fake
+        does not implement.
         """
         key = method.lower()
+        if key not in _METHOD_NAMES:
+            raise ValueError(f"FakeTelegram does not implement {method!r}")
         with self._cond:
             self._failures.setdefault(key, deque()).append(
                 _Failure(status, description, retry_after, times)
@@ -878,7 +881,7 @@ class FakeTelegram(BackgroundServer):
         return True
 
 
-_HANDLERS: dict[str, Handler] = {
+_HANDLERS: dict[str, _Method] = {
     "getMe": FakeTelegram._get_me,
     "getUpdates": FakeTelegram._get_updates,
     "deleteWebhook": FakeTelegram._delete_webhook,
