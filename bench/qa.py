@@ -360,7 +360,7 @@ def report(args: argparse.Namespace, built: float, articles: int, size_mb: float
     print(f"target p95 <= {TARGET_P95_MS:.0f} ms: all {p95:.2f} ms, worst phase {worst:.2f} ms "
           f"-> pass: {yes_no(worst <= TARGET_P95_MS)}")
     path = write_results("qa", {
-        "command": "python bench/qa.py " + " ".join(sys.argv[1:]),
+        "command": " ".join([".venv/bin/python bench/qa.py", *sys.argv[1:]]),
         "python": platform.python_version(), "machine": platform.machine(),
         "stories": args.stories, "articles": articles, "sampled_stories": len(first),
         "seed": args.seed, "store_mb": round(size_mb, 1), "build_seconds": built,

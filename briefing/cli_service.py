@@ -12,7 +12,7 @@ import re
 import signal
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -78,29 +78,12 @@ async def _run(settings: Settings, db: Database, deliver_to: Path | None) -> Non
         channel = FileChannel(deliver_to or Path(settings.store.data_dir) / "deliveries.jsonl")
         await run_service(Service(settings, db, channel), stop)
         return
-    from briefing.bot.app import build_application
+    from briefing.bot.app import build_application, running_bot
     from briefing.bot.channel import TelegramChannel
 
     application = build_application(settings, db)
-    async with application:
-        await application.start()
-        await _start_updates(application, settings)
-        try:
-            await run_service(Service(settings, db, TelegramChannel(application.bot)), stop)
-        finally:
-            if application.updater is not None:
-                await application.updater.stop()
-            await application.stop()
-
-
-async def _start_updates(application: Any, settings: Settings) -> None:
-    """Long polling by default; a webhook when `telegram.webhook_url` is set."""
-    updater = application.updater
-    if settings.telegram.webhook_url:
-        await updater.start_webhook(listen="0.0.0.0", port=settings.telegram.webhook_port,
-                                    webhook_url=settings.telegram.webhook_url)
-    else:
-        await updater.start_polling()
+    async with running_bot(application, settings):
+        await run_service(Service(settings, db, TelegramChannel(application.bot)), stop)
 
 
 @app.command()

@@ -85,11 +85,13 @@ NOT_SAID = {
 _WORD = re.compile(r"[^\W_]+")
 _COMBINING = re.compile(r"[\u0300-\u036f]+")
 
-# Words that ask rather than tell: never search terms.
+# Words that ask, or point at the story itself, rather than tell: never search terms.
 _QUESTION_WORDS = frozenset(
     """qui quoi quel quelle quels quelles quand comment pourquoi combien lequel laquelle lesquels
-    lesquelles est-ce dit disent peut-on sait-on what who whom whose which when where why how much
-    many does did do done there any tell know""".split()
+    lesquelles dit disent parle parlent parler passe passee mentionne mentionnes what who whom
+    whose which when where why how much many does did do done there any tell know say happen
+    happened happens mention mentioned mentions source sources article articles story stories
+    brief briefs""".split()
 )
 _IGNORED = STOPWORDS | _QUESTION_WORDS
 
@@ -538,7 +540,7 @@ def _checked_answer(story: Story, draft: DraftAnswer, language: str, question: s
 def _llm_answer(story: Story, question: str, language: str, passages: Sequence[Passage],
                 settings: Settings, engine: LLMEngine, usage: Usage) -> Answer:
     context = list(passages) or lead_passages(story)
-    if not context:
+    if not context or not question.strip():  # nothing to ask about, or nothing asked
         return extractive_answer(story, question, language, passages, usage)
     convo = _conversation(story, question, language, context, settings)
     # LLMEngine._ask: call, validate, one repair round (a public `ask` is requested).

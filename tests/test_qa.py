@@ -88,6 +88,11 @@ def test_passages_point_into_the_sources(seed_story: Story) -> None:
         assert source is not None and source.text[passage.start:passage.end] == passage.text
 
 
+def test_words_that_frame_the_question_are_not_searched(seed_story: Story) -> None:
+    assert "James Mattis" in retrieve(seed_story, "Que disent les sources sur Mattis ?")[0].text
+    assert retrieve(seed_story, "What do the sources say?") == []
+
+
 def test_no_overlap_retrieves_nothing(seed_story: Story) -> None:
     assert retrieve(seed_story, NO_OVERLAP_FR) == []
     assert retrieve(seed_story, "") == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -76,7 +78,6 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
         Application.builder().token(token.get_secret_value())
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_url.replace("/bot", "/file/bot"))
-        .post_init(register_commands)
         .build()
     )
     application.bot_data[KEY] = BotState.create(settings, db or open_database(settings.store))
@@ -89,3 +90,27 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, content.url_message))
     application.add_error_handler(on_error)
     return application
+
+
+@asynccontextmanager
+async def running_bot(application: Application, settings: Settings,  # type: ignore[type-arg]
+                      poll_interval: float = 0.0, poll_timeout: int = 10) -> AsyncIterator[None]:
+    """Start the bot (commands registered, updates flowing) for the duration of the block.
+
+    Long polling by default; a webhook when `telegram.webhook_url` is set.
+    """
+    async with application:
+        await register_commands(application)
+        await application.start()
+        updater = application.updater
+        assert updater is not None
+        if settings.telegram.webhook_url:
+            await updater.start_webhook(listen="0.0.0.0", port=settings.telegram.webhook_port,
+                                        webhook_url=settings.telegram.webhook_url)
+        else:
+            await updater.start_polling(poll_interval=poll_interval, timeout=poll_timeout)
+        try:
+            yield
+        finally:
+            await updater.stop()
+            await application.stop()

@@ -1,0 +1,263 @@
+"""The bot, run by the real python-telegram-bot against the fake Bot API on 127.0.0.1.
+
+The tests play readers: /start, settings, a URL to summarise, a reply question,
+a scheduled digest at the right local time, a blocked reader, a 429 storm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from briefing.bot.app import build_application, running_bot
+from briefing.bot.channel import TelegramChannel
+from briefing.config import Settings, StoreSettings, load_settings
+from briefing.service.folder import FolderWatcher
+from briefing.service.runner import Service
+from briefing.service.summaries import summarise_pending
+from briefing.store.db import Database, open_database
+from briefing.store.models import Delivery, Feed, Subscriber
+from tests.conftest import FIXTURES, SEEDS
+from tests.fakes.telegram_html import parse_html
+from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.web_server import FakeWebServer
+
+ANA = 1001  # a French-speaking reader
+BOB = 2002  # an English-speaking reader
+ADMIN = 3003
+
+
+@pytest.fixture
+def tg() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = open_database(StoreSettings(url=f"sqlite:///{tmp_path / 'bot.db'}"))
+    yield database
+    database.close()
+
+
+def bot_settings(tg: FakeTelegram, tmp_path: Path, **telegram: Any) -> Settings:
+    env = {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.base_url,
+           "BRIEFING_ADMINS": str(ADMIN), "BRIEFING_ALLOW_PRIVATE_URLS": "1",
+           "BRIEFING_DATA_DIR": str(tmp_path / "data")}
+    settings = load_settings(env=env)
+    return settings.model_copy(update={
+        "telegram": settings.telegram.model_copy(update=telegram),
+        "sources": settings.sources.model_copy(update={"folder": str(tmp_path / "articles")}),
+    })
+
+
+@asynccontextmanager
+async def running(settings: Settings, db: Database) -> AsyncIterator[Any]:
+    application = build_application(settings, db)
+    async with running_bot(application, settings, poll_timeout=1):
+        yield application
+
+
+async def said(tg: FakeTelegram, chat: int, n: int = 1) -> list[dict[str, Any]]:
+    return await asyncio.to_thread(tg.wait_for_messages, chat, n, 10.0)
+
+
+def seed_store(db: Database, tmp_path: Path, settings: Settings) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir(exist_ok=True)
+    for seed in SEEDS:
+        shutil.copy(seed, folder / seed.name)
+        os.utime(folder / seed.name, (time.time() - 60,) * 2)
+    FolderWatcher(folder).ingest(db)
+    summarise_pending(db, settings)
+
+
+def subscriber(db: Database, chat: int) -> Subscriber:
+    with db.session() as session:
+        return session.scalars(select(Subscriber).where(Subscriber.chat_id == str(chat))).one()
+
+
+def test_start_welcomes_in_french_subscribes_and_buttons_change_settings(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    async def play() -> None:
+        async with running(bot_settings(tg, tmp_path), db):
+            tg.user_message(ANA, "/start", user_id=ANA, first_name="Ana", language_code="fr")
+            welcome = (await said(tg, ANA))[0]
+            assert "Bonjour Ana" in welcome["text"] and "07:30" in welcome["text"]
+            buttons = [b["callback_data"] for row in welcome["reply_markup"]["inline_keyboard"]
+                       for b in row]
+            assert "lang:both" in buttons and "time:08:00" in buttons
+            tg.press_button(ANA, welcome["message_id"], "lang:both", user_id=ANA)
+            await asyncio.to_thread(tg.wait_for_requests, "editMessageText", 1, 10.0)
+            assert "FR + EN" in tg.edits[-1]["text"]
+
+    asyncio.run(play())
+    assert subscriber(db, ANA).languages == "both"
+    assert {c["command"] for c in tg.commands} >= {"start", "help", "digest", "summary", "ask"}
+
+
+def test_settings_commands_validate_their_values(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    tg.per_chat_rate = 0  # this test is about answers, not pacing
+
+    async def play() -> None:
+        async with running(bot_settings(tg, tmp_path), db):
+            tg.user_message(BOB, "/start", user_id=BOB, language_code="en")
+            await said(tg, BOB)
+            for command in ("/time 25:00", "/timezone Mars/Olympus", "/lang de", "/time 6:45",
+                            "/timezone America/Montreal", "/lang en"):
+                tg.user_message(BOB, command, user_id=BOB, language_code="en")
+            replies = [m["text"] for m in await said(tg, BOB, 7)][1:]
+            assert "HH:MM" in replies[0]
+            assert "Europe/Paris" in replies[1]  # a helpful example
+            assert "fr, en or both" in replies[2]
+            assert all(r.startswith("Saved.") for r in replies[3:])
+
+    asyncio.run(play())
+    sub = subscriber(db, BOB)
+    assert (sub.digest_time, sub.timezone, sub.languages) == ("06:45", "America/Montreal", "en")
+
+
+def test_a_url_is_summarised_and_a_reply_is_answered_with_checked_quotes(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    tg.per_chat_rate = 0
+
+    async def play(web: FakeWebServer) -> None:
+        async with running(bot_settings(tg, tmp_path), db):
+            tg.user_message(BOB, web.url("/goats"), user_id=BOB, language_code="en")
+            brief = (await said(tg, BOB))[0]
+            assert brief["parse_mode"] == "HTML" and "<blockquote>" in brief["text"]
+            assert "#:~:text=" in brief["text"]  # the quote links to its spot in the page
+            parse_html(brief["text"])
+            tg.user_message(BOB, "What do the goats eat?", user_id=BOB, language_code="en",
+                            reply_to_message_id=brief["message_id"])
+            answer = (await said(tg, BOB, 2))[1]
+            assert answer["reply_to_message_id"] is not None
+            assert "<blockquote>" in answer["text"] or "do not say" in answer["text"]
+
+    with FakeWebServer() as web:
+        web.route("/goats", (FIXTURES / "nationalgeographic.co.uk.goats.html").read_bytes())
+        asyncio.run(play(web))
+
+
+def test_private_urls_and_limits_are_enforced(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    tg.per_chat_rate = 0
+    settings = bot_settings(tg, tmp_path, summaries_per_hour=1)
+    settings = settings.model_copy(update={"fetch": settings.fetch.model_copy(
+        update={"allow_private": False})})
+
+    async def play() -> None:
+        async with running(settings, db):
+            tg.user_message(BOB, "http://127.0.0.1:9/secret", user_id=BOB, language_code="en")
+            tg.user_message(BOB, "/summary http://127.0.0.1:9/other", user_id=BOB,
+                            language_code="en")
+            first, second = [m["text"] for m in await said(tg, BOB, 2)]
+            assert "could not read" in first and "loopback" in first
+            assert "Limit reached" in second
+
+    asyncio.run(play())
+
+
+def test_allow_list_refuses_others_politely(tg: FakeTelegram, db: Database, tmp_path: Path) -> None:
+    async def play() -> None:
+        async with running(bot_settings(tg, tmp_path, allow=(ANA,)), db):
+            tg.user_message(BOB, "/start", user_id=BOB, language_code="en")
+            assert "private" in (await said(tg, BOB))[0]["text"]
+
+    asyncio.run(play())
+    with db.session() as session:
+        assert session.scalars(select(Subscriber)).all() == []
+
+
+def test_admin_commands_are_for_admins(tg: FakeTelegram, db: Database, tmp_path: Path) -> None:
+    tg.per_chat_rate = 0
+
+    async def play() -> None:
+        async with running(bot_settings(tg, tmp_path), db):
+            tg.user_message(BOB, "/addfeed http://127.0.0.1:9/rss", user_id=BOB,
+                            language_code="en")
+            assert "administrators" in (await said(tg, BOB))[0]["text"]
+            tg.user_message(ADMIN, "/addfeed http://127.0.0.1:9/rss", user_id=ADMIN,
+                            language_code="en")
+            tg.user_message(ADMIN, "/stats", user_id=ADMIN, language_code="en")
+            added, stats = [m["text"] for m in await said(tg, ADMIN, 2)]
+            assert "feed 1 added" in added and "subscribers:" in stats and "tokens today" in stats
+
+    asyncio.run(play())
+    with db.session() as session:
+        assert session.scalars(select(Feed.url)).all() == ["http://127.0.0.1:9/rss"]
+
+
+def test_scheduled_digest_arrives_at_local_time_then_questions_follow(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    settings = bot_settings(tg, tmp_path)
+    seed_store(db, tmp_path, settings)
+    tg.per_chat_rate = 0
+
+    async def play() -> None:
+        async with running(settings, db) as application:
+            tg.user_message(ANA, "/start", user_id=ANA, language_code="fr")
+            await said(tg, ANA)
+            tg.user_message(ANA, "/timezone America/Montreal", user_id=ANA, language_code="fr")
+            await said(tg, ANA, 2)
+            montreal_0731 = datetime.now(UTC).replace(hour=12, minute=31) + timedelta(days=1)
+            service = Service(settings, db, TelegramChannel(application.bot),
+                              clock=lambda: montreal_0731 - timedelta(hours=1))
+            service.ready.set()
+            await service.deliver()  # 06:31 in Montreal: not yet
+            assert len(tg.messages_to(ANA)) == 2
+            service.clock = lambda: montreal_0731
+            await service.deliver()
+            digest = (await said(tg, ANA, 3))[2:]
+            assert "briefing" in digest[0]["text"].lower()
+            tg.user_message(ANA, "/ask Qui est le secrétaire à la Défense ?", user_id=ANA,
+                            language_code="fr")
+            answer = (await said(tg, ANA, 4))[-1]["text"]
+            assert "Esper" in answer or "Eper" in answer
+
+    asyncio.run(play())
+    with db.session() as session:
+        assert session.scalars(select(Delivery.state)).all() == ["sent"]
+
+
+def test_blocked_reader_is_deactivated_and_429s_are_waited_out(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    settings = bot_settings(tg, tmp_path)
+    seed_store(db, tmp_path, settings)
+    now = datetime.now(UTC)
+    for chat in (ANA, BOB):
+        with db.session() as session:
+            session.add(Subscriber(chat_id=str(chat), timezone="UTC",
+                                   digest_time=(now - timedelta(minutes=1)).strftime("%H:%M")))
+    tg.block(ANA)
+    tg.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1, times=2)
+
+    async def play() -> None:
+        async with running(settings, db) as application:
+            service = Service(settings, db, TelegramChannel(application.bot), clock=lambda: now)
+            service.ready.set()
+            await service.deliver()
+
+    asyncio.run(play())
+    assert tg.messages_to(BOB) and not tg.messages_to(ANA)
+    assert subscriber(db, ANA).active is False and subscriber(db, BOB).active is True
+    with db.session() as session:
+        states = dict(session.execute(select(Delivery.subscriber_id, Delivery.state)).all())
+        assert sorted(states.values()) == ["failed", "sent"]
