@@ -19,6 +19,7 @@ from rich.console import Console
 
 from briefing.config import Settings, load_settings
 from briefing.errors import BadInput, BriefingError
+from briefing.logs import redact, setup_logging
 from briefing.pipeline import summarise
 from briefing.render.terminal import render_terminal
 from briefing.sources.load import load_one, load_story
@@ -53,10 +54,12 @@ def edge() -> Iterator[None]:
 
 
 def settings_from(config: Path | None, **llm: str | None) -> Settings:
+    """The settings for a command (file, environment, then command-line options)."""
     settings = load_settings(config)
     changes = {k: v for k, v in llm.items() if v is not None}
     if changes:
         settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=changes)})
+    redact(settings)
     return settings
 
 
@@ -64,10 +67,7 @@ def settings_from(config: Path | None, **llm: str | None) -> Settings:
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
 ) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "httpcore", "openai", "trafilatura"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    setup_logging(verbose)
 
 
 @app.command()

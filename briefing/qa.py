@@ -15,11 +15,14 @@ the story's own sources, never from outside knowledge:
    asking for an amount ("combien", "worth") or a time ("quand", "when") also
    looks for sentences stating one, but only among sentences that share a word
    with it (or alone when it has no other word: "Combien ?").
+   Words that frame a question ("qui", "what", "sources", "say") are not searched.
    BM25 is a dozen lines here: a story has 50-500 sentences, so a library would
-   add a dependency and no speed; the index of a story is cached (LRU, keyed by
-   the story itself, so equal stories loaded twice from the store share it).
-3. **Without an LLM**: the best passages (up to 3) are the answer, as quotes
-   built from the source offsets, so verified by construction.
+   add a dependency and no speed (the index of a 1,000-word story builds in about
+   2 ms, a question is scored in about 0.05 ms); the index is cached (LRU, keyed
+   by the story itself, so equal stories loaded twice from the store share it).
+3. **Without an LLM**: the best passages (up to 3, none scoring under half the
+   best, no repeats) are the answer, as quotes built from the source offsets, so
+   verified by construction; a sentence too long to quote is cut to its best window.
 4. **With an LLM**: the question and the passages go in the user message as
    delimited data (`<question>`, then numbered `<source>` sentences); the answer
    is strict JSON. Every quote is checked like a brief's (`check_quote`);
@@ -543,8 +546,7 @@ def _llm_answer(story: Story, question: str, language: str, passages: Sequence[P
     if not context or not question.strip():  # nothing to ask about, or nothing asked
         return extractive_answer(story, question, language, passages, usage)
     convo = _conversation(story, question, language, context, settings)
-    # LLMEngine._ask: call, validate, one repair round (a public `ask` is requested).
-    draft, _ = engine._ask(convo, "answer", ANSWER_SCHEMA, parse_answer, usage)
+    draft, _ = engine.ask(convo, "answer", ANSWER_SCHEMA, parse_answer, usage)
     return _checked_answer(story, draft, language, question, context, usage)
 
 

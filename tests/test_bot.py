@@ -261,3 +261,82 @@ def test_blocked_reader_is_deactivated_and_429s_are_waited_out(
     with db.session() as session:
         states = dict(session.execute(select(Delivery.subscriber_id, Delivery.state)).all())
         assert sorted(states.values()) == ["failed", "sent"]
+
+
+def test_feeds_following_latest_digest_and_pausing(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    settings = bot_settings(tg, tmp_path)
+    seed_store(db, tmp_path, settings)
+    with db.session() as session:
+        session.add_all([Feed(url="https://a.example/rss", title="Le Fil"),
+                         Feed(url="https://b.example/rss", title="The Wire")])
+    tg.per_chat_rate = 0
+
+    async def play() -> None:
+        async with running(settings, db):
+            for command in ("/start", "/help", "/sources", "/follow 2", "/follow 9",
+                            "/unfollow 2", "/latest 3", "/unsubscribe", "/subscribe"):
+                tg.user_message(BOB, command, user_id=BOB, language_code="en")
+                await said(tg, BOB, len(tg.messages_to(BOB)) + 1)
+            texts = [m["text"] for m in tg.messages_to(BOB)]
+            assert "/summary" in texts[1] and "/addfeed" not in texts[1]
+            assert "1. Le Fil" in texts[2] and "2. The Wire" in texts[2]
+            assert "feeds 2" in texts[3] and "No feed number 9" in texts[4]
+            assert "feeds all" in texts[5]
+            assert "<blockquote>" in texts[6] and "000_42c6c87a2fe0d3f2.txt" in texts[6]
+            assert "paused" in texts[7] and "resumed" not in texts[7]
+            assert "deliveries on" in texts[8]
+            tg.user_message(BOB, "/digest", user_id=BOB, language_code="en")
+            digest = (await said(tg, BOB, 10))[9]["text"]
+            assert "briefing" in digest.lower()
+            tg.user_message(BOB, "/digest", user_id=BOB, language_code="en")
+            assert "Nothing new" in (await said(tg, BOB, 11))[10]["text"]
+
+    asyncio.run(play())
+
+
+def test_refused_html_is_sent_again_as_plain_text_and_gone_chats_are_reported(
+    tg: FakeTelegram,
+) -> None:
+    from telegram import Bot
+
+    from briefing.bot.channel import send_html
+    from briefing.service.delivery import Gone
+
+    async def play() -> None:
+        async with Bot(tg.token, base_url=tg.base_url) as bot:
+            message = await send_html(bot, BOB, "Tom & Jerry <3 <b>ok</b>")
+            assert message.text == "Tom & Jerry <3 ok"
+            tg.forget(ANA)
+            with pytest.raises(Gone):
+                await TelegramChannel(bot).send(str(ANA), "hello", key="k#0")
+
+    asyncio.run(play())
+    assert tg.messages_to(BOB)[0]["parse_mode"] is None
+
+
+def test_rate_limiter_paces_each_chat_and_the_whole() -> None:
+    from briefing.bot import channel
+
+    limiter = channel.RateLimiter(overall=10.0, per_chat=1.0)
+    delays: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def record(seconds: float) -> None:
+        delays.append(seconds)
+        await real_sleep(0)
+
+    async def book() -> None:
+        for chat in ("a", "a", "b", "c"):
+            await limiter.wait(chat)
+
+    channel.asyncio.sleep = record  # type: ignore[assignment]
+    try:
+        asyncio.run(book())
+    finally:
+        channel.asyncio.sleep = real_sleep
+    # The first send goes at once; the second to "a" waits a second; "b" and "c" then
+    # follow at the overall pace, a tenth of a second apart.
+    assert delays == [pytest.approx(1.0, abs=0.05), pytest.approx(1.1, abs=0.05),
+                      pytest.approx(1.2, abs=0.05)]

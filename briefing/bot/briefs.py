@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -21,8 +22,14 @@ from briefing.store.db import Database
 from briefing.store.models import Article, Brief, SentMessage, Story, Subscriber
 
 
+def label(article: Article) -> str:
+    """How a reader recognises an article: outlet, else title, else file name."""
+    return article.outlet or article.title or (Path(article.path).name if article.path
+                                                 else "source")
+
+
 def _sources(articles: list[Article]) -> dict[str, dict[str, str | None]]:
-    return {f"S{i}": {"outlet": a.outlet, "title": a.title, "url": a.url}
+    return {f"S{i}": {"outlet": label(a), "title": a.title, "url": a.url}
             for i, a in enumerate(articles, start=1)}
 
 
@@ -42,7 +49,7 @@ def story_blocks(db: Database, story_ids: list[int], languages: tuple[str, ...])
                     b = briefs[lang]
                     lines += brief_lines({"language": lang, "headline": b.headline,
                                           "points": b.points, "quotes": b.quotes}, sources)
-            links = [(a.outlet or a.title or "source", a.url) for a in story.articles]
+            links = [(label(a), a.url) for a in story.articles]
             lines.append(sources_line(links, languages[0]))
             blocks.append((lines, [story_id]))
     return blocks

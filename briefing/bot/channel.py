@@ -27,7 +27,7 @@ from briefing.service.digests import DigestItem, Part
 
 log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_WAITS = 3
-_TAG = re.compile(r"<[^>]+>")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 
 
 class RateLimiter:

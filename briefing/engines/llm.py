@@ -145,6 +145,14 @@ class LLMEngine:
         return parse_briefs(content, self.languages)
 
     # -- talking to the server -------------------------------------------------------------
+    def ask(
+        self, convo: Conversation, name: str, schema: dict[str, Any],
+        parse: Callable[[str], T], usage: Usage,
+    ) -> tuple[T, Conversation]:
+        """One structured exchange: call, validate with `parse`, one repair round on an
+        invalid answer; raises LLMError on failure (spent tokens are added to `usage`)."""
+        return self._ask(convo, name, schema, parse, usage)
+
     def _ask(
         self, convo: Conversation, name: str, schema: dict[str, Any],
         parse: Callable[[str], T], usage: Usage,

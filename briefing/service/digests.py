@@ -60,6 +60,11 @@ def _story_rows(session: Session, since: datetime, feeds: list[int], limit: int)
     return list(session.execute(query))
 
 
+def _label(row: Any) -> str:
+    """Outlet, else title, else the file name of a folder article."""
+    return str(row.outlet or row.title or (row.path or "source").rsplit("/", 1)[-1])
+
+
 def _brief_dict(brief: Brief) -> dict[str, Any]:
     return {"language": brief.language, "headline": brief.headline,
             "points": list(brief.points), "quotes": list(brief.quotes[:1])}
@@ -78,16 +83,16 @@ def compose(
     for brief in briefs:
         by_story.setdefault(brief.story_id, []).append(brief)
     articles = session.execute(
-        select(Article.story_id, Article.outlet, Article.title, Article.url)
+        select(Article.story_id, Article.outlet, Article.title, Article.url, Article.path)
         .where(Article.story_id.in_(ids)).order_by(Article.id)
     ).all()
     items = []
     for row in rows:
         found = sorted(by_story.get(row.id, []), key=lambda b: languages.index(b.language))
         members = [a for a in articles if a.story_id == row.id]
-        details = tuple({"id": f"S{i}", "outlet": a.outlet, "title": a.title, "url": a.url}
+        details = tuple({"id": f"S{i}", "outlet": _label(a), "title": a.title, "url": a.url}
                         for i, a in enumerate(members, start=1))
-        links = tuple((a.outlet or a.title or "source", a.url) for a in members)
+        links = tuple((_label(a), a.url) for a in members)
         if found:
             items.append(DigestItem(row.id, tuple(_brief_dict(b) for b in found), links,
                                     row.last_published, details))
