@@ -316,7 +316,7 @@ def test_refused_html_is_sent_again_as_plain_text_and_gone_chats_are_reported(
     assert tg.messages_to(BOB)[0]["parse_mode"] is None
 
 
-def test_rate_limiter_paces_each_chat_and_the_whole() -> None:
+def test_rate_limiter_paces_each_chat_and_the_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     from briefing.bot import channel
 
     limiter = channel.RateLimiter(overall=10.0, per_chat=1.0)
@@ -331,11 +331,8 @@ def test_rate_limiter_paces_each_chat_and_the_whole() -> None:
         for chat in ("a", "a", "b", "c"):
             await limiter.wait(chat)
 
-    channel.asyncio.sleep = record  # type: ignore[assignment]
-    try:
-        asyncio.run(book())
-    finally:
-        channel.asyncio.sleep = real_sleep
+    monkeypatch.setattr("briefing.bot.channel.asyncio.sleep", record)
+    asyncio.run(book())
     # The first send goes at once; the second to "a" waits a second; "b" and "c" then
     # follow at the overall pace, a tenth of a second apart.
     assert delays == [pytest.approx(1.0, abs=0.05), pytest.approx(1.1, abs=0.05),
