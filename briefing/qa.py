@@ -3,32 +3,25 @@
 A reader replies to a brief (or sends `/ask question`); the answer comes from
 the story's own sources, never from outside knowledge:
 
-1. **Language**: the question's language (French or English), from question
-   words, accents and French spacing before `?`, then py3langid restricted to
-   those two; the answer is written in it, quotes stay in their source's language.
-2. **Retrieval**: the story's sentences ranked by Okapi BM25 (k1=1.5, b=0.75)
-   over folded terms. Each word gives its folded form, a 5-letter prefix (so
-   French and English cognates meet: "contract"/"contrat", "secretary"/
-   "secrétaire", plurals too) and an unordered pair with the previous word's
-   prefix (so "secrétaire à la Défense" beats a sentence that has both words
-   apart). Numbers are kept whole, so they match across languages. A question
-   asking for an amount ("combien", "worth") or a time ("quand", "when") also
-   looks for sentences stating one, but only among sentences that share a word
-   with it (or alone when it has no other word: "Combien ?").
-   Words that frame a question ("qui", "what", "sources", "say") are not searched.
-   BM25 is a dozen lines here: a story has 50-500 sentences, so a library would
-   add a dependency and no speed (the index of a 1,000-word story builds in about
-   2 ms, a question is scored in about 0.05 ms); the index is cached (LRU, keyed
-   by the story itself, so equal stories loaded twice from the store share it).
+1. **Language**: the question's language (French or English); the answer is
+   written in it, quotes stay in their source's language.
+2. **Retrieval**: the story's sentences ranked by Okapi BM25 over folded terms.
+   Both are in `briefing.qa_index`, which documents them.
 3. **Without an LLM**: the best passages (up to 3, none scoring under half the
    best, no repeats) are the answer, as quotes built from the source offsets, so
    verified by construction; a sentence too long to quote is cut to its best window.
 4. **With an LLM**: the question and the passages go in the user message as
    delimited data (`<question>`, then numbered `<source>` sentences); the answer
-   is strict JSON. Every quote is checked like a brief's (`check_quote`);
+   is strict JSON (the prompt and its parsing are in `briefing.qa_llm`). Every
+   quote is checked like a brief's (`check_quote`);
    rejected ones are dropped and counted; a supported answer left without a
    quote gets the best passage; a sentence of the answer stating a number no
    source contains is dropped. "Not supported" is always said with a fixed
+   sentence, never the model's words. If the LLM fails, the passages are the answer.
+
+The names of `briefing.qa_index` and `briefing.qa_llm` that other code uses are
+re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -44,12 +37,12 @@ from briefing.config import Settings
 from briefing.errors import LLMError
 from briefing.models import DraftQuote, Quote, Story, Usage
 from briefing.qa_index import (
-    B,
     K1,
     LANGID_MIN_WORDS,
     LANGUAGE_NAMES,
     MAX_QUESTION_CHARS,
     PREFIX,
+    B,
     Passage,
     _words,
     lead_passages,
@@ -72,7 +65,6 @@ if TYPE_CHECKING:  # the extractive path never imports the openai SDK
 __all__ = [
     "ANSWER_QUOTES",
     "ANSWER_SCHEMA",
-    "B",
     "CLIP_WORDS",
     "EXTRACTIVE_QUOTES",
     "K1",
@@ -85,6 +77,7 @@ __all__ = [
     "RELATIVE",
     "SAME_PASSAGE",
     "Answer",
+    "B",
     "DraftAnswer",
     "Passage",
     "answer",
@@ -116,7 +109,7 @@ NOT_SAID = {
 }
 
 
-# --------------------------------------------------------------------------- results
+# --------------------------------------------------------------------------- the answer
 
 
 @dataclass(frozen=True)

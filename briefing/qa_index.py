@@ -94,7 +94,7 @@ _FR_SPACING = re.compile(r"\s[?!:;]")
 _EN_CONTRACTION = re.compile(r"\b\w+['’](?:s|t|re|ve|ll|d|m)\b", re.I)
 
 
-# --------------------------------------------------------------------------- results
+# --------------------------------------------------------------------------- passages
 
 
 @dataclass(frozen=True)

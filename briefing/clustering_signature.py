@@ -1,0 +1,154 @@
+"""Article signatures: what clustering keeps of an article, and near-duplicates.
+
+An article is reduced once to a `Signature` (JSON-serialisable, so the store can
+keep it); signatures are then compared without the texts (`briefing.clustering`).
+
+**Near-duplicates** (wire copies, re-posts under another title, with outlet
+boilerplate, a paragraph dropped, light edits): MinHash (datasketch, 64
+permutations, scheme `affine32`, seed 1) over the word 5-gram shingles of the
+folded body text (lower case, accents stripped, punctuation ignored). Two
+articles are near-duplicates when the estimated Jaccard similarity of their
+shingle sets is at least `NEAR_DUPLICATE` (0.5). Titles are left out, since
+re-posts retitle, and so are dates: a copy re-posted days later is still the
+same story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from datasketch import MinHash
+
+from briefing.clustering_names import (
+    _COMMON_KEYS,
+    _extract_names,
+    _extract_numbers,
+    _lead_terms,
+    _title_case,
+)
+from briefing.text import WORD, fold
+
+NUM_PERM = 64
+MINHASH_SEED = 1
+SHINGLE_WORDS = 5
+NEAR_DUPLICATE = 0.5
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What clustering keeps of an article; JSON-serialisable via `to_json` / `from_json`."""
+
+    minhash: tuple[int, ...]
+    names: tuple[str, ...]
+    numbers: tuple[str, ...]
+    title_terms: tuple[str, ...]
+    language: str
+    published: datetime | None = field(default=None)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the date as an ISO 8601 string, or None)."""
+        return {
+            "minhash": list(self.minhash),
+            "names": list(self.names),
+            "numbers": list(self.numbers),
+            "title_terms": list(self.title_terms),
+            "language": self.language,
+            "published": self.published.isoformat() if self.published else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Signature:
+        """The signature `to_json` wrote."""
+        published = data.get("published")
+        return cls(
+            minhash=tuple(int(v) for v in data["minhash"]),
+            names=tuple(str(v) for v in data["names"]),
+            numbers=tuple(str(v) for v in data["numbers"]),
+            title_terms=tuple(str(v) for v in data["title_terms"]),
+            language=str(data["language"]),
+            published=_as_utc(datetime.fromisoformat(published)) if published else None,
+        )
+
+    @cached_property
+    def name_keys(self) -> frozenset[str]:
+        """The single-word keys of all names, common ones removed."""
+        return frozenset(k for n in self.names for k in n.split() if k not in _COMMON_KEYS)
+
+    @cached_property
+    def first_name_keys(self) -> frozenset[str]:
+        """Keys written only as the first word of multi-word names ("Emmanuel", "New")."""
+        leading = {n.split()[0] for n in self.names if " " in n}
+        elsewhere = {k for n in self.names for k in n.split()[1:]}
+        elsewhere |= {n for n in self.names if " " not in n}
+        return frozenset(leading - elsewhere)
+
+    @cached_property
+    def number_set(self) -> frozenset[str]:
+        """The numbers, as a set."""
+        return frozenset(self.numbers)
+
+    @cached_property
+    def term_set(self) -> frozenset[str]:
+        """The title and lead terms, as a set."""
+        return frozenset(self.title_terms)
+
+
+# --- building a signature ---------------------------------------------------------------
+
+
+def _as_utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _shingles(text: str) -> set[bytes]:
+    tokens = WORD.findall(fold(text))
+    if len(tokens) < SHINGLE_WORDS:
+        return {" ".join(tokens).encode()} if tokens else set()
+    return {
+        " ".join(tokens[i : i + SHINGLE_WORDS]).encode()
+        for i in range(len(tokens) - SHINGLE_WORDS + 1)
+    }
+
+
+def _minhash(text: str) -> tuple[int, ...]:
+    shingles = _shingles(text)
+    if not shingles:
+        return ()
+    sketch = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme="affine32")
+    sketch.update_batch(sorted(shingles))
+    return tuple(int(v) for v in sketch.hashvalues)
+
+
+def signature(
+    text: str, title: str | None, language: str, published: datetime | None
+) -> Signature:
+    """The signature of one article (naive dates are taken as UTC)."""
+    both = f"{title}.\n{text}" if title else text
+    named = text if title is None or _title_case(title) else both
+    return Signature(
+        minhash=_minhash(text),
+        names=_extract_names(named),
+        numbers=_extract_numbers(both),
+        title_terms=_lead_terms(text, title),
+        language=language,
+        published=_as_utc(published) if published else None,
+    )
+
+
+# --- comparing signatures -----------------------------------------------------------------
+
+
+def jaccard(a: Signature, b: Signature) -> float:
+    """MinHash estimate of the Jaccard similarity of the two shingle sets (0 if either is empty)."""
+    if not a.minhash or len(a.minhash) != len(b.minhash):
+        return 0.0
+    return sum(x == y for x, y in zip(a.minhash, b.minhash, strict=True)) / len(a.minhash)
+
+
+def near_duplicate(a: Signature, b: Signature) -> bool:
+    """Wire copy or re-post: estimated shingle Jaccard >= `NEAR_DUPLICATE`."""
+    return jaccard(a, b) >= NEAR_DUPLICATE
