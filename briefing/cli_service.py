@@ -120,21 +120,11 @@ def ingest(
 @feeds_app.command("add")
 def feeds_add(url: str, config: ConfigOption = None) -> None:
     """Add a feed by URL."""
-    from sqlalchemy import select
-
-    from briefing.sources.fetch import check_url
-    from briefing.store.models import Feed
+    from briefing.service.feeds_admin import add_feed
 
     with edge():
         settings, db = _open(config)
-        check_url(url, settings.fetch)
-        with db.session() as session:
-            if session.scalars(select(Feed).where(Feed.url == url)).first():
-                raise BadInput(f"feed already added: {url}")
-            feed = Feed(url=url)
-            session.add(feed)
-            session.flush()
-            typer.echo(f"added feed {feed.id}: {url}")
+        typer.echo(f"added feed {add_feed(db, url, settings.fetch)}: {url}")
 
 
 @feeds_app.command("list")
@@ -157,15 +147,11 @@ def feeds_list(config: ConfigOption = None) -> None:
 @feeds_app.command("remove")
 def feeds_remove(feed_id: int, config: ConfigOption = None) -> None:
     """Remove a feed (its articles stay)."""
-    from briefing.store.models import Feed
+    from briefing.service.feeds_admin import remove_feed
 
     with edge():
         _, db = _open(config)
-        with db.session() as session:
-            feed = session.get(Feed, feed_id)
-            if feed is None:
-                raise BadInput(f"no feed {feed_id}")
-            session.delete(feed)
+        remove_feed(db, feed_id)
         typer.echo(f"removed feed {feed_id}")
 
 

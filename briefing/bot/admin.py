@@ -17,9 +17,9 @@ from briefing.bot.texts import t
 from briefing.clock import utcnow
 from briefing.config import Settings
 from briefing.errors import BadInput
-from briefing.sources.fetch import check_url
+from briefing.service.feeds_admin import add_feed, remove_feed
 from briefing.store.db import Database
-from briefing.store.models import FAILED, PENDING, SENT, Delivery, Feed, LLMCall, Story, Subscriber
+from briefing.store.models import FAILED, PENDING, SENT, Delivery, LLMCall, Story, Subscriber
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
@@ -37,26 +37,6 @@ def admin_only(handler: Handler) -> Handler:
 
     guarded.__doc__ = handler.__doc__
     return guarded
-
-
-def _add_feed(db: Database, url: str, settings: Settings) -> str:
-    check_url(url, settings.fetch)
-    with db.session() as session:
-        if session.scalars(select(Feed).where(Feed.url == url)).first():
-            raise BadInput(f"feed already added: {url}")
-        feed = Feed(url=url)
-        session.add(feed)
-        session.flush()
-        return f"feed {feed.id} added: {url}"
-
-
-def _remove_feed(db: Database, feed_id: int) -> str:
-    with db.session() as session:
-        feed = session.get(Feed, feed_id)
-        if feed is None:
-            raise BadInput(f"no feed {feed_id}")
-        session.delete(feed)
-        return f"feed {feed_id} removed"
 
 
 def stats_text(db: Database, now: datetime, settings: Settings) -> str:
@@ -89,8 +69,9 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state, args = state_of(context), context.args or []
     assert update.effective_message
     try:
-        text = await asyncio.to_thread(_add_feed, state.db, args[0] if args else "",
-                                       state.settings)
+        feed_id = await asyncio.to_thread(add_feed, state.db, args[0] if args else "",
+                                          state.settings.fetch)
+        text = f"feed {feed_id} added: {args[0]}"
     except BadInput as exc:
         text = str(exc)
     await update.effective_message.reply_text(text, disable_web_page_preview=True)
@@ -106,7 +87,8 @@ async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await update.effective_message.reply_text(usage)
         return
     try:
-        text = await asyncio.to_thread(_remove_feed, state.db, int(args[0]))
+        await asyncio.to_thread(remove_feed, state.db, int(args[0]))
+        text = f"feed {args[0]} removed"
     except BadInput as exc:
         text = str(exc)
     await update.effective_message.reply_text(text)

@@ -2,20 +2,67 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
+
+
+class FakeHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server whose handlers can reach the fake that owns it."""
+
+    daemon_threads = True
+    fake: Any = None
 
 
 class BackgroundServer:
-    """Context-manager plumbing shared by the fake servers: `with Fake() as fake:`."""
+    """Lifecycle shared by the fake servers: bind 127.0.0.1 on a free port, serve in a
+    daemon thread, stop cleanly; `with Fake() as fake:` does both."""
+
+    handler: type[BaseHTTPRequestHandler]
+    server_class: type[FakeHTTPServer] = FakeHTTPServer
+    _server: FakeHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def _starting(self) -> None:
+        """Reset per-run state before serving (override when needed)."""
+
+    def _stopping_now(self) -> None:
+        """Wake handlers that wait (delays, long polls) before shutdown (override)."""
 
     def start(self) -> Self:
-        """Start serving in the background; returns self."""
-        raise NotImplementedError
+        """Bind to an ephemeral port and serve in a daemon thread; returns self."""
+        if self._server is not None:
+            return self
+        self._starting()
+        server = self.server_class(("127.0.0.1", 0), self.handler)
+        server.fake = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.01},
+            name=f"{type(self).__name__}:{self.port}", daemon=True)
+        self._thread.start()
+        return self
 
     def stop(self) -> None:
-        """Stop serving."""
-        raise NotImplementedError
+        """Wake waiting handlers, stop serving and close the socket (idempotent)."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._stopping_now()
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on (only while started)."""
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        return int(self._server.server_address[1])
 
     def __enter__(self) -> Self:
         return self.start()

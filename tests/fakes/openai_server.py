@@ -27,13 +27,13 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 import tiktoken
 
-from tests.fakes import BackgroundServer
+from tests.fakes import BackgroundServer, FakeHTTPServer
 
 __all__ = [
     "ENCODING_NAME",
@@ -318,42 +318,11 @@ class FakeOpenAI(BackgroundServer):
 
     # -- lifecycle
 
-    def start(self) -> FakeOpenAI:
-        """Bind to an ephemeral port and serve in a daemon thread; returns ``self``."""
-        if self._server is not None:
-            return self
+    def _starting(self) -> None:
         self._stopping.clear()
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.01},
-            name=f"FakeOpenAI:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving, wake delayed replies and close the socket (idempotent)."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
+    def _stopping_now(self) -> None:
         self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    @property
-    def port(self) -> int:
-        """The TCP port the server listens on (only while started)."""
-        if self._server is None:
-            raise RuntimeError("FakeOpenAI is not started")
-        return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:
@@ -456,10 +425,9 @@ class FakeOpenAI(BackgroundServer):
         return not self._stopping.is_set()
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(FakeHTTPServer):
     """ThreadingHTTPServer holding a reference to its :class:`FakeOpenAI`."""
 
-    daemon_threads = True
     allow_reuse_address = True
     fake: FakeOpenAI
 
@@ -538,3 +506,7 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
+
+
+FakeOpenAI.handler = _Handler
+FakeOpenAI.server_class = _Server

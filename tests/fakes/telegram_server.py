@@ -52,11 +52,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes import BackgroundServer
+from tests.fakes import BackgroundServer, FakeHTTPServer
 from tests.fakes.telegram_html import HTMLError, parse_html, utf16_len
 
 __all__ = [
@@ -278,45 +278,14 @@ class FakeTelegram(BackgroundServer):
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> FakeTelegram:
-        """Bind to an ephemeral port and serve in a daemon thread; returns ``self``."""
-        if self._server is not None:
-            return self
+    def _starting(self) -> None:
         with self._cond:
             self._stopping = False
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.01},
-            name=f"FakeTelegram:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Wake every waiting long poll, stop serving and close the socket (idempotent)."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
+    def _stopping_now(self) -> None:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    @property
-    def port(self) -> int:
-        """The TCP port the server listens on (only while started)."""
-        if self._server is None:
-            raise RuntimeError("FakeTelegram is not started")
-        return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:
@@ -1052,10 +1021,9 @@ def _parse_multipart(content_type: str, body: bytes) -> JsonDict:
 # --------------------------------------------------------------------------- HTTP plumbing
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(FakeHTTPServer):
     """ThreadingHTTPServer holding a reference to its :class:`FakeTelegram`."""
 
-    daemon_threads = True
     allow_reuse_address = True
     fake: FakeTelegram
 
@@ -1108,3 +1076,7 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
+
+
+FakeTelegram.handler = _Handler
+FakeTelegram.server_class = _Server

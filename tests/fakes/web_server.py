@@ -62,7 +62,7 @@ class FakeWebServer(BackgroundServer):
             )
         self._scheme = "http" if ssl_context is None else "https"
         # A short poll interval keeps stop() (and so every test's teardown) fast.
-        self._thread = threading.Thread(
+        self._web_thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
 
@@ -101,7 +101,7 @@ class FakeWebServer(BackgroundServer):
 
     def start(self) -> FakeWebServer:
         """Start serving in the background; returns self."""
-        self._thread.start()
+        self._web_thread.start()
         return self
 
     def stop(self) -> None:
@@ -109,7 +109,7 @@ class FakeWebServer(BackgroundServer):
         self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
-        self._thread.join(timeout=5)
+        self._web_thread.join(timeout=5)
 
     def _lookup(self, path: str, headers: dict[str, str]) -> Route | None:
         """Record the request and find its route."""
