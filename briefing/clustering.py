@@ -80,6 +80,7 @@ __all__ = [
     "Evidence",
     "Signature",
     "assign",
+    "could_be_same_event",
     "evidence",
     "jaccard",
     "match_score",
@@ -172,6 +173,15 @@ def same_story(a: Signature, b: Signature) -> bool:
     return near_duplicate(a, b) or same_event(a, b)[0]
 
 
+def could_be_same_event(a: Signature, b: Signature) -> bool:
+    """A cheap necessary condition for `same_event`: enough shared name keys or numbers.
+
+    Lets `assign` skip most unrelated candidates without computing the evidence.
+    """
+    return (len(a.name_keys & b.name_keys) >= MIN_NAMES_WITH_NUMBER
+            or len(a.number_set & b.number_set) >= MIN_NUMBERS_WITH_LEAD)
+
+
 def match_score(a: Signature, b: Signature) -> float:
     """How strongly two articles belong together: 0 if not the same story.
 
@@ -180,7 +190,7 @@ def match_score(a: Signature, b: Signature) -> float:
     """
     if near_duplicate(a, b):
         return 1.0 + jaccard(a, b)
-    if not same_event(a, b)[0]:
+    if not could_be_same_event(a, b) or not same_event(a, b)[0]:
         return 0.0
     ev = evidence(a, b)
     return 1.0 - 1.0 / (1.0 + ev.names + ev.numbers + ev.lead_overlap)

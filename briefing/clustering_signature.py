@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 from datasketch import MinHash
 
 from briefing.clustering_names import (
@@ -96,6 +97,11 @@ class Signature:
         """The title and lead terms, as a set."""
         return frozenset(self.title_terms)
 
+    @cached_property
+    def minhash_array(self) -> np.ndarray[Any, np.dtype[np.uint32]]:
+        """The MinHash values as an array, for fast comparisons."""
+        return np.asarray(self.minhash, dtype=np.uint32)
+
 
 # --- building a signature ---------------------------------------------------------------
 
@@ -146,7 +152,7 @@ def jaccard(a: Signature, b: Signature) -> float:
     """MinHash estimate of the Jaccard similarity of the two shingle sets (0 if either is empty)."""
     if not a.minhash or len(a.minhash) != len(b.minhash):
         return 0.0
-    return sum(x == y for x, y in zip(a.minhash, b.minhash, strict=True)) / len(a.minhash)
+    return float(np.count_nonzero(a.minhash_array == b.minhash_array)) / len(a.minhash)
 
 
 def near_duplicate(a: Signature, b: Signature) -> bool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -58,6 +60,31 @@ def url_known(session: Session, url: str) -> bool:
     return found is not None
 
 
+_SIGNATURES: OrderedDict[int, clustering.Signature] = OrderedDict()
+_SIGNATURES_KEPT = 50_000
+_SIGNATURES_LOCK = threading.Lock()
+
+
+def _signatures(session: Session, article_ids: list[int]) -> dict[int, clustering.Signature]:
+    """Parsed signatures of these articles; parsed once per process, then kept."""
+    with _SIGNATURES_LOCK:
+        known = {i: _SIGNATURES[i] for i in article_ids if i in _SIGNATURES}
+    missing = [i for i in article_ids if i not in known]
+    for chunk_start in range(0, len(missing), 500):
+        rows = session.execute(select(Article.id, Article.signature).where(
+            Article.id.in_(missing[chunk_start:chunk_start + 500]))).all()
+        for article_id, data in rows:
+            if data:
+                known[article_id] = clustering.Signature.from_json(data)
+    with _SIGNATURES_LOCK:
+        for article_id in missing:
+            if article_id in known:
+                _SIGNATURES[article_id] = known[article_id]
+        while len(_SIGNATURES) > _SIGNATURES_KEPT:
+            _SIGNATURES.popitem(last=False)
+    return known
+
+
 def _candidates(session: Session, sig: clustering.Signature) -> Members:
     """Stories the article may belong to, with their members' signatures.
 
@@ -71,12 +98,12 @@ def _candidates(session: Session, sig: clustering.Signature) -> Members:
     story_ids = (select(Story.id).where(or_(near_date, recent))
                  .order_by(Story.updated_at.desc()).limit(MAX_CANDIDATE_STORIES))
     rows = session.execute(
-        select(Article.story_id, Article.signature).where(Article.story_id.in_(story_ids))
-    ).all()
+        select(Article.id, Article.story_id).where(Article.story_id.in_(story_ids))).all()
+    parsed = _signatures(session, [article_id for article_id, _ in rows])
     stories: Members = {}
-    for story_id, data in rows:
-        if story_id is not None and data:
-            stories.setdefault(story_id, []).append(clustering.Signature.from_json(data))
+    for article_id, story_id in rows:
+        if story_id is not None and article_id in parsed:
+            stories.setdefault(story_id, []).append(parsed[article_id])
     return stories
 
 
