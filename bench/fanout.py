@@ -16,36 +16,48 @@ Target (from the issue): delivered messages per second >= 27 (90 % of Telegram's
    `TelegramChannel(bot, limiter)` carry the messages.
 3. `deliver_pending(db, channel, now, settings)` is called until no row is
    pending. A row that failed (e.g. `RetryLater` after repeated 429s) gets a
-   `next_attempt_at` in the future; the next pass is then given `now` = the
-   latest such time, and the retried rows are counted.
+   `next_attempt_at` in the future; the next pass (back to back) is then given
+   `now` = the latest such time, and the retried rows are counted.
 
 Measured per run: the span from the first to the last accepted `sendMessage`
 (arrival times recorded by the fake), delivered messages / s = (delivered - 1) /
-span, the end-to-end rate over the whole delivery loop, the `sendMessage`
-requests, 429s served (`fake.too_many`) as % of requests, lost subscribers (no
-message) and duplicates (more than one copy), each copy checked against the
+span, the end-to-end rate over the whole delivery loop, the digests'
+`sendMessage` requests and the 429s served to them (HTTP statuses recorded by the
+fake; `fake.too_many` also counts the side traffic's) as % of those requests,
+lost subscribers (no message) and duplicates (more than one copy), each copy checked against the
 queued text. A breakdown per message says where the time goes: waiting in the
 `RateLimiter`, the HTTP round trip (`bot.send_message` through the fake), the
 store (every `db.session()` block: the due query, loading the row, committing the
 part), and the rest (the event loop, PTB object building).
 
-Variants (all with the project's code, only the limiter or the driver differ):
+Variants (the project's code throughout; only the limiter, the driver, the pass
+cadence, other traffic or the network differ):
 
 - `seq-30`: `TelegramChannel(bot)`, i.e. `RateLimiter()` at 30/s, and the
   project's sequential `deliver_pending`: the configuration the issue judges.
 - `seq-29`: the same with `RateLimiter(overall=29.0)`, a 1/s safety margin.
-- `conc-4-30`: a stand-in **that exists in this benchmark only**: the due rows
-  are sent by `send_delivery` with up to 4 rows in flight (asyncio tasks, one
-  shared `RateLimiter()` at 30/s), to see whether the sequential loop is what
-  limits the rate.
+- `conc-4-30`: a driver **that exists in this benchmark only**: the due rows are
+  sent by the project's `send_delivery` with up to 4 rows in flight (asyncio
+  tasks, one shared `RateLimiter()` at 30/s).
+- `svc-30`: `deliver_pending` called every `service.deliver_seconds` (60 s), as
+  `Service.schedule` runs it, instead of back to back; `now` follows the clock.
+- `seq-30-side`, `seq-29-side`: as `seq-30` / `seq-29`, while the same bot sends
+  1 other message/s (to other chats) straight through `bot.send_message`, as the
+  bot's handlers send their replies, outside the channel's `RateLimiter`.
+- `seq-ceiling`: no limit anywhere (`RateLimiter(overall=1e6)`,
+  `FakeTelegram(global_rate=0)`): how fast the sequential loop itself can go.
+- `seq-30-rtt50`, `conc-4-30-rtt50`: as `seq-30` / `conc-4-30` with a 50 ms
+  network round trip added to every Bot API call (`DelayedRequest`, a PTB
+  `HTTPXRequest` that sleeps 25 ms before and after each request; an assumed
+  figure for api.telegram.org, where loopback to the fake costs nothing).
 
 Timing wrappers (`TimedLimiter`, `TimedChannel`, `TimedDatabase`) subclass the
 project's classes and only add `time.perf_counter` around the inherited calls.
 `--profile` also runs one extra `seq-30` delivery under cProfile (untimed) and
 prints the functions with the most own time.
 
-Run: .venv/bin/python bench/fanout.py            (3 runs x 3 variants x 1,000; ~6 min)
-     .venv/bin/python bench/fanout.py --runs 1 --variants seq-30
+Run: .venv/bin/python bench/fanout.py                     (3 runs x 9 variants x 1,000; ~18 min)
+     .venv/bin/python bench/fanout.py --variants seq-30     (the issue's figure only; ~2 min)
 """
 
 from __future__ import annotations
@@ -74,6 +86,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 from telegram import Bot
 from telegram.error import TelegramError
+from telegram.request import HTTPXRequest
 
 from briefing.bot.channel import RateLimiter, TelegramChannel
 from briefing.config import Settings, load_settings
@@ -241,6 +254,21 @@ class TimedChannel(TelegramChannel):
             self.calls += 1
 
 
+class DelayedRequest(HTTPXRequest):
+    """PTB's HTTPXRequest plus a network round trip: half before the request, half after."""
+
+    def __init__(self, rtt: float) -> None:
+        super().__init__()
+        self.rtt = rtt
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        """The inherited request, `rtt / 2` later, answered `rtt / 2` later."""
+        await asyncio.sleep(self.rtt / 2)
+        answer = await super().do_request(*args, **kwargs)
+        await asyncio.sleep(self.rtt / 2)
+        return answer
+
+
 # --------------------------------------------------------------------------- the fake Bot API
 
 
@@ -262,7 +290,7 @@ def _snapshot(fake: FakeTelegram) -> FakeRecord:
 class Fake(Protocol):
     """A FakeTelegram, wherever it runs."""
 
-    def start(self) -> tuple[str, str]:
+    def start(self, global_rate: float) -> tuple[str, str]:
         """A new FakeTelegram (fresh buckets and records); returns its token and base URL."""
         ...
 
@@ -281,9 +309,9 @@ class LocalFake:
     def __init__(self) -> None:
         self.fake: FakeTelegram | None = None
 
-    def start(self) -> tuple[str, str]:
+    def start(self, global_rate: float) -> tuple[str, str]:
         self.close()
-        self.fake = FakeTelegram().start()
+        self.fake = FakeTelegram(global_rate=global_rate).start()
         return self.fake.token, self.fake.base_url
 
     def snapshot(self) -> FakeRecord:
@@ -300,10 +328,10 @@ def _serve(conn: Connection) -> None:
     """Child process: run a FakeTelegram per `start` and answer commands until `stop`."""
     fake: FakeTelegram | None = None
     while (command := conn.recv()) != "stop":
-        if command == "start":
+        if isinstance(command, tuple) and command[0] == "start":
             if fake is not None:
                 fake.stop()
-            fake = FakeTelegram().start()
+            fake = FakeTelegram(global_rate=command[1]).start()
             conn.send((fake.token, fake.base_url))
         elif command == "snapshot" and fake is not None:
             conn.send(_snapshot(fake))
@@ -321,12 +349,12 @@ class ChildFake:
         self.process = context.Process(target=_serve, args=(child,), daemon=True)
         self.process.start()
 
-    def _ask(self, command: str) -> Any:
+    def _ask(self, command: object) -> Any:
         self.conn.send(command)
         return self.conn.recv()
 
-    def start(self) -> tuple[str, str]:
-        token, url = self._ask("start")
+    def start(self, global_rate: float) -> tuple[str, str]:
+        token, url = self._ask(("start", global_rate))
         return str(token), str(url)
 
     def snapshot(self) -> FakeRecord:
@@ -372,9 +400,12 @@ class Variant:
     label: str
     cadence: float | None = None  # seconds between pass starts (None: back to back)
     side_rate: float = 0.0  # other messages / s sent by the bot outside the limiter
+    fake_rate: float = TELEGRAM_LIMIT  # the fake's global limit (0: none)
+    rtt: float = 0.0  # seconds of network round trip added to every Bot API call
 
 
 SIDE_RATE = 1.0
+RTT = 0.05  # assumed round trip to api.telegram.org (loopback to the fake: well under 1 ms)
 VARIANTS = {v.name: v for v in (
     Variant("seq-30", 30.0, deliver_pending,
             "TelegramChannel(bot) [RateLimiter() 30/s], deliver_pending back to back"),
@@ -386,6 +417,15 @@ VARIANTS = {v.name: v for v in (
             "RateLimiter() 30/s, deliver_pending every service.deliver_seconds "
             f"({SETTINGS.service.deliver_seconds:g} s) as Service.schedule runs it",
             cadence=SETTINGS.service.deliver_seconds),
+    Variant("seq-ceiling", 1e6, deliver_pending,
+            "no limit anywhere (RateLimiter(overall=1e6), FakeTelegram(global_rate=0)): "
+            "what the sequential loop can do", fake_rate=0.0),
+    Variant("seq-30-rtt50", 30.0, deliver_pending,
+            f"as seq-30, with a {1000 * RTT:g} ms network round trip per Bot API call",
+            rtt=RTT),
+    Variant("conc-4-30-rtt50", 30.0, concurrent_driver(4),
+            f"as conc-4-30, with a {1000 * RTT:g} ms network round trip per Bot API call",
+            rtt=RTT),
     Variant("seq-30-side", 30.0, deliver_pending,
             f"as seq-30, plus {SIDE_RATE:g} other message/s sent by the bot (replies) outside "
             "the limiter", side_rate=SIDE_RATE),
@@ -393,7 +433,8 @@ VARIANTS = {v.name: v for v in (
             f"as seq-29, plus {SIDE_RATE:g} other message/s sent by the bot outside the limiter",
             side_rate=SIDE_RATE),
 )}
-DEFAULT_VARIANTS = ("seq-30", "seq-29", "conc-4-30", "svc-30", "seq-30-side", "seq-29-side")
+DEFAULT_VARIANTS = ("seq-30", "seq-29", "conc-4-30", "svc-30", "seq-30-side", "seq-29-side",
+                    "seq-ceiling", "seq-30-rtt50", "conc-4-30-rtt50")
 SIDE_CHAT = 900_000_001
 SIDE_TEXT = "Réponse à votre question : voir le briefing de ce matin."
 
@@ -534,12 +575,13 @@ async def fan_out(variant: Variant, subscribers: int, fake: Fake,
                   profile: cProfile.Profile | None = None) -> Run:
     """One fan-out in a fresh store against a fresh fake."""
     run = Run(variant.name, subscribers)
-    token, base_url = fake.start()
+    token, base_url = fake.start(variant.fake_rate)
     with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
         db = build_store(Path(tmp) / "fanout.db", subscribers)
         assert isinstance(db, TimedDatabase)
         try:
-            async with Bot(token, base_url=base_url) as bot:
+            request = DelayedRequest(variant.rtt) if variant.rtt else None
+            async with Bot(token, base_url=base_url, request=request) as bot:
                 limiter = TimedLimiter(overall=variant.overall)
                 channel = TimedChannel(bot, limiter)
                 sizes = queue_digests(db, channel)
@@ -646,15 +688,15 @@ def report(results: dict[str, list[Run]], args: argparse.Namespace) -> dict[str,
     print("(limiter wait: RateLimiter.wait, lock + sleep; HTTP send: the rest of "
           "TelegramChannel.send, i.e.\n bot.send_message through the fake, and RetryAfter "
           "sleeps; store: every db.session() block;\n rest: loop, asyncio and PTB overhead; idle: "
-          "between passes; conc-4-30 overlaps its sends,\n so its parts add up to more than its "
-          "wall)")
+          "between passes; the conc-* variants overlap\n their sends, so their parts add up to "
+          "more than their wall)")
     print("\nSummary (targets: >= 27 msg/s, 429s <= 1 % of sends, 0 lost, 0 duplicates):")
     verdicts: dict[str, dict[str, bool]] = {}
     for name, s in summaries.items():
         verdict = verdict_of(s)
         verdicts[name] = verdict
         failing = [k for k, v in verdict.items() if not v]
-        print(f"  {name:11} median {s['rate']:5.2f} msg/s ({100 * s['rate'] / TELEGRAM_LIMIT:5.1f}"
+        print(f"  {name:15} median {s['rate']:5.2f} msg/s ({100 * s['rate'] / TELEGRAM_LIMIT:5.1f}"
               f" % of 30/s; worst run {s['min_rate']:5.2f}), 429s {s['too_many_pct']:.2f} % "
               f"(worst {s['max_too_many_pct']:.2f} %), lost {s['lost_total']}, duplicates "
               f"{s['duplicates_total']}: {'PASS' if not failing else 'FAIL ' + ', '.join(failing)}")
@@ -694,7 +736,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             for name in args.variants:  # interleaved, so drift hits every variant alike
                 run = await fan_out(VARIANTS[name], args.subscribers, fake)
                 results[name].append(run)
-                print(f"run {number}/{args.runs} {name:11}: {run.delivered} delivered in "
+                print(f"run {number}/{args.runs} {name:15}: {run.delivered} delivered in "
                       f"{run.span_s:.2f} s = {run.rate:.2f} msg/s, 429s {run.too_many}, "
                       f"lost {run.lost}, duplicates {run.duplicates}", flush=True)
         document = report(results, args)

@@ -345,11 +345,17 @@ class ChildFakes:
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_serve, args=(child, feeds, latency), daemon=True)
         self.process.start()
-        self.web_url, self.llm_url = self.conn.recv()
+        self.web_url, self.llm_url = self._receive()
+
+    def _receive(self) -> Any:
+        while not self.conn.poll(0.5):
+            if not self.process.is_alive():
+                sys.exit(f"the fake servers' process died (exit code {self.process.exitcode})")
+        return self.conn.recv()
 
     def _ask(self, command: str) -> Any:
         self.conn.send(command)
-        return self.conn.recv()
+        return self._receive()
 
     def stats(self) -> FakeStats:
         stats: FakeStats = self._ask("stats")

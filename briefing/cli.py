@@ -104,6 +104,7 @@ def extract_command(
 
 def main() -> None:
     """Console-script entry point."""
+    import briefing.cli_eval  # registers `briefing eval` on `app`
     import briefing.cli_service  # noqa: F401 - registers the service commands on `app`
 
     app()

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -216,7 +217,10 @@ def test_scheduled_digest_arrives_at_local_time_then_questions_follow(
             await said(tg, ANA)
             tg.user_message(ANA, "/timezone America/Montreal", user_id=ANA, language_code="fr")
             await said(tg, ANA, 2)
-            montreal_0731 = datetime.now(UTC).replace(hour=12, minute=31) + timedelta(days=1)
+            local = datetime.now(ZoneInfo("America/Montreal"))
+            montreal_0731 = local.replace(hour=7, minute=31, second=0, microsecond=0)
+            if montreal_0731 <= local:  # the next 07:31 there, within a day of the news
+                montreal_0731 += timedelta(days=1)
             service = Service(settings, db, TelegramChannel(application.bot),
                               clock=lambda: montreal_0731 - timedelta(hours=1))
             service.ready.set()

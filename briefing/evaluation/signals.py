@@ -1,0 +1,66 @@
+"""Faithfulness signals that need no model, measured on one finished result.
+
+- numbers and names in the points that the sources contain (the pipeline already
+  drops points with unknown numbers, and with unknown names in a source's
+  language; names in the other language are not checked there, so they can miss);
+- brief length in words (headline + points) and quotes per brief;
+- whether each brief is written in the language it is meant for (py3langid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from briefing.checks import SourceFacts, unknown_names, unsupported_numbers
+from briefing.language import detect_language
+from briefing.models import Brief, Result, Story
+from briefing.text import word_count
+
+_NOTHING = SourceFacts(frozenset(), "")  # facts of an empty text: every number/name is unknown
+
+
+@dataclass
+class Signals:
+    """One article's signals, per language where they differ by language."""
+
+    numbers: int = 0
+    numbers_found: int = 0
+    names: int = 0
+    names_found: int = 0
+    words: dict[str, int] = field(default_factory=dict)
+    quotes: dict[str, int] = field(default_factory=dict)
+    language_ok: dict[str, bool] = field(default_factory=dict)
+
+
+def story_facts(story: Story) -> SourceFacts:
+    """The numbers and names of every source, titles included."""
+    return SourceFacts.of("\n".join(s.text + "\n" + (s.title or "") for s in story.sources))
+
+
+def brief_text(brief: Brief) -> str:
+    """The words a reader reads first: the headline and the points."""
+    return "\n".join([brief.headline, *brief.points])
+
+
+def states_facts(result: Result, lang: str) -> bool:
+    """False for an offline brief in a language no source is in: its point is a notice."""
+    return result.engine != "extractive" or any(s.language == lang for s in result.story.sources)
+
+
+def measure(result: Result) -> Signals:
+    """The signals of a result's briefs (numbers and names only where points state facts)."""
+    facts = story_facts(result.story)
+    signals = Signals()
+    for lang, brief in result.briefs.items():
+        for point in brief.points if states_facts(result, lang) else ():
+            numbers = unsupported_numbers(point, _NOTHING)
+            names = unknown_names(point, _NOTHING)
+            signals.numbers += len(numbers)
+            signals.numbers_found += len(numbers) - len(unsupported_numbers(point, facts))
+            signals.names += len(names)
+            signals.names_found += len(names) - len(unknown_names(point, facts))
+        text = brief_text(brief)
+        signals.words[lang] = word_count(text)
+        signals.quotes[lang] = len(brief.quotes)
+        signals.language_ok[lang] = bool(text.strip()) and detect_language(text) == lang
+    return signals
