@@ -19,21 +19,28 @@ concurrency / LLM latency; peak memory <= 300 MB.
    log is emptied before each run so no answer comes from the cache.
    Throughput = stories / s against the ideal C / 1 s.
 
+   Before the timed runs, one untimed warm-up run (max C stories, not reused)
+   pays the once-per-process costs (tiktoken encoding, prompt templates), as a
+   long-running service has.
+
 The fakes run in a child process by default, as a remote server would be, so the
 peak RSS (`ru_maxrss`) is the service's own; `--in-process` runs them in this
-process, as the tests do. A last, untimed pass repeats ingest + one summarise
-run under `tracemalloc` for the Python heap peak (`--no-tracemalloc` skips it).
+process, as the tests do. `--tracemalloc` adds a last, untimed pass that repeats
+ingest + one summarise run under `tracemalloc` for the Python heap peak (slow:
+tracemalloc makes the clustering code several times slower).
 
-Run: .venv/bin/python bench/ingest.py                       (N = 240, C = 4 8 16; ~2.5 min)
+Run: .venv/bin/python bench/ingest.py                       (N = 240, C = 4 8 16; ~2 min)
      .venv/bin/python bench/ingest.py --stories 1000 --concurrency 8   (the full 1,000)
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import math
 import multiprocessing
+import os
 import random
 import re
 import resource
@@ -484,6 +491,18 @@ def blocks(ids: Sequence[int], size: int, count: int) -> list[list[int]]:
     return [[ids[(i * size + j) % len(ids)] for j in range(size)] for i in range(count)]
 
 
+def summarise_all(db: Database, fakes: Fakes, db_url: str, stories: int,
+                  concurrency: Sequence[int]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """An untimed warm-up run on the last stories, then one timed run per concurrency."""
+    ids = story_ids(db)
+    warm = summarise_run(db, fakes, settings_for(fakes, db_url, max(concurrency)),
+                         ids[-max(concurrency):])
+    runs = [summarise_run(db, fakes, settings_for(fakes, db_url, c), block)
+            for c, block in zip(concurrency, blocks(ids, stories, len(concurrency)),
+                                strict=True)]
+    return warm, runs
+
+
 # ---------------------------------------------------------------- tracemalloc (untimed)
 
 
@@ -515,6 +534,7 @@ class Outcome:
     ingest: dict[str, Any]
     runs: list[dict[str, Any]]
     memory: dict[str, Any]
+    warm_up: dict[str, Any]
     heap: dict[str, Any] | None = None
     together: list[dict[str, Any]] = field(default_factory=list)
 
@@ -557,7 +577,7 @@ def together(ingest_row: dict[str, Any], runs: Sequence[dict[str, Any]],
 
 
 def print_summary(out: Outcome, in_process: bool) -> None:
-    ing, mem = out.ingest, out.memory
+    ing, mem, warm = out.ingest, out.memory, out.warm_up
     print("\nSUMMARY")
     print(f"Corpus: {out.corpus['articles']} articles ({out.corpus['median_words']:.0f} words "
           f"median) in {FEEDS} feeds -> {ing['stories']} stories "
@@ -571,14 +591,16 @@ def print_summary(out: Outcome, in_process: bool) -> None:
               f"{100 * run['share_of_ideal']:.1f}% of {run['ideal']:.0f}/s (target >= "
               f"{100 * TARGET_THROUGHPUT:.0f}%): {'pass' if run['passes'] else 'FAIL'}; "
               f"{run['calls_per_story']:.2f} calls/story, {run['peak_in_flight']} calls in flight")
+    print(f"(untimed warm-up before them: {warm['stories']} stories at C={warm['concurrency']} "
+          f"in {warm['seconds']:.1f} s, {warm['cpu_ms_per_story']:.0f} ms CPU per story)")
     for row in out.together:
         kind = "measured" if row["summarise_measured"] else "summarise extrapolated"
         print(f"Together C={row['concurrency']} (ingest + summarise {ing['stories']} stories, "
               f"{kind}): {row['seconds']:.1f} s = {row['articles_per_second']:.2f} articles/s")
     where = "in this process" if in_process else "in a child process, not counted"
     print(f"Peak RSS: {mem['peak_rss_mb']:.0f} MB (target <= {TARGET_RSS_MB:.0f}): "
-          f"{'pass' if mem['passes'] else 'FAIL'}; {mem['baseline_rss_mb']:.0f} MB after imports; "
-          f"fake servers {where}")
+          f"{'pass' if mem['passes'] else 'FAIL'}; {mem['baseline_rss_mb']:.0f} MB after imports, "
+          f"peak {ing['peak_rss_mb']:.0f} MB by the end of ingest; fake servers {where}")
     if out.heap:
         print(f"tracemalloc peak (untimed pass, ingest + C={out.heap['concurrency']} on "
               f"{out.heap['stories']} stories): {out.heap['peak_mb']:.0f} MB "
@@ -596,14 +618,23 @@ def parse_args() -> argparse.Namespace:
                         help="summarise_concurrency values to run (default 4 8 16)")
     parser.add_argument("--in-process", action="store_true",
                         help="run the fake servers in this process (their memory counts)")
-    parser.add_argument("--no-tracemalloc", action="store_true",
-                        help="skip the untimed tracemalloc pass")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="add an untimed pass under tracemalloc (slow)")
     return parser.parse_args()
+
+
+def code_fingerprint() -> str:
+    """A short hash of the package's sources: which code the figures are for."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "briefing").rglob("*.py")):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def main() -> None:
     """Build the feeds, ingest them, summarise at each concurrency, and report."""
     args = parse_args()
+    load_before = os.getloadavg()[0]
     baseline_rss = rss_mb()[0]
     now = datetime.now(UTC).replace(microsecond=0)
     articles = make_articles(ARTICLES, now)
@@ -617,30 +648,31 @@ def main() -> None:
             db_url = f"sqlite:///{directory / 'bench.db'}"
             db = open_store(db_url, fakes)
             ingest_row = ingest(db, settings_for(fakes, db_url, 1), now)
-            ids = story_ids(db)
-            runs = [summarise_run(db, fakes, settings_for(fakes, db_url, c), block)
-                    for c, block in zip(args.concurrency,
-                                        blocks(ids, args.stories, len(args.concurrency)),
-                                        strict=True)]
+            warm, runs = summarise_all(db, fakes, db_url, args.stories, args.concurrency)
             db.close()
             peak = rss_mb()[1]
             memory = {"peak_rss_mb": peak, "baseline_rss_mb": baseline_rss,
                       "passes": peak <= TARGET_RSS_MB, "fakes_in_process": args.in_process}
-            heap = None if args.no_tracemalloc else heap_peak(
-                directory, fakes, now, min(args.stories, 200), max(args.concurrency))
+            heap = heap_peak(directory, fakes, now, min(args.stories, 200),
+                             max(args.concurrency)) if args.tracemalloc else None
     finally:
         fakes.close()
-    out = Outcome(corpus, ingest_row, runs, memory, heap,
+    out = Outcome(corpus, ingest_row, runs, memory, warm, heap,
                   together(ingest_row, runs, len(articles)))
+    load = os.getloadavg()
     print(f"{len(articles)} articles, {FEEDS} RSS feeds (full text), fake LLM {LATENCY:.1f} s "
-          f"per call, SQLite store, {len(runs)} summarise runs of {args.stories} stories\n")
+          f"per call, SQLite store, {len(runs)} summarise runs of {args.stories} stories; "
+          f"code {code_fingerprint()}, load average {load_before:.2f} before, {load[0]:.2f} after "
+          f"({os.cpu_count()} CPUs)\n")
     print_ingest(ingest_row)
     print()
     print("in flight = most calls open at once at the fake; slot = seconds a worker spends per "
           "story (ideal 1.0)")
     print_runs(runs)
     print_summary(out, args.in_process)
-    data = {"latency_s": LATENCY, "corpus": corpus, "ingest": ingest_row, "summarise": runs,
+    data = {"latency_s": LATENCY, "code": code_fingerprint(),
+            "load_average": {"before": load_before, "after": load[0]},
+            "corpus": corpus, "ingest": ingest_row, "warm_up": warm, "summarise": runs,
             "together": out.together, "memory": memory, "tracemalloc": heap,
             "stories_per_run": args.stories}
     path = write_results("ingest" if args.stories != ingest_row["stories"] else "ingest-full",

@@ -1,0 +1,468 @@
+"""Digest composition: a SQLite store with 10,000 stories, 1,000 subscribers.
+
+Target (from the issue): median <= 5 ms per subscriber to compose a digest on SQLite.
+
+The store (a fresh, migrated SQLite file in a temp dir) is filled directly
+through the ORM, in bulk: 20 feeds; 10,000 stories whose last article was
+published over the last 7 days (ids in time order, as ingest creates them),
+1-4 articles each, the articles spread over the feeds (OrangeSum texts and a
+signature of realistic size, so rows have their real weight); a French and an
+English brief with points and quotes for every summarised story (2% are still
+pending). 1,000 subscribers: languages fr, en or both; 60% follow every feed,
+40% follow 1-5 feeds; their last digest 24 h ago; time zone and digest time
+chosen so that every digest is due at `now`.
+
+1. `compose(...)` per subscriber, as `schedule_digests` calls it (since =
+   last_digest_at, the reader's languages and feeds, limit
+   service.digest_max_stories = 8), each in its own session; one untimed call
+   first. Median, p95 and max ms, overall and per kind of reader.
+2. One full `schedule_digests` pass over the 1,000 due subscribers (compose,
+   render, outbox rows, one transaction); its time / 1,000.
+
+For one reader of each kind, compose's three statements are run raw (no ORM)
+with SQLite's query plan. When the median misses the target (or with
+`--profile`), the compose calls are profiled (cProfile). `--what-if` times
+compose again after adding, cumulatively, a candidate index and then ANALYZE to
+the bench's own temp store (a what-if only: the project's schema is unchanged).
+
+Run: .venv/bin/python bench/digest.py              (about 1 min)
+     .venv/bin/python bench/digest.py --what-if    (plus the candidate indexes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import io
+import os
+import pstats
+import random
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, load_orangesum, median, percentile, print_table, write_results, yes_no
+from sqlalchemy import event, func, insert, select, text
+
+from briefing.config import Settings
+from briefing.service import digests
+from briefing.service.digests import compose, languages_of, schedule_digests
+from briefing.store.db import Database, open_database
+from briefing.store.models import SUMMARISED, Article, Brief, Delivery, Feed, Story, Subscriber
+
+STORIES, SUBSCRIBERS, FEEDS = 10_000, 1_000, 20
+DAYS = 7
+PENDING_SHARE = 0.02
+ALL_FEEDS_SHARE = 0.60
+TARGET_MEDIAN_MS = 5.0
+ZONES = ("Europe/Paris", "UTC", "Europe/London", "America/Montreal", "Africa/Dakar",
+         "Asia/Tokyo", "Pacific/Noumea", "America/Sao_Paulo")
+# Candidates for --what-if, applied cumulatively: (name, SQL).
+WHAT_IF = (
+    ("articles(story_id, feed_id)",
+     "CREATE INDEX bench_articles_story_feed ON articles (story_id, feed_id)"),
+    ("ANALYZE", "ANALYZE"),
+)
+
+# ---------------------------------------------------------------- filling the store
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Texts to give the rows their real weight."""
+
+    texts: list[str]
+    sentences: list[str]
+
+
+def load_corpus() -> Corpus:
+    """OrangeSum texts and their sentences of 8-40 words (for briefs and quotes)."""
+    texts = [a.text for a in load_orangesum()]
+    sentences = [s.strip() + "." for t in texts for s in t.split(". ")
+                 if 8 <= len(s.split()) <= 40]
+    return Corpus(texts, sentences)
+
+
+def signature_json(rng: random.Random) -> dict[str, Any]:
+    """A clustering signature of realistic size (64 MinHash values, names, numbers, terms)."""
+    return {"minhash": [rng.getrandbits(32) for _ in range(64)],
+            "names": [f"name{rng.randrange(5000)}" for _ in range(rng.randint(3, 12))],
+            "numbers": [str(rng.randrange(10, 100_000)) for _ in range(rng.randint(0, 6))],
+            "title_terms": [f"term{rng.randrange(3000)}" for _ in range(rng.randint(15, 30))],
+            "language": "fr", "published": None}
+
+
+def story_times(rng: random.Random, now: datetime) -> list[tuple[datetime, datetime]]:
+    """(first, last published) per story over the last DAYS days, oldest first."""
+    span = DAYS * 86_400
+    lasts = sorted(now - timedelta(seconds=rng.uniform(0, span)) for _ in range(STORIES))
+    return [(last - timedelta(seconds=rng.uniform(0, 12 * 3600)), last) for last in lasts]
+
+
+def story_rows(times: Sequence[tuple[datetime, datetime]], sizes: Sequence[int],
+               pending: set[int]) -> list[dict[str, Any]]:
+    return [{"id": i, "title": f"Story {i}", "language": "fr", "version": sizes[i - 1],
+             "summarised_version": 0 if i in pending else sizes[i - 1],
+             "first_published": first, "last_published": last, "created_at": first,
+             "updated_at": last}
+            for i, (first, last) in enumerate(times, start=1)]
+
+
+def article_rows(rng: random.Random, corpus: Corpus, times: Sequence[tuple[datetime, datetime]],
+                 sizes: Sequence[int]) -> list[dict[str, Any]]:
+    """1-4 articles per story, published between its first and last date, any feed."""
+    rows: list[dict[str, Any]] = []
+    for story_id, ((first, last), size) in enumerate(zip(times, sizes, strict=True), start=1):
+        for k in range(size):
+            when = first if k == 0 else last if k == size - 1 else first + (last - first) / 2
+            n = len(rows) + 1
+            feed = rng.randrange(1, FEEDS + 1)
+            rows.append({
+                "id": n, "content_hash": hashlib.sha256(str(n).encode()).hexdigest(),
+                "url": f"https://outlet{feed}.example/{story_id}/{n}.html",
+                "title": f"Article {n} of story {story_id}", "outlet": f"Outlet {feed}",
+                "published": when, "published_text": when.isoformat(), "language": "fr",
+                "text": corpus.texts[n % len(corpus.texts)], "state": SUMMARISED,
+                "signature": signature_json(rng), "feed_id": feed, "story_id": story_id,
+                "created_at": when,
+            })
+    return rows
+
+
+def brief_rows(rng: random.Random, corpus: Corpus, sizes: Sequence[int],
+               pending: set[int]) -> list[dict[str, Any]]:
+    """A fr and an en brief per summarised story: headline, 3 points, 2 quotes."""
+    rows = []
+    for story_id, size in enumerate(sizes, start=1):
+        if story_id in pending:
+            continue
+        for lang in ("fr", "en"):
+            picked = rng.sample(corpus.sentences, 5)
+            quotes = [{"text": q, "source": "S1", "translation": None if lang == "fr" else q,
+                       "start": 0, "end": len(q)} for q in picked[3:]]
+            rows.append({
+                "story_id": story_id, "language": lang, "story_version": size,
+                "headline": " ".join(picked[0].split()[:12]),
+                "points": [" ".join(p.split()[:20]) for p in picked[:3]], "quotes": quotes,
+                "engine": "llm", "model": "gpt-4o-mini",
+                "usage": {"calls": 1, "prompt_tokens": 1400, "completion_tokens": 420},
+                "citations": {"checked": 2, "verified": 2, "rejected": 0},
+            })
+    return rows
+
+
+def due_time(zone: str, now: datetime, rng: random.Random) -> str:
+    """A local HH:MM 0-120 minutes before `now` in `zone`: the digest is due at `now`."""
+    local = now.astimezone(digests.local_zone(zone)) - timedelta(minutes=rng.randint(0, 120))
+    return local.strftime("%H:%M")
+
+
+def subscriber_rows(rng: random.Random, now: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(1, SUBSCRIBERS + 1):
+        zone = rng.choice(ZONES)
+        feeds = ([] if rng.random() < ALL_FEEDS_SHARE
+                 else sorted(rng.sample(range(1, FEEDS + 1), rng.randint(1, 5))))
+        rows.append({"id": i, "chat_id": f"chat-{i}", "name": f"Reader {i}",
+                     "languages": rng.choice(("fr", "en", "both")),
+                     "digest_time": due_time(zone, now, rng), "timezone": zone, "feeds": feeds,
+                     "active": True, "last_digest_at": now - timedelta(hours=24)})
+    return rows
+
+
+def fill(db: Database, now: datetime, seed: int = 7) -> dict[str, Any]:
+    """Bulk-insert the whole store; returns what was inserted and how long it took."""
+    rng = random.Random(seed)
+    corpus = load_corpus()
+    started = time.perf_counter()
+    times = story_times(rng, now)
+    sizes = [rng.randint(1, 4) for _ in times]
+    pending = set(rng.sample(range(1, STORIES + 1), int(PENDING_SHARE * STORIES)))
+    tables: list[tuple[Any, list[dict[str, Any]]]] = [
+        (Feed, [{"id": k, "url": f"https://outlet{k}.example/feed.xml", "title": f"Outlet {k}"}
+                for k in range(1, FEEDS + 1)]),
+        (Story, story_rows(times, sizes, pending)),
+        (Article, article_rows(rng, corpus, times, sizes)),
+        (Brief, brief_rows(rng, corpus, sizes, pending)),
+        (Subscriber, subscriber_rows(rng, now)),
+    ]
+    with db.session() as session:
+        for model, rows in tables:
+            for start in range(0, len(rows), 2000):
+                session.execute(insert(model), rows[start:start + 2000])
+    counts = {model.__tablename__: len(rows) for model, rows in tables}
+    return {"counts": counts, "seconds": time.perf_counter() - started,
+            "pending_stories": len(pending)}
+
+
+# ---------------------------------------------------------------- timing compose
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What compose needs of a subscriber."""
+
+    id: int
+    since: datetime
+    languages: tuple[str, ...]
+    feeds: list[int]
+    setting: str
+
+    @property
+    def kind(self) -> str:
+        return "all feeds" if not self.feeds else "1-5 feeds"
+
+
+def readers(db: Database, now: datetime) -> list[Reader]:
+    with db.session() as session:
+        subs = session.scalars(select(Subscriber).order_by(Subscriber.id)).all()
+        return [Reader(s.id, s.last_digest_at or now - timedelta(days=1),
+                       languages_of(s.languages), list(s.feeds or []), s.languages)
+                for s in subs]
+
+
+@dataclass(frozen=True)
+class Timing:
+    reader: Reader
+    compose_ms: float
+    session_ms: float
+    items: int
+
+
+def time_compose(db: Database, reader: Reader, limit: int) -> Timing:
+    """One compose call in its own session: (compose alone, with the session) in ms."""
+    outer = time.perf_counter()
+    with db.session() as session:
+        inner = time.perf_counter()
+        items = compose(session, reader.since, reader.languages, reader.feeds, limit)
+        compose_s = time.perf_counter() - inner
+    return Timing(reader, 1000 * compose_s, 1000 * (time.perf_counter() - outer), len(items))
+
+
+def stats(values: Sequence[float]) -> dict[str, float]:
+    return {"median": median(values), "p95": percentile(values, 95), "max": max(values),
+            "mean": sum(values) / len(values)}
+
+
+def compose_all(db: Database, people: Sequence[Reader], limit: int,
+                rounds: int) -> dict[str, Any]:
+    """Time compose for every reader, `rounds` times after one untimed call.
+
+    A reader's figure is the median of their rounds, which keeps out most of the noise
+    from other processes on the machine; the first round's own median is kept too.
+    """
+    first = time_compose(db, people[0], limit)
+    passes = [[time_compose(db, r, limit) for r in people] for _ in range(rounds)]
+    timings = [Timing(reader, median([p[i].compose_ms for p in passes]),
+                      median([p[i].session_ms for p in passes]), passes[0][i].items)
+               for i, reader in enumerate(people)]
+    groups: dict[str, list[Timing]] = {"all readers": timings}
+    for t in timings:
+        groups.setdefault(t.reader.kind, []).append(t)
+        groups.setdefault(f"languages {t.reader.setting}", []).append(t)
+    rows: dict[str, dict[str, Any]] = {
+        name: {"readers": len(ts), "compose_ms": stats([t.compose_ms for t in ts]),
+               "with_session_ms": stats([t.session_ms for t in ts]),
+               "median_items": median([t.items for t in ts]),
+               "empty": sum(t.items == 0 for t in ts)}
+        for name, ts in groups.items()}
+    return {"first_call_ms": first.compose_ms, "rounds": rounds, "groups": rows,
+            "first_round_median_ms": median([t.compose_ms for t in passes[0]]),
+            "passes": rows["all readers"]["compose_ms"]["median"] <= TARGET_MEDIAN_MS}
+
+
+def print_compose(result: dict[str, Any], title: str) -> None:
+    print_table(
+        [title, "readers", "median ms", "p95 ms", "max ms", "mean ms", "+session median",
+         "items", "empty"],
+        [[name, g["readers"], f"{g['compose_ms']['median']:.2f}", f"{g['compose_ms']['p95']:.2f}",
+          f"{g['compose_ms']['max']:.2f}", f"{g['compose_ms']['mean']:.2f}",
+          f"{g['with_session_ms']['median']:.2f}", f"{g['median_items']:.0f}", g["empty"]]
+         for name, g in result["groups"].items()])
+
+
+# ---------------------------------------------------------------- schedule_digests
+
+
+def schedule_pass(db: Database, now: datetime, settings: Settings) -> dict[str, Any]:
+    """One schedule_digests pass; every subscriber is due."""
+    started = time.perf_counter()
+    queued = schedule_digests(db, now, settings)
+    seconds = time.perf_counter() - started
+    with db.session() as session:
+        rows = session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
+        states = {state: n for state, n in rows}
+    handled = sum(states.values())
+    return {"seconds": seconds, "queued": queued, "deliveries": states, "subscribers": handled,
+            "ms_per_subscriber": 1000 * seconds / max(handled, 1)}
+
+
+# ---------------------------------------------------------------- profile and what-if
+
+
+def profile_compose(db: Database, people: Sequence[Reader], limit: int) -> str:
+    """cProfile over compose for every reader: the top functions by cumulative time."""
+    profile = cProfile.Profile()
+    profile.enable()
+    for reader in people:
+        with db.session() as session:
+            compose(session, reader.since, reader.languages, reader.feeds, limit)
+    profile.disable()
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(18)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement as SQLAlchemy sent it to SQLite."""
+
+    sql: str
+    parameters: Any
+
+
+def compose_statements(db: Database, reader: Reader, limit: int) -> list[Statement]:
+    """The statements one compose call runs, captured at the cursor."""
+    captured: list[Statement] = []
+
+    def record(conn: Any, cursor: Any, sql: str, parameters: Any, context: Any,
+               executemany: bool) -> None:
+        captured.append(Statement(sql, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.session() as session:
+            compose(session, reader.since, reader.languages, reader.feeds, limit)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return captured
+
+
+def explain(db: Database, statement: Statement, runs: int = 20) -> dict[str, Any]:
+    """SQLite's plan for a statement and the median ms to run it raw (no ORM)."""
+    with db.engine.connect() as connection:
+        plan = [row[-1] for row in connection.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {statement.sql}", statement.parameters)]
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            connection.exec_driver_sql(statement.sql, statement.parameters).all()
+            times.append(1000 * (time.perf_counter() - started))
+    return {"sql": " ".join(statement.sql.split()), "plan": plan, "raw_ms": median(times)}
+
+
+def diagnose(db: Database, people: Sequence[Reader], limit: int) -> dict[str, Any]:
+    """For one reader of each kind: every compose statement, its plan and raw time."""
+    out = {}
+    for kind in ("all feeds", "1-5 feeds"):
+        reader = next(r for r in people if r.kind == kind)
+        names = ("stories", "briefs", "articles")
+        out[kind] = {"reader": reader.id, "feeds": reader.feeds, "statements": {
+            name: explain(db, st)
+            for name, st in zip(names, compose_statements(db, reader, limit), strict=False)}}
+    return out
+
+
+def what_if(db: Database, people: Sequence[Reader], limit: int,
+            rounds: int) -> list[dict[str, Any]]:
+    """Compose again after each candidate index, added cumulatively to this temp store."""
+    rows = []
+    for name, ddl in WHAT_IF:
+        with db.engine.begin() as connection:
+            connection.execute(text(ddl))
+        result = compose_all(db, people, limit, rounds)
+        rows.append({"index": name, "compose": result,
+                     "diagnosis": diagnose(db, people, limit)})
+    return rows
+
+
+# ---------------------------------------------------------------- main
+
+
+def print_diagnosis(diagnosis: dict[str, Any]) -> None:
+    for kind, d in diagnosis.items():
+        feeds = f", feeds {d['feeds']}" if d["feeds"] else ""
+        print(f"- reader {d['reader']} ({kind}{feeds}), compose's statements run raw:")
+        for name, st in d["statements"].items():
+            print(f"    {name}: {st['raw_ms']:.2f} ms; plan: {' | '.join(st['plan'])}")
+
+
+def summary(store: dict[str, Any], composed: dict[str, Any], scheduled: dict[str, Any]) -> None:
+    overall = composed["groups"]["all readers"]["compose_ms"]
+    counts = store["counts"]
+    print("\nSUMMARY")
+    print(f"Store: {counts['stories']} stories ({store['pending_stories']} pending), "
+          f"{counts['articles']} articles, {counts['briefs']} briefs, {counts['feeds']} feeds, "
+          f"{counts['subscribers']} subscribers (SQLite)")
+    print(f"compose per subscriber: median {overall['median']:.2f} ms, p95 {overall['p95']:.2f} "
+          f"ms, max {overall['max']:.2f} ms (target median <= {TARGET_MEDIAN_MS:.0f} ms): "
+          f"{'pass' if composed['passes'] else 'FAIL'}")
+    kinds = composed["groups"]
+    print(f"  by reader: all feeds median {kinds['all feeds']['compose_ms']['median']:.2f} ms "
+          f"({kinds['all feeds']['readers']}), 1-5 feeds median "
+          f"{kinds['1-5 feeds']['compose_ms']['median']:.2f} ms ({kinds['1-5 feeds']['readers']})")
+    print(f"schedule_digests, one pass over {scheduled['subscribers']} due subscribers: "
+          f"{scheduled['seconds']:.2f} s = {scheduled['ms_per_subscriber']:.2f} ms per subscriber "
+          f"({scheduled['queued']} digests queued, {scheduled['deliveries']})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--what-if", action="store_true",
+                        help="time compose again with candidate indexes (temp store only)")
+    parser.add_argument("--profile", action="store_true", help="profile even when it passes")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="compose passes over every subscriber (default 3)")
+    args = parser.parse_args()
+    load_before = os.getloadavg()[0]
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    settings = Settings.model_validate({})
+    limit = settings.service.digest_max_stories
+    with tempfile.TemporaryDirectory(prefix="bench-digest-") as tmp:
+        db = open_database(Settings.model_validate(
+            {"store": {"url": f"sqlite:///{Path(tmp) / 'digest.db'}"}}).store)
+        store = fill(db, now)
+        people = readers(db, now)
+        composed = compose_all(db, people, limit, args.rounds)
+        diagnosis = diagnose(db, people, limit)
+        profile = (profile_compose(db, people, limit)
+                   if args.profile or not composed["passes"] else None)
+        whatif = what_if(db, people, limit, args.rounds) if args.what_if else []
+        scheduled = schedule_pass(db, now, settings)
+        db.close()
+    print(f"Digest composition: {STORIES} stories over {DAYS} days, {SUBSCRIBERS} subscribers, "
+          f"limit {limit}; store filled in {store['seconds']:.1f} s; load average "
+          f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after ({os.cpu_count()} CPUs)\n")
+    print_compose(composed, "compose (own session)")
+    print(f"ms = per subscriber, the median of {composed['rounds']} rounds; first round alone: "
+          f"median {composed['first_round_median_ms']:.2f} ms; first (untimed) call: "
+          f"{composed['first_call_ms']:.1f} ms")
+    print_diagnosis(diagnosis)
+    if profile:
+        print("\ncProfile of compose over every subscriber (top, by cumulative time):")
+        print("\n".join(profile.splitlines()[:40]))
+    for row in whatif:
+        print(f"\nWHAT-IF (this temp store only), + {row['index']}:")
+        print_compose(row["compose"], "compose")
+        print_diagnosis(row["diagnosis"])
+    summary(store, composed, scheduled)
+    for row in whatif:
+        groups = row["compose"]["groups"]
+        g = groups["all readers"]["compose_ms"]
+        print(f"What-if + {row['index']}: median {g['median']:.2f} ms, p95 {g['p95']:.2f} ms, "
+              f"pass: {yes_no(row['compose']['passes'])}; all feeds median "
+              f"{groups['all feeds']['compose_ms']['median']:.2f} ms, 1-5 feeds median "
+              f"{groups['1-5 feeds']['compose_ms']['median']:.2f} ms")
+    data = {"now": now.isoformat(), "store": store, "compose": composed, "diagnosis": diagnosis,
+            "schedule_digests": scheduled, "what_if": whatif, "profile": profile}
+    path = write_results("digest", data)
+    print(f"\nwritten: {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
