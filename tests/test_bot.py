@@ -341,3 +341,31 @@ def test_rate_limiter_paces_each_chat_and_the_whole(monkeypatch: pytest.MonkeyPa
     # follow at the overall pace, a tenth of a second apart.
     assert delays == [pytest.approx(1.0, abs=0.05), pytest.approx(1.1, abs=0.05),
                       pytest.approx(1.2, abs=0.05)]
+
+
+def test_over_the_daily_token_budget_no_llm_call_is_made(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    from briefing.store.models import LLMCall
+    from tests.fakes.openai_server import FakeOpenAI
+
+    settings = bot_settings(tg, tmp_path, daily_token_budget=1000)
+    seed_store(db, tmp_path, settings)
+    with db.session() as session:  # today's calls have already spent the budget
+        session.add(LLMCall(request_hash="x", model="m", prompt_tokens=900,
+                            completion_tokens=200, outcome="ok"))
+    tg.per_chat_rate = 0
+    with FakeOpenAI() as llm:
+        settings = settings.model_copy(update={"llm": settings.llm.model_copy(
+            update={"base_url": llm.base_url, "model": "fake-model"})})
+
+        async def play() -> None:
+            async with running(settings, db):
+                tg.user_message(BOB, "/latest 1", user_id=BOB, language_code="en")
+                brief = (await said(tg, BOB))[0]
+                tg.user_message(BOB, "Who denied any bias?", user_id=BOB, language_code="en",
+                                reply_to_message_id=brief["message_id"])
+                assert "budget" in (await said(tg, BOB, 2))[1]["text"]
+
+        asyncio.run(play())
+        assert llm.calls == 0
