@@ -47,12 +47,16 @@ cadence, other traffic or the network differ):
 - `seq-ceiling`: no limit anywhere (`RateLimiter(overall=1e6)`,
   `FakeTelegram(global_rate=0)`): how fast the sequential loop itself can go.
 - `seq-30-rtt50`, `conc-4-30-rtt50`: as `seq-30` / `conc-4-30` with a 50 ms
-  network round trip added to every Bot API call (`DelayedRequest`, a PTB
+  network round trip added to every Bot API call (`BenchRequest`, a PTB
   `HTTPXRequest` that sleeps 25 ms before and after each request; an assumed
   figure for api.telegram.org, where loopback to the fake costs nothing).
 
-Timing wrappers (`TimedLimiter`, `TimedChannel`, `TimedDatabase`) subclass the
-project's classes and only add `time.perf_counter` around the inherited calls.
+Timing wrappers (`TimedLimiter`, `TimedChannel`, `TimedDatabase`, and the bot's
+`BenchRequest`) subclass the project's or PTB's classes and only add
+`time.perf_counter` around the inherited calls. Each run also records this
+process's CPU per message, the longest store block and Bot API request, and the
+machine's load average: on a shared 2-core machine, other work shows up as
+stalls (a long gap between two sends) that the figures must be read with.
 `--profile` also runs one extra `seq-30` delivery under cProfile (untimed) and
 prints the functions with the most own time.
 
@@ -68,6 +72,7 @@ import cProfile
 import io
 import itertools
 import multiprocessing
+import os
 import pstats
 import sys
 import tempfile
@@ -197,10 +202,11 @@ class TimedDatabase(Database):
         super().__init__(engine)
         self.seconds = 0.0
         self.blocks = 0
+        self.longest = 0.0
 
     def reset_timer(self) -> None:
         """Forget the time counted so far."""
-        self.seconds, self.blocks = 0.0, 0
+        self.seconds, self.blocks, self.longest = 0.0, 0, 0.0
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -210,8 +216,10 @@ class TimedDatabase(Database):
             with super().session() as session:
                 yield session
         finally:
-            self.seconds += time.perf_counter() - started
+            spent = time.perf_counter() - started
+            self.seconds += spent
             self.blocks += 1
+            self.longest = max(self.longest, spent)
 
 
 class TimedLimiter(RateLimiter):
@@ -254,18 +262,24 @@ class TimedChannel(TelegramChannel):
             self.calls += 1
 
 
-class DelayedRequest(HTTPXRequest):
-    """PTB's HTTPXRequest plus a network round trip: half before the request, half after."""
+class BenchRequest(HTTPXRequest):
+    """PTB's default HTTPXRequest, timed; with `rtt`, plus a network round trip (half
+    before the request, half after)."""
 
-    def __init__(self, rtt: float) -> None:
+    def __init__(self, rtt: float = 0.0) -> None:
         super().__init__()
         self.rtt = rtt
+        self.longest = 0.0
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        """The inherited request, `rtt / 2` later, answered `rtt / 2` later."""
-        await asyncio.sleep(self.rtt / 2)
+        """The inherited request (`rtt / 2` later, answered `rtt / 2` later), timed."""
+        started = time.perf_counter()
+        if self.rtt:
+            await asyncio.sleep(self.rtt / 2)
         answer = await super().do_request(*args, **kwargs)
-        await asyncio.sleep(self.rtt / 2)
+        if self.rtt:
+            await asyncio.sleep(self.rtt / 2)
+        self.longest = max(self.longest, time.perf_counter() - started)
         return answer
 
 
@@ -475,6 +489,10 @@ class Run:
     per_message_ms: dict[str, float] = field(default_factory=dict)
     chars_min: float = 0.0
     chars_max: float = 0.0
+    cpu_ms_per_msg: float = 0.0  # this process's CPU (the fake runs apart unless --in-process)
+    longest_store_ms: float = 0.0  # the longest db.session() block
+    longest_http_ms: float = 0.0  # the longest Bot API request (rtt included)
+    load_1m: float = 0.0  # the machine's 1-minute load average at the end of the run
 
 
 async def deliver_all(db: Database, channel: TelegramChannel, variant: Variant,
@@ -580,7 +598,7 @@ async def fan_out(variant: Variant, subscribers: int, fake: Fake,
         db = build_store(Path(tmp) / "fanout.db", subscribers)
         assert isinstance(db, TimedDatabase)
         try:
-            request = DelayedRequest(variant.rtt) if variant.rtt else None
+            request = BenchRequest(variant.rtt)
             async with Bot(token, base_url=base_url, request=request) as bot:
                 limiter = TimedLimiter(overall=variant.overall)
                 channel = TimedChannel(bot, limiter)
@@ -593,9 +611,10 @@ async def fan_out(variant: Variant, subscribers: int, fake: Fake,
                         if variant.side_rate > 0 else None)
                 if profile is not None:
                     profile.enable()
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 await deliver_all(db, channel, variant, run)
                 run.loop_s = round(time.perf_counter() - started, 3)
+                cpu = time.process_time() - cpu
                 if profile is not None:
                     profile.disable()
                 stop.set()
@@ -603,6 +622,10 @@ async def fan_out(variant: Variant, subscribers: int, fake: Fake,
                     await side
             check(run, fake.snapshot(), db, texts)
             run.idle_s = round(run.idle_s, 3)
+            run.cpu_ms_per_msg = round(1000 * cpu / max(1, run.delivered), 2)
+            run.longest_store_ms = round(1000 * db.longest, 1)
+            run.longest_http_ms = round(1000 * request.longest, 1)
+            run.load_1m = round(os.getloadavg()[0], 2)
             run.channel_errors = dict(channel.errors)
             n = max(1, channel.calls)
             per = {"limiter wait": limiter.seconds / n,
@@ -675,6 +698,10 @@ def report(results: dict[str, list[Run]], args: argparse.Namespace) -> dict[str,
               f"per pass {[r.rows_per_pass for r in runs]}; rows SENT in the store "
               f"{[r.db_sent_rows for r in runs]}; exceptions out of channel.send "
               f"{dict(errors) or 'none'}; copies with a wrong text {summary['wrong_text_total']}")
+        print(f"  CPU of this process per message, ms {[r.cpu_ms_per_msg for r in runs]}; "
+              f"longest store block, ms {[r.longest_store_ms for r in runs]}; longest Bot API "
+              f"request, ms {[r.longest_http_ms for r in runs]}; load average (1 min) at the "
+              f"end {[r.load_1m for r in runs]}")
         if VARIANTS[name].side_rate:
             print(f"  other messages (outside the limiter): requests "
                   f"{[r.side_requests for r in runs]}, 429s {[r.side_too_many for r in runs]}")

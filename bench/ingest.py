@@ -26,8 +26,9 @@ concurrency / LLM latency; peak memory <= 300 MB.
 The fakes run in a child process by default, as a remote server would be, so the
 peak RSS (`ru_maxrss`) is the service's own; `--in-process` runs them in this
 process, as the tests do. `--tracemalloc` adds a last, untimed pass that repeats
-ingest + one summarise run under `tracemalloc` for the Python heap peak (slow:
-tracemalloc makes the clustering code several times slower).
+ingest + one summarise run (fresh store) under `tracemalloc`: the peak of what
+the work itself allocates, everything loaded once per process (modules, the
+language model, the tiktoken encoding) being loaded already.
 
 Run: .venv/bin/python bench/ingest.py                       (N = 240, C = 4 8 16; ~2 min)
      .venv/bin/python bench/ingest.py --stories 1000 --concurrency 8   (the full 1,000)
@@ -602,9 +603,10 @@ def print_summary(out: Outcome, in_process: bool) -> None:
           f"{'pass' if mem['passes'] else 'FAIL'}; {mem['baseline_rss_mb']:.0f} MB after imports, "
           f"peak {ing['peak_rss_mb']:.0f} MB by the end of ingest; fake servers {where}")
     if out.heap:
-        print(f"tracemalloc peak (untimed pass, ingest + C={out.heap['concurrency']} on "
-              f"{out.heap['stories']} stories): {out.heap['peak_mb']:.0f} MB "
-              f"(ingest alone {out.heap['ingest_peak_mb']:.0f} MB)")
+        print(f"tracemalloc peak of what a second, untimed pass allocates (ingest + "
+              f"C={out.heap['concurrency']} on {out.heap['stories']} stories; modules, models "
+              f"and encodings already loaded): {out.heap['peak_mb']:.1f} MB "
+              f"(ingest alone {out.heap['ingest_peak_mb']:.1f} MB)")
 
 
 # ---------------------------------------------------------------- main
@@ -619,8 +621,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--in-process", action="store_true",
                         help="run the fake servers in this process (their memory counts)")
     parser.add_argument("--tracemalloc", action="store_true",
-                        help="add an untimed pass under tracemalloc (slow)")
+                        help="add an untimed pass under tracemalloc (about 1 min)")
     return parser.parse_args()
+
+
+def result_name(args: argparse.Namespace, full: bool) -> str:
+    """bench/results/ingest.json, or ingest-full / ingest-in-process(-full) for the variants."""
+    return "-".join(["ingest", *(["in-process"] if args.in_process else []),
+                     *(["full"] if full else [])])
 
 
 def code_fingerprint() -> str:
@@ -675,8 +683,7 @@ def main() -> None:
             "corpus": corpus, "ingest": ingest_row, "warm_up": warm, "summarise": runs,
             "together": out.together, "memory": memory, "tracemalloc": heap,
             "stories_per_run": args.stories}
-    path = write_results("ingest" if args.stories != ingest_row["stories"] else "ingest-full",
-                         data)
+    path = write_results(result_name(args, args.stories == ingest_row["stories"]), data)
     print(f"\nwritten: {path.relative_to(ROOT)}")
 
 
