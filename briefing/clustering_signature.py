@@ -7,8 +7,9 @@ keep it); signatures are then compared without the texts (`briefing.clustering`)
 boilerplate, a paragraph dropped, light edits): MinHash (64 universal-hash
 permutations `(a·h + b) mod (2^61 − 1)` of each shingle's 32-bit SHA-1 hash,
 fixed seed) over the word 5-gram shingles of the folded body text (lower
-case, accents stripped, punctuation ignored). Two articles are near-duplicates when the estimated Jaccard similarity of their
-shingle sets is at least `NEAR_DUPLICATE` (0.5). Titles are left out, since
+case, accents stripped, punctuation ignored). Two articles are near-duplicates
+when the estimated Jaccard similarity of their shingle sets is at least
+`NEAR_DUPLICATE` (0.5). Titles are left out, since
 re-posts retitle, and so are dates: a copy re-posted days later is still the
 same story.
 """
