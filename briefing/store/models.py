@@ -111,6 +111,9 @@ class Article(Base):
     signature: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="SET NULL"))
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
+
+    # Digests of readers who follow some feeds look articles up by feed.
+    __table_args__ = (Index("ix_articles_feed_story", "feed_id", "story_id"),)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     story: Mapped[Story | None] = relationship(back_populates="articles")
 
