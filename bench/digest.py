@@ -25,7 +25,7 @@ with SQLite's query plan. When the median misses the target (or with
 compose again after adding a candidate index, articles(story_id, feed_id), to
 the bench's own temp store (a what-if only: the project's schema is unchanged).
 
-Run: .venv/bin/python bench/digest.py              (about 1 min)
+Run: .venv/bin/python bench/digest.py              (under a minute)
      .venv/bin/python bench/digest.py --what-if    (plus the candidate indexes)
 """
 
@@ -383,6 +383,14 @@ def what_if(db: Database, people: Sequence[Reader], limit: int,
 # ---------------------------------------------------------------- main
 
 
+def code_fingerprint() -> str:
+    """A short hash of the package's sources: which code the figures are for."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "briefing").rglob("*.py")):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def print_diagnosis(diagnosis: dict[str, Any]) -> None:
     for kind, d in diagnosis.items():
         feeds = f", feeds {d['feeds']}" if d["feeds"] else ""
@@ -435,8 +443,9 @@ def main() -> None:
         scheduled = schedule_pass(db, now, settings)
         db.close()
     print(f"Digest composition: {STORIES} stories over {DAYS} days, {SUBSCRIBERS} subscribers, "
-          f"limit {limit}; store filled in {store['seconds']:.1f} s; load average "
-          f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after ({os.cpu_count()} CPUs)\n")
+          f"limit {limit}; store filled in {store['seconds']:.1f} s; code {code_fingerprint()}, "
+          f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
+          f"({os.cpu_count()} CPUs)\n")
     print_compose(composed, "compose (own session)")
     print(f"ms = per subscriber, the median of {composed['rounds']} rounds; first round alone: "
           f"median {composed['first_round_median_ms']:.2f} ms; first (untimed) call: "
@@ -457,7 +466,9 @@ def main() -> None:
               f"pass: {yes_no(row['compose']['passes'])}; all feeds median "
               f"{groups['all feeds']['compose_ms']['median']:.2f} ms, 1-5 feeds median "
               f"{groups['1-5 feeds']['compose_ms']['median']:.2f} ms")
-    data = {"now": now.isoformat(), "store": store, "compose": composed, "diagnosis": diagnosis,
+    data = {"now": now.isoformat(), "code": code_fingerprint(),
+            "load_average": {"before": load_before, "after": os.getloadavg()[0]},
+            "store": store, "compose": composed, "diagnosis": diagnosis,
             "schedule_digests": scheduled, "what_if": whatif, "profile": profile}
     path = write_results("digest", data)
     print(f"\nwritten: {path.relative_to(ROOT)}")

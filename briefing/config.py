@@ -95,6 +95,7 @@ class ServiceSettings(_Section):
     digest_grace_hours: float = 6.0
     delivery_max_attempts: int = 8
     deliver_seconds: float = 60.0
+    delivery_concurrency: int = 8
     # When the LLM fails: false = the story waits for the next cycle; true = offline briefs.
     offline_fallback: bool = False
 
