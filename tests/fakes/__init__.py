@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
+
+# Raised when a client hung up first (e.g. after its own timeout): not the server's problem.
+DISCONNECT_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout)
 
 
 class FakeHTTPServer(ThreadingHTTPServer):
     """A threading HTTP server whose handlers can reach the fake that owns it."""
 
     daemon_threads = True
+    allow_reuse_address = True
     fake: Any = None
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client hung up; report anything else as usual."""
+        if isinstance(sys.exc_info()[1], DISCONNECT_ERRORS):
+            return
+        super().handle_error(request, client_address)
 
 
 class BackgroundServer:

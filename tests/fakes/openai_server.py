@@ -19,8 +19,6 @@ import dataclasses
 import functools
 import itertools
 import json
-import socket
-import sys
 import threading
 import time
 from collections import deque
@@ -33,7 +31,7 @@ from urllib.parse import urlsplit
 
 import tiktoken
 
-from tests.fakes import BackgroundServer, FakeHTTPServer
+from tests.fakes import DISCONNECT_ERRORS, BackgroundServer, FakeHTTPServer
 
 __all__ = [
     "ENCODING_NAME",
@@ -58,7 +56,7 @@ DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o")
 
 JsonDict = dict[str, Any]
 # Errors raised when the client has already hung up (e.g. after a client-side timeout).
-_DISCONNECT_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout)
+_DISCONNECT_ERRORS = DISCONNECT_ERRORS
 
 
 # --------------------------------------------------------------------------- token counting
@@ -313,7 +311,7 @@ class FakeOpenAI(BackgroundServer):
         self._requests: list[RecordedRequest] = []
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
-        self._server: _Server | None = None
+        self._server: FakeHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle
@@ -425,19 +423,6 @@ class FakeOpenAI(BackgroundServer):
         return not self._stopping.is_set()
 
 
-class _Server(FakeHTTPServer):
-    """ThreadingHTTPServer holding a reference to its :class:`FakeOpenAI`."""
-
-    allow_reuse_address = True
-    fake: FakeOpenAI
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet when a client hung up; report anything else as usual."""
-        if isinstance(sys.exc_info()[1], _DISCONNECT_ERRORS):
-            return
-        super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     """Parses each HTTP request, delegates to :class:`FakeOpenAI` and writes the answer."""
 
@@ -446,7 +431,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def fake(self) -> FakeOpenAI:
-        return cast(_Server, self.server).fake
+        return cast(FakeOpenAI, cast(FakeHTTPServer, self.server).fake)
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -509,4 +494,3 @@ def _reason(status: int) -> str:
 
 
 FakeOpenAI.handler = _Handler
-FakeOpenAI.server_class = _Server

@@ -44,8 +44,6 @@ import itertools
 import json
 import math
 import re
-import socket
-import sys
 import threading
 import time
 from collections import deque
@@ -56,7 +54,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes import BackgroundServer, FakeHTTPServer
+from tests.fakes import DISCONNECT_ERRORS, BackgroundServer, FakeHTTPServer
 from tests.fakes.telegram_html import HTMLError, parse_html, utf16_len
 
 __all__ = [
@@ -145,7 +143,7 @@ _JSON_FIELDS = frozenset(
     }
 )
 # Errors raised when the client has already hung up (e.g. a cancelled long poll).
-_DISCONNECT_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout)
+_DISCONNECT_ERRORS = DISCONNECT_ERRORS
 
 
 # --------------------------------------------------------------------------- records
@@ -273,7 +271,7 @@ class FakeTelegram(BackgroundServer):
         self._too_many = 0
         self._global_bucket: _Bucket | None = None
         self._chat_buckets: dict[int, _Bucket] = {}
-        self._server: _Server | None = None
+        self._server: FakeHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -1021,19 +1019,6 @@ def _parse_multipart(content_type: str, body: bytes) -> JsonDict:
 # --------------------------------------------------------------------------- HTTP plumbing
 
 
-class _Server(FakeHTTPServer):
-    """ThreadingHTTPServer holding a reference to its :class:`FakeTelegram`."""
-
-    allow_reuse_address = True
-    fake: FakeTelegram
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet when a client hung up; report anything else as usual."""
-        if isinstance(sys.exc_info()[1], _DISCONNECT_ERRORS):
-            return
-        super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     """Reads each HTTP request, delegates to :class:`FakeTelegram` and writes the answer."""
 
@@ -1050,7 +1035,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence the default per-request logging to stderr."""
 
     def _serve(self, http_method: str) -> None:
-        fake = cast(_Server, self.server).fake
+        fake = cast(FakeHTTPServer, self.server).fake
         try:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
@@ -1079,4 +1064,3 @@ def _reason(status: int) -> str:
 
 
 FakeTelegram.handler = _Handler
-FakeTelegram.server_class = _Server
