@@ -22,11 +22,16 @@ chosen so that every digest is due at `now`.
 For one reader of each kind, compose's three statements are run raw (no ORM)
 with SQLite's query plan. When the median misses the target (or with
 `--profile`), the compose calls are profiled (cProfile). `--what-if` times
-compose again after adding a candidate index, articles(story_id, feed_id), to
-the bench's own temp store (a what-if only: the project's schema is unchanged).
+compose again on copies of the temp store changed by each candidate in
+`WHAT_IF` (ANALYZE; the feed index as (story_id, feed_id)): a what-if only, the
+project's schema is not changed.
+
+`--days N` keeps N days of history at the same density (10,000 stories per 7
+days), to see how compose scales with the store's age.
 
 Run: .venv/bin/python bench/digest.py              (under a minute)
-     .venv/bin/python bench/digest.py --what-if    (plus the candidate indexes)
+     .venv/bin/python bench/digest.py --what-if    (plus the candidate index)
+     .venv/bin/python bench/digest.py --days 42    (six weeks of history, ~2 min)
 """
 
 from __future__ import annotations
@@ -38,9 +43,11 @@ import io
 import os
 import pstats
 import random
+import sqlite3
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,7 +56,7 @@ from typing import Any
 from common import ROOT, load_orangesum, median, percentile, print_table, write_results, yes_no
 from sqlalchemy import event, func, insert, select, text
 
-from briefing.config import Settings
+from briefing.config import Settings, StoreSettings
 from briefing.service import digests
 from briefing.service.digests import compose, languages_of, schedule_digests
 from briefing.store.db import Database, open_database
@@ -62,10 +69,12 @@ ALL_FEEDS_SHARE = 0.60
 TARGET_MEDIAN_MS = 5.0
 ZONES = ("Europe/Paris", "UTC", "Europe/London", "America/Montreal", "Africa/Dakar",
          "Asia/Tokyo", "Pacific/Noumea", "America/Sao_Paulo")
-# Candidates for --what-if, applied cumulatively: (name, SQL).
-WHAT_IF = (
-    ("index articles(story_id, feed_id)",
-     "CREATE INDEX bench_articles_story_feed ON articles (story_id, feed_id)"),
+# Candidates for --what-if, each on its own copy of the store: (name, SQL statements).
+WHAT_IF: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ANALYZE", ("ANALYZE",)),
+    ("index articles(story_id, feed_id) instead of (feed_id, story_id)",
+     ("DROP INDEX IF EXISTS ix_articles_feed_story",
+      "CREATE INDEX bench_articles_story_feed ON articles (story_id, feed_id)")),
 )
 
 # ---------------------------------------------------------------- filling the store
@@ -96,10 +105,17 @@ def signature_json(rng: random.Random) -> dict[str, Any]:
             "language": "fr", "published": None}
 
 
-def story_times(rng: random.Random, now: datetime) -> list[tuple[datetime, datetime]]:
-    """(first, last published) per story over the last DAYS days, oldest first."""
-    span = DAYS * 86_400
-    lasts = sorted(now - timedelta(seconds=rng.uniform(0, span)) for _ in range(STORIES))
+def story_count(days: int) -> int:
+    """10,000 stories per 7 days: a longer history keeps the same density."""
+    return round(STORIES * days / DAYS)
+
+
+def story_times(rng: random.Random, now: datetime,
+                days: int) -> list[tuple[datetime, datetime]]:
+    """(first, last published) per story over the last `days` days, oldest first."""
+    span = days * 86_400
+    lasts = sorted(now - timedelta(seconds=rng.uniform(0, span))
+                   for _ in range(story_count(days)))
     return [(last - timedelta(seconds=rng.uniform(0, 12 * 3600)), last) for last in lasts]
 
 
@@ -174,21 +190,21 @@ def subscriber_rows(rng: random.Random, now: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-def fill(db: Database, now: datetime, seed: int = 7) -> dict[str, Any]:
+def fill(db: Database, now: datetime, days: int = DAYS, seed: int = 7) -> dict[str, Any]:
     """Bulk-insert the whole store; returns what was inserted and how long it took."""
     rng = random.Random(seed)
     corpus = load_corpus()
     started = time.perf_counter()
-    times = story_times(rng, now)
+    times = story_times(rng, now, days)
     sizes = [rng.randint(1, 4) for _ in times]
-    pending = set(rng.sample(range(1, STORIES + 1), int(PENDING_SHARE * STORIES)))
+    pending = set(rng.sample(range(1, len(times) + 1), int(PENDING_SHARE * len(times))))
     tables: list[tuple[Any, list[dict[str, Any]]]] = [
         (Feed, [{"id": k, "url": f"https://outlet{k}.example/feed.xml", "title": f"Outlet {k}"}
                 for k in range(1, FEEDS + 1)]),
         (Story, story_rows(times, sizes, pending)),
         (Article, article_rows(rng, corpus, times, sizes)),
         (Brief, brief_rows(rng, corpus, sizes, pending)),
-        (Subscriber, subscriber_rows(rng, now)),
+        (Subscriber, subscriber_rows(random.Random(seed + 1), now)),  # same mix for any --days
     ]
     with db.session() as session:
         for model, rows in tables:
@@ -367,16 +383,28 @@ def diagnose(db: Database, people: Sequence[Reader], limit: int) -> dict[str, An
     return out
 
 
-def what_if(db: Database, people: Sequence[Reader], limit: int,
+def copy_store(source: Path, target: Path) -> Database:
+    """A copy of the SQLite store (backup API, so the WAL's content comes along)."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+    return open_database(StoreSettings(url=f"sqlite:///{target}"), migrate=False)
+
+
+def what_if(path: Path, people: Sequence[Reader], limit: int,
             rounds: int) -> list[dict[str, Any]]:
-    """Compose again after each candidate index, added cumulatively to this temp store."""
+    """Compose again on a copy of the store changed by each candidate, one at a time."""
     rows = []
-    for name, ddl in WHAT_IF:
+    for number, (name, statements) in enumerate(WHAT_IF, start=1):
+        target = path.with_name(f"what-if-{number}.db")
+        db = copy_store(path, target)
         with db.engine.begin() as connection:
-            connection.execute(text(ddl))
+            for sql in statements:
+                connection.execute(text(sql))
         result = compose_all(db, people, limit, rounds)
-        rows.append({"index": name, "compose": result,
+        rows.append({"change": name, "compose": result,
                      "diagnosis": diagnose(db, people, limit)})
+        db.close()
+        target.unlink()
     return rows
 
 
@@ -425,24 +453,27 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile even when it passes")
     parser.add_argument("--rounds", type=int, default=3,
                         help="compose passes over every subscriber (default 3)")
+    parser.add_argument("--days", type=int, default=DAYS,
+                        help="history in the store, at 10,000 stories per 7 days (default 7)")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     settings = Settings.model_validate({})
     limit = settings.service.digest_max_stories
     with tempfile.TemporaryDirectory(prefix="bench-digest-") as tmp:
-        db = open_database(Settings.model_validate(
-            {"store": {"url": f"sqlite:///{Path(tmp) / 'digest.db'}"}}).store)
-        store = fill(db, now)
+        path = Path(tmp) / "digest.db"
+        db = open_database(StoreSettings(url=f"sqlite:///{path}"))
+        store = fill(db, now, args.days)
         people = readers(db, now)
         composed = compose_all(db, people, limit, args.rounds)
         diagnosis = diagnose(db, people, limit)
         profile = (profile_compose(db, people, limit)
                    if args.profile or not composed["passes"] else None)
-        whatif = what_if(db, people, limit, args.rounds) if args.what_if else []
+        whatif = what_if(path, people, limit, args.rounds) if args.what_if else []
         scheduled = schedule_pass(db, now, settings)
         db.close()
-    print(f"Digest composition: {STORIES} stories over {DAYS} days, {SUBSCRIBERS} subscribers, "
+    print(f"Digest composition: {store['counts']['stories']} stories over {args.days} days, "
+          f"{SUBSCRIBERS} subscribers, "
           f"limit {limit}; store filled in {store['seconds']:.1f} s; code {code_fingerprint()}, "
           f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
           f"({os.cpu_count()} CPUs)\n")
@@ -455,22 +486,22 @@ def main() -> None:
         print("\ncProfile of compose over every subscriber (top, by cumulative time):")
         print("\n".join(profile.splitlines()[:40]))
     for row in whatif:
-        print(f"\nWHAT-IF (this temp store only), + {row['index']}:")
+        print(f"\nWHAT-IF (a copy of this temp store), {row['change']}:")
         print_compose(row["compose"], "compose")
         print_diagnosis(row["diagnosis"])
     summary(store, composed, scheduled)
     for row in whatif:
         groups = row["compose"]["groups"]
         g = groups["all readers"]["compose_ms"]
-        print(f"What-if + {row['index']}: median {g['median']:.2f} ms, p95 {g['p95']:.2f} ms, "
+        print(f"What-if, {row['change']}: median {g['median']:.2f} ms, p95 {g['p95']:.2f} ms, "
               f"pass: {yes_no(row['compose']['passes'])}; all feeds median "
               f"{groups['all feeds']['compose_ms']['median']:.2f} ms, 1-5 feeds median "
               f"{groups['1-5 feeds']['compose_ms']['median']:.2f} ms")
-    data = {"now": now.isoformat(), "code": code_fingerprint(),
+    data = {"now": now.isoformat(), "code": code_fingerprint(), "days": args.days,
             "load_average": {"before": load_before, "after": os.getloadavg()[0]},
             "store": store, "compose": composed, "diagnosis": diagnosis,
             "schedule_digests": scheduled, "what_if": whatif, "profile": profile}
-    path = write_results("digest", data)
+    path = write_results("digest" if args.days == DAYS else f"digest-{args.days}d", data)
     print(f"\nwritten: {path.relative_to(ROOT)}")
 
 

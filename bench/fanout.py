@@ -15,41 +15,47 @@ Target (from the issue): delivered messages per second >= 27 (90 % of Telegram's
    the sender for the GIL). A `telegram.Bot` at its base URL and a
    `TelegramChannel(bot, limiter)` carry the messages.
 3. `deliver_pending(db, channel, now, settings)` is called until no row is
-   pending. A row that failed (e.g. `RetryLater` after repeated 429s) gets a
-   `next_attempt_at` in the future; the next pass (back to back) is then given
-   `now` = the latest such time, and the retried rows are counted.
+   pending (some variants below change the driver or the cadence). A row that
+   failed (e.g. `RetryLater` after repeated 429s) gets a `next_attempt_at` in
+   the future; the next pass (back to back) is then given `now` = the latest
+   such time, and the retried rows are counted.
 
 Measured per run: the span from the first to the last accepted `sendMessage`
 (arrival times recorded by the fake), delivered messages / s = (delivered - 1) /
 span, the end-to-end rate over the whole delivery loop, the digests'
 `sendMessage` requests and the 429s served to them (HTTP statuses recorded by the
 fake; `fake.too_many` also counts the side traffic's) as % of those requests,
-lost subscribers (no message) and duplicates (more than one copy), each copy checked against the
-queued text. A breakdown per message says where the time goes: waiting in the
+lost subscribers (no message) and duplicates (more than one copy), each copy
+checked against the queued text. A breakdown per message says where the time goes: waiting in the
 `RateLimiter`, the HTTP round trip (`bot.send_message` through the fake), the
 store (every `db.session()` block: the due query, loading the row, committing the
 part), and the rest (the event loop, PTB object building).
 
-Variants (the project's code throughout; only the limiter, the driver, the pass
-cadence, other traffic or the network differ):
+Variants ("seq": the project's `deliver_pending` called back to back; "svc": on
+the service's cadence; "one" and "conc": drivers that exist in this benchmark
+only, built on the project's `due_deliveries` and `send_delivery`):
 
-- `seq-30`: `TelegramChannel(bot)`, i.e. `RateLimiter()` at 30/s, and the
-  project's sequential `deliver_pending`: the configuration the issue judges.
+- `seq-30`: `TelegramChannel(bot)`, i.e. `RateLimiter()` at 30/s, and
+  `deliver_pending` as the project has it: the configuration the issue judges.
+  (Since commit 86a0b93 it sends `service.delivery_concurrency` rows at once and
+  drains every due row; before, it sent at most 500 rows one at a time.)
 - `seq-29`: the same with `RateLimiter(overall=29.0)`, a 1/s safety margin.
-- `conc-4-30`: a driver **that exists in this benchmark only**: the due rows are
-  sent by the project's `send_delivery` with up to 4 rows in flight (asyncio
-  tasks, one shared `RateLimiter()` at 30/s).
-- `svc-30`: `deliver_pending` called every `service.deliver_seconds` (60 s), as
+- `svc-30`: `deliver_pending` started every `service.deliver_seconds` (60 s), as
   `Service.schedule` runs it, instead of back to back; `now` follows the clock.
 - `seq-30-side`, `seq-29-side`: as `seq-30` / `seq-29`, while the same bot sends
   1 other message/s (to other chats) straight through `bot.send_message`, as the
   bot's handlers send their replies, outside the channel's `RateLimiter`.
 - `seq-ceiling`: no limit anywhere (`RateLimiter(overall=1e6)`,
-  `FakeTelegram(global_rate=0)`): how fast the sequential loop itself can go.
-- `seq-30-rtt50`, `conc-4-30-rtt50`: as `seq-30` / `conc-4-30` with a 50 ms
-  network round trip added to every Bot API call (`BenchRequest`, a PTB
-  `HTTPXRequest` that sleeps 25 ms before and after each request; an assumed
-  figure for api.telegram.org, where loopback to the fake costs nothing).
+  `FakeTelegram(global_rate=0)`): how fast `deliver_pending` itself can go.
+- `seq-30-rtt50`: as `seq-30` with a 50 ms network round trip added to every
+  Bot API call (`BenchRequest`, a PTB `HTTPXRequest` that sleeps 25 ms before
+  and after each request; an assumed figure for api.telegram.org, where loopback
+  to the fake costs nothing).
+- `one-30-rtt50`, `one-ceiling` (and `one-30`, not run by default): the
+  previous `deliver_pending` (one row at a time, at most 500 per call), for
+  comparison.
+- `conc-4-30`, `conc-4-30-rtt50` (not run by default): 4 rows in flight, at
+  most 500 per call.
 
 Timing wrappers (`TimedLimiter`, `TimedChannel`, `TimedDatabase`, and the bot's
 `BenchRequest`) subclass the project's or PTB's classes and only add
@@ -60,7 +66,7 @@ stalls (a long gap between two sends) that the figures must be read with.
 `--profile` also runs one extra `seq-30` delivery under cProfile (untimed) and
 prints the functions with the most own time.
 
-Run: .venv/bin/python bench/fanout.py                     (3 runs x 9 variants x 1,000; ~18 min)
+Run: .venv/bin/python bench/fanout.py                     (3 runs x 9 variants x 1,000; ~15 min)
      .venv/bin/python bench/fanout.py --variants seq-30     (the issue's figure only; ~2 min)
 """
 
@@ -74,6 +80,7 @@ import itertools
 import multiprocessing
 import os
 import pstats
+import subprocess
 import sys
 import tempfile
 import time
@@ -150,7 +157,7 @@ STORIES: tuple[dict[str, Any], ...] = (
 )
 
 
-def build_store(path: Path, subscribers: int) -> Database:
+def build_store(path: Path, subscribers: int) -> TimedDatabase:
     """A fresh migrated store with the stories and `subscribers` French readers."""
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
@@ -248,16 +255,21 @@ class TimedChannel(TelegramChannel):
         self.seconds = 0.0
         self.calls = 0
         self.errors: Counter[str] = Counter()
+        self.in_flight = 0
+        self.most_in_flight = 0
 
     async def send(self, chat_id: str, text: str, *, key: str) -> str:
         """The inherited send, timed; the exceptions it raises are counted by type."""
         started = time.perf_counter()
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             return await super().send(chat_id, text, key=key)
         except Exception as exc:
             self.errors[type(exc).__name__] += 1
             raise
         finally:
+            self.in_flight -= 1
             self.seconds += time.perf_counter() - started
             self.calls += 1
 
@@ -386,8 +398,18 @@ class ChildFake:
 Driver = Callable[[Database, TelegramChannel, datetime, Settings], Awaitable[DeliveryReport]]
 
 
+async def one_at_a_time(db: Database, channel: TelegramChannel, now: datetime,
+                        settings: Settings) -> DeliveryReport:
+    """Bench-only reference: `deliver_pending` as it was before commit 86a0b93, the due
+    rows (at most 500) sent by `send_delivery` one after the other."""
+    report = DeliveryReport()
+    for delivery_id in due_deliveries(db, now):
+        await send_delivery(db, channel, delivery_id, now, settings, report)
+    return report
+
+
 def concurrent_driver(width: int) -> Driver:
-    """Bench-only: `send_delivery` for the due rows with up to `width` rows in flight."""
+    """Bench-only: `send_delivery` for the due rows (at most 500) with up to `width` in flight."""
 
     async def deliver(db: Database, channel: TelegramChannel, now: datetime,
                       settings: Settings) -> DeliveryReport:
@@ -420,35 +442,40 @@ class Variant:
 
 SIDE_RATE = 1.0
 RTT = 0.05  # assumed round trip to api.telegram.org (loopback to the fake: well under 1 ms)
+ROUND_TRIP = f"a {1000 * RTT:g} ms network round trip per Bot API call"
+# "seq": the project's deliver_pending called in sequence (back to back) until nothing is
+# pending; "svc": called on the service's cadence; "one"/"conc": bench-only drivers.
 VARIANTS = {v.name: v for v in (
     Variant("seq-30", 30.0, deliver_pending,
-            "TelegramChannel(bot) [RateLimiter() 30/s], deliver_pending back to back"),
-    Variant("seq-29", 29.0, deliver_pending,
-            "RateLimiter(overall=29.0), deliver_pending back to back"),
-    Variant("conc-4-30", 30.0, concurrent_driver(4),
-            "RateLimiter() 30/s, bench-only driver: send_delivery, 4 rows in flight"),
+            "TelegramChannel(bot) [RateLimiter() 30/s], the project's deliver_pending"),
+    Variant("seq-29", 29.0, deliver_pending, "as seq-30 with RateLimiter(overall=29.0)"),
     Variant("svc-30", 30.0, deliver_pending,
-            "RateLimiter() 30/s, deliver_pending every service.deliver_seconds "
+            "as seq-30, deliver_pending started every service.deliver_seconds "
             f"({SETTINGS.service.deliver_seconds:g} s) as Service.schedule runs it",
             cadence=SETTINGS.service.deliver_seconds),
-    Variant("seq-ceiling", 1e6, deliver_pending,
-            "no limit anywhere (RateLimiter(overall=1e6), FakeTelegram(global_rate=0)): "
-            "what the sequential loop can do", fake_rate=0.0),
-    Variant("seq-30-rtt50", 30.0, deliver_pending,
-            f"as seq-30, with a {1000 * RTT:g} ms network round trip per Bot API call",
-            rtt=RTT),
-    Variant("conc-4-30-rtt50", 30.0, concurrent_driver(4),
-            f"as conc-4-30, with a {1000 * RTT:g} ms network round trip per Bot API call",
-            rtt=RTT),
     Variant("seq-30-side", 30.0, deliver_pending,
             f"as seq-30, plus {SIDE_RATE:g} other message/s sent by the bot (replies) outside "
             "the limiter", side_rate=SIDE_RATE),
     Variant("seq-29-side", 29.0, deliver_pending,
             f"as seq-29, plus {SIDE_RATE:g} other message/s sent by the bot outside the limiter",
             side_rate=SIDE_RATE),
+    Variant("seq-ceiling", 1e6, deliver_pending,
+            "no limit anywhere (RateLimiter(overall=1e6), FakeTelegram(global_rate=0)): "
+            "what deliver_pending itself can do", fake_rate=0.0),
+    Variant("seq-30-rtt50", 30.0, deliver_pending, f"as seq-30, with {ROUND_TRIP}", rtt=RTT),
+    Variant("one-30", 30.0, one_at_a_time,
+            "RateLimiter() 30/s, bench-only driver: one row at a time, at most 500 per pass "
+            "(deliver_pending before 86a0b93)"),
+    Variant("one-30-rtt50", 30.0, one_at_a_time, f"as one-30, with {ROUND_TRIP}", rtt=RTT),
+    Variant("one-ceiling", 1e6, one_at_a_time,
+            "as one-30 with no limit anywhere: what one row at a time can do", fake_rate=0.0),
+    Variant("conc-4-30", 30.0, concurrent_driver(4),
+            "RateLimiter() 30/s, bench-only driver: send_delivery, 4 rows in flight"),
+    Variant("conc-4-30-rtt50", 30.0, concurrent_driver(4), f"as conc-4-30, with {ROUND_TRIP}",
+            rtt=RTT),
 )}
-DEFAULT_VARIANTS = ("seq-30", "seq-29", "conc-4-30", "svc-30", "seq-30-side", "seq-29-side",
-                    "seq-ceiling", "seq-30-rtt50", "conc-4-30-rtt50")
+DEFAULT_VARIANTS = ("seq-30", "seq-29", "svc-30", "seq-30-side", "seq-29-side", "seq-ceiling",
+                    "seq-30-rtt50", "one-30-rtt50", "one-ceiling")
 SIDE_CHAT = 900_000_001
 SIDE_TEXT = "Réponse à votre question : voir le briefing de ce matin."
 
@@ -493,6 +520,7 @@ class Run:
     longest_store_ms: float = 0.0  # the longest db.session() block
     longest_http_ms: float = 0.0  # the longest Bot API request (rtt included)
     load_1m: float = 0.0  # the machine's 1-minute load average at the end of the run
+    most_in_flight: int = 0  # the most channel.send calls under way at once
 
 
 async def deliver_all(db: Database, channel: TelegramChannel, variant: Variant,
@@ -596,13 +624,14 @@ async def fan_out(variant: Variant, subscribers: int, fake: Fake,
     token, base_url = fake.start(variant.fake_rate)
     with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
         db = build_store(Path(tmp) / "fanout.db", subscribers)
-        assert isinstance(db, TimedDatabase)
         try:
             request = BenchRequest(variant.rtt)
             async with Bot(token, base_url=base_url, request=request) as bot:
                 limiter = TimedLimiter(overall=variant.overall)
                 channel = TimedChannel(bot, limiter)
                 sizes = queue_digests(db, channel)
+                if sizes["queued"] != subscribers:
+                    sys.exit(f"schedule_digests queued {sizes['queued']} of {subscribers} digests")
                 run.chars_min, run.chars_max = sizes["chars_min"], sizes["chars_max"]
                 texts = expected_texts(db)
                 db.reset_timer()
@@ -633,7 +662,8 @@ async def fan_out(variant: Variant, subscribers: int, fake: Fake,
                    "store": db.seconds / n,
                    "rest": (run.loop_s - run.idle_s - channel.seconds - db.seconds) / n,
                    "idle": run.idle_s / n}
-            if variant.driver is not deliver_pending:  # overlapping sends: sums exceed the wall
+            run.most_in_flight = channel.most_in_flight
+            if channel.most_in_flight > 1:  # overlapping sends: the parts exceed the wall
                 del per["rest"]
             per["wall"] = run.loop_s / n
             run.per_message_ms = {k: round(1000 * v, 2) for k, v in per.items()}
@@ -698,7 +728,8 @@ def report(results: dict[str, list[Run]], args: argparse.Namespace) -> dict[str,
               f"per pass {[r.rows_per_pass for r in runs]}; rows SENT in the store "
               f"{[r.db_sent_rows for r in runs]}; exceptions out of channel.send "
               f"{dict(errors) or 'none'}; copies with a wrong text {summary['wrong_text_total']}")
-        print(f"  CPU of this process per message, ms {[r.cpu_ms_per_msg for r in runs]}; "
+        print(f"  sends in flight at most {[r.most_in_flight for r in runs]}; "
+              f"CPU of this process per message, ms {[r.cpu_ms_per_msg for r in runs]}; "
               f"longest store block, ms {[r.longest_store_ms for r in runs]}; longest Bot API "
               f"request, ms {[r.longest_http_ms for r in runs]}; load average (1 min) at the "
               f"end {[r.load_1m for r in runs]}")
@@ -715,8 +746,8 @@ def report(results: dict[str, list[Run]], args: argparse.Namespace) -> dict[str,
     print("(limiter wait: RateLimiter.wait, lock + sleep; HTTP send: the rest of "
           "TelegramChannel.send, i.e.\n bot.send_message through the fake, and RetryAfter "
           "sleeps; store: every db.session() block;\n rest: loop, asyncio and PTB overhead; idle: "
-          "between passes; the conc-* variants overlap\n their sends, so their parts add up to "
-          "more than their wall)")
+          "between passes; a variant with several\n sends in flight overlaps them, so its parts "
+          "add up to more than its wall and no rest is shown)")
     print("\nSummary (targets: >= 27 msg/s, 429s <= 1 % of sends, 0 lost, 0 duplicates):")
     verdicts: dict[str, dict[str, bool]] = {}
     for name, s in summaries.items():
@@ -742,6 +773,21 @@ def report(results: dict[str, list[Run]], args: argparse.Namespace) -> dict[str,
     }
 
 
+def code_version() -> dict[str, Any]:
+    """The commit measured, and whether the project's code differs from it."""
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                                  check=False, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return done.stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "briefing", "tests/fakes")
+    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown",
+            "uncommitted_changes": sorted(line[3:] for line in changed.splitlines())}
+
+
 def print_profile(profile: cProfile.Profile, top: int = 18) -> None:
     """The functions with the most own time during the profiled delivery."""
     out = io.StringIO()
@@ -756,6 +802,9 @@ def print_profile(profile: cProfile.Profile, top: int = 18) -> None:
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     """Every run of every variant, then the report."""
+    version = code_version()
+    print(f"code: commit {version['commit']}, uncommitted changes in briefing/ and tests/fakes/: "
+          f"{', '.join(version['uncommitted_changes']) or 'none'}", flush=True)
     fake: Fake = LocalFake() if args.in_process else ChildFake()
     results: dict[str, list[Run]] = {name: [] for name in args.variants}
     try:
@@ -766,7 +815,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"run {number}/{args.runs} {name:15}: {run.delivered} delivered in "
                       f"{run.span_s:.2f} s = {run.rate:.2f} msg/s, 429s {run.too_many}, "
                       f"lost {run.lost}, duplicates {run.duplicates}", flush=True)
-        document = report(results, args)
+        document = {"code": version, **report(results, args)}
         if args.profile:
             profile = cProfile.Profile()
             await fan_out(VARIANTS["seq-30"], args.subscribers, fake, profile)

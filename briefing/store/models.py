@@ -112,8 +112,9 @@ class Article(Base):
     feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="SET NULL"))
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
 
-    # Digests of readers who follow some feeds look articles up by feed.
-    __table_args__ = (Index("ix_articles_feed_story", "feed_id", "story_id"),)
+    # Digests of readers who follow some feeds check the feeds of recent stories'
+    # articles; led by story_id, the plan stays on the recent stories.
+    __table_args__ = (Index("ix_articles_story_feed", "story_id", "feed_id"),)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     story: Mapped[Story | None] = relationship(back_populates="articles")
 
