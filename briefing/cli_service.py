@@ -78,12 +78,11 @@ async def _run(settings: Settings, db: Database, deliver_to: Path | None) -> Non
         channel = FileChannel(deliver_to or Path(settings.store.data_dir) / "deliveries.jsonl")
         await run_service(Service(settings, db, channel), stop)
         return
-    from briefing.bot.app import build_application, running_bot
-    from briefing.bot.channel import TelegramChannel
+    from briefing.bot.app import build_application, channel_for, running_bot
 
     application = build_application(settings, db)
     async with running_bot(application, settings):
-        await run_service(Service(settings, db, TelegramChannel(application.bot)), stop)
+        await run_service(Service(settings, db, channel_for(application)), stop)
 
 
 @app.command()

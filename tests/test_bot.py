@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from briefing.bot.app import build_application, running_bot
+from briefing.bot.app import build_application, channel_for, running_bot
 from briefing.bot.channel import TelegramChannel
 from briefing.config import Settings, StoreSettings, load_settings
 from briefing.service.folder import FolderWatcher
@@ -221,7 +221,7 @@ def test_scheduled_digest_arrives_at_local_time_then_questions_follow(
             montreal_0731 = local.replace(hour=7, minute=31, second=0, microsecond=0)
             if montreal_0731 <= local:  # the next 07:31 there, within a day of the news
                 montreal_0731 += timedelta(days=1)
-            service = Service(settings, db, TelegramChannel(application.bot),
+            service = Service(settings, db, channel_for(application),
                               clock=lambda: montreal_0731 - timedelta(hours=1))
             service.ready.set()
             await service.deliver()  # 06:31 in Montreal: not yet
@@ -255,7 +255,7 @@ def test_blocked_reader_is_deactivated_and_429s_are_waited_out(
 
     async def play() -> None:
         async with running(settings, db) as application:
-            service = Service(settings, db, TelegramChannel(application.bot), clock=lambda: now)
+            service = Service(settings, db, channel_for(application), clock=lambda: now)
             service.ready.set()
             await service.deliver()
 
@@ -369,3 +369,26 @@ def test_over_the_daily_token_budget_no_llm_call_is_made(
 
         asyncio.run(play())
         assert llm.calls == 0
+
+
+def test_replies_share_the_pace_so_telegram_never_says_too_many(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    # The fake enforces 1 message/s per chat: quick commands must be paced, not refused.
+    async def play() -> None:
+        async with running(bot_settings(tg, tmp_path), db):
+            for command in ("/start", "/help", "/settings"):
+                tg.user_message(BOB, command, user_id=BOB, language_code="en")
+            assert len(await said(tg, BOB, 3)) == 3
+
+    asyncio.run(play())
+    assert tg.too_many == 0
+
+
+def test_a_429_holds_back_every_later_send() -> None:
+    from briefing.bot.channel import RateLimiter
+
+    limiter = RateLimiter(overall=30.0, per_chat=1.0)
+    before = limiter.next_overall
+    limiter.penalise(5.0)
+    assert limiter.next_overall - before >= 5.0

@@ -19,6 +19,7 @@ from telegram.ext import (
 )
 
 from briefing.bot import admin, commands, content
+from briefing.bot.channel import BotRateLimiter, RateLimiter, TelegramChannel
 from briefing.bot.state import KEY, BotState, lang_of, state_of
 from briefing.bot.texts import COMMANDS, t
 from briefing.config import Settings
@@ -26,6 +27,7 @@ from briefing.errors import ConfigError
 from briefing.store.db import Database, open_database
 
 log = logging.getLogger(__name__)
+LIMITER = "briefing.limiter"
 
 COMMAND_HANDLERS = {
     "start": commands.start, "help": commands.help_command, "settings": commands.settings,
@@ -74,13 +76,16 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     token = settings.telegram.token
     if token is None:
         raise ConfigError("no bot token: set TELEGRAM_BOT_TOKEN")
+    limiter = RateLimiter()
     application = (
         Application.builder().token(token.get_secret_value())
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_url.replace("/bot", "/file/bot"))
+        .rate_limiter(BotRateLimiter(limiter))
         .build()
     )
     application.bot_data[KEY] = BotState.create(settings, db or open_database(settings.store))
+    application.bot_data[LIMITER] = limiter
     application.add_handler(TypeHandler(Update, gate), group=-1)
     for name, handler in COMMAND_HANDLERS.items():
         application.add_handler(CommandHandler(name, handler))
@@ -90,6 +95,12 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, content.url_message))
     application.add_error_handler(on_error)
     return application
+
+
+def channel_for(application: Application) -> TelegramChannel:  # type: ignore[type-arg]
+    """The outbox channel sharing the bot's limiter, so replies and digests share one pace."""
+    limiter: RateLimiter = application.bot_data[LIMITER]
+    return TelegramChannel(application.bot, limiter, bot_paced=True)
 
 
 @asynccontextmanager

@@ -14,12 +14,15 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable, Coroutine
 from datetime import date
 from html import unescape
+from typing import Any
 
 from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import BaseRateLimiter
 
 from briefing.render.telegram import digest_messages
 from briefing.service.delivery import Gone, RetryLater
@@ -51,6 +54,40 @@ class RateLimiter:
             await asyncio.sleep(at - now)
 
 
+    def penalise(self, seconds: float) -> None:
+        """Telegram said to slow down: nothing goes out for `seconds`, whatever the chat."""
+        self.next_overall = max(self.next_overall, time.monotonic() + seconds)
+
+
+PACED_ENDPOINTS = frozenset({"sendMessage", "editMessageText"})
+
+
+class BotRateLimiter(BaseRateLimiter[None]):
+    """Puts every message the bot sends (replies and digests alike) through one limiter."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    async def process_request(
+        self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
+        kwargs: dict[str, Any], endpoint: str, data: dict[str, Any], rate_limit_args: None,
+    ) -> Any:
+        """Wait for a slot before sending; a 429 holds back every later send."""
+        if endpoint in PACED_ENDPOINTS and "chat_id" in data:
+            await self.limiter.wait(str(data["chat_id"]))
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as exc:
+            self.limiter.penalise(_seconds(exc.retry_after))
+            raise
+
+
 def plain_text(html_text: str) -> str:
     """What a reader should see when Telegram refuses our HTML."""
     return unescape(_TAG.sub("", html_text))
@@ -77,9 +114,12 @@ class TelegramChannel:
 
     name = "telegram"
 
-    def __init__(self, bot: Bot, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, bot: Bot, limiter: RateLimiter | None = None,
+                 bot_paced: bool = False) -> None:
+        """`bot_paced`: the bot already goes through a `BotRateLimiter` (see build_application)."""
         self.bot = bot
         self.limiter = limiter or RateLimiter()
+        self.bot_paced = bot_paced
 
     def render_digest(self, items: list[DigestItem], day: date,
                       languages: tuple[str, ...]) -> list[Part]:
@@ -92,11 +132,13 @@ class TelegramChannel:
     async def send(self, chat_id: str, text: str, *, key: str) -> str:
         """Send one message within the rate limits; RetryAfter is waited out a few times."""
         for _ in range(MAX_RETRY_AFTER_WAITS):
-            await self.limiter.wait(chat_id)
+            if not self.bot_paced:
+                await self.limiter.wait(chat_id)
             try:
                 message = await send_html(self.bot, chat_id, text)
                 return str(message.message_id)
             except RetryAfter as exc:
+                self.limiter.penalise(_seconds(exc.retry_after))
                 await asyncio.sleep(_seconds(exc.retry_after))
             except Forbidden as exc:
                 raise Gone(str(exc)) from None

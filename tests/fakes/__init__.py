@@ -18,6 +18,7 @@ class FakeHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # one connection per request: a backlog of 5 stalls concurrent clients
     fake: Any = None
 
     def handle_error(self, request: Any, client_address: Any) -> None:
