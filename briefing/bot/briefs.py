@@ -19,7 +19,7 @@ from briefing.service.llm_log import StoreLLMCache
 from briefing.service.summaries import summarise_story
 from briefing.sources.fetch import fetch_url
 from briefing.store.db import Database
-from briefing.store.models import Article, Brief, SentMessage, Story, Subscriber
+from briefing.store.models import Article, SentMessage, Story, Subscriber
 
 
 def label(article: Article) -> str:
@@ -129,10 +129,3 @@ def latest_story_ids(db: Database, n: int) -> list[int]:
         return list(session.scalars(
             select(Story.id).where(Story.summarised_version > 0)
             .order_by(Story.last_published.desc(), Story.id.desc()).limit(n)))
-
-
-def has_briefs(db: Database, story_id: int) -> bool:
-    """Whether a story has any brief yet."""
-    with db.session() as session:
-        found = session.scalars(select(Brief.id).where(Brief.story_id == story_id)).first()
-        return found is not None

@@ -74,14 +74,12 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def _llm_blocked(state: BotState, user_id: int, kind: str, lang: str) -> str | None:
     """Why this request may not run now (quota or budget), or None."""
-    quota = state.summaries if kind == "summary" else state.questions
-    hit = quota.allow(user_id, utcnow())
-    if hit is not None:
-        return t("over_limit", lang, what=f"{kind}/{hit}")
     llm_on = state.settings.llm.configured and state.settings.llm.engine != "extractive"
     if llm_on and not within_budget(state.db, utcnow(), state.settings.telegram.daily_token_budget):
-        return t("budget", lang)
-    return None
+        return t("budget", lang)  # checked first: a refused request uses up no quota
+    quota = state.summaries if kind == "summary" else state.questions
+    hit = quota.allow(user_id, utcnow())
+    return t("over_limit", lang, what=f"{kind}/{hit}") if hit is not None else None
 
 
 async def summarise_page(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str) -> None:

@@ -40,7 +40,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "all_feeds": {"fr": "tous", "en": "all"},
     "active": {"fr": "actifs", "en": "on"},
     "paused": {"fr": "suspendus", "en": "paused"},
-    "subscribed": {"fr": "Envois repris.", "en": "Deliveries resumed."},
     "unsubscribed": {"fr": "Envois suspendus ; vos réglages sont gardés. /subscribe pour "
                            "reprendre.",
                      "en": "Deliveries paused; your settings are kept. /subscribe to resume."},
@@ -56,7 +55,6 @@ TEXTS: dict[str, dict[str, str]] = {
                     "en": "Nothing new since your last digest."},
     "no_stories": {"fr": "Aucune histoire pour l'instant.", "en": "No stories yet."},
     "summary_usage": {"fr": "Usage : /summary https://…", "en": "Usage: /summary https://…"},
-    "working": {"fr": "Je lis la page…", "en": "Reading the page…"},
     "cannot_read": {"fr": "Je n'ai pas pu lire cette page : {reason}",
                     "en": "I could not read that page: {reason}"},
     "ask_usage": {"fr": "Usage : /ask votre question (sur le dernier résumé envoyé ici), ou "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -122,17 +121,16 @@ def poll_one(db: Database, feed_id: int, state: FeedState, now: datetime, settin
 def ingest_feeds(db: Database, now: datetime, settings: Settings) -> FeedReport:
     """Poll every due feed, a few at a time and at most a few per host."""
     report = FeedReport()
-    hosts: defaultdict[str, threading.BoundedSemaphore] = defaultdict(
-        lambda: threading.BoundedSemaphore(settings.service.per_host_concurrency))
+    feeds = due_feeds(db, now)
+    limit = settings.service.per_host_concurrency
+    hosts = {host: threading.BoundedSemaphore(limit)
+             for host in {urlsplit(state.url).hostname or "" for _, state in feeds}}
 
     def work(item: tuple[int, FeedState]) -> None:
         feed_id, state = item
         with hosts[urlsplit(state.url).hostname or ""]:
             poll_one(db, feed_id, state, now, settings, report)
 
-    feeds = due_feeds(db, now)
-    for host in {urlsplit(s.url).hostname or "" for _, s in feeds}:
-        hosts[host]
     with ThreadPoolExecutor(max_workers=settings.service.feed_concurrency) as pool:
         list(pool.map(work, feeds))
     return report

@@ -56,7 +56,6 @@ DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o")
 
 JsonDict = dict[str, Any]
 # Errors raised when the client has already hung up (e.g. after a client-side timeout).
-_DISCONNECT_ERRORS = DISCONNECT_ERRORS
 
 
 # --------------------------------------------------------------------------- token counting
@@ -456,7 +455,7 @@ class _Handler(BaseHTTPRequestHandler):
             response = self.fake._handle(self._read_request(method))
             if self.fake._wait(response.delay):
                 self._write(response)
-        except _DISCONNECT_ERRORS:
+        except DISCONNECT_ERRORS:
             self.close_connection = True  # the client went away (e.g. it timed out)
 
     def _read_request(self, method: str) -> RecordedRequest:

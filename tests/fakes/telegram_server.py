@@ -143,7 +143,6 @@ _JSON_FIELDS = frozenset(
     }
 )
 # Errors raised when the client has already hung up (e.g. a cancelled long poll).
-_DISCONNECT_ERRORS = DISCONNECT_ERRORS
 
 
 # --------------------------------------------------------------------------- records
@@ -1052,7 +1051,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
             self.wfile.flush()
-        except _DISCONNECT_ERRORS:
+        except DISCONNECT_ERRORS:
             self.close_connection = True  # the client went away (e.g. a cancelled long poll)
 
 
