@@ -124,7 +124,7 @@ def story_rows(times: Sequence[tuple[datetime, datetime]], sizes: Sequence[int],
     return [{"id": i, "title": f"Story {i}", "language": "fr", "version": sizes[i - 1],
              "summarised_version": 0 if i in pending else sizes[i - 1],
              "first_published": first, "last_published": last, "created_at": first,
-             "updated_at": last}
+             "updated_at": last, "briefed_at": None if i in pending else last}
             for i, (first, last) in enumerate(times, start=1)]
 
 

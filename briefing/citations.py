@@ -15,14 +15,13 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
+from briefing.marks import QUOTE_MARKS, pair_marks
 from briefing.models import CitationCounts, DraftQuote, Quote, Story
 
 MIN_QUOTE_WORDS = 3
 MAX_QUOTE_WORDS = 60
 
-_QUOTE_MARKS = "\"'«»“”„‟‘’‚‛‹›"
-_EDGE = re.compile(rf"^[\s{_QUOTE_MARKS}]*(?:\.\.\.|…)?[\s{_QUOTE_MARKS}]*|"
-                   rf"[\s{_QUOTE_MARKS}]*(?:\.\.\.|…)?[\s{_QUOTE_MARKS}]*$")
+_ELLIPSIS_EDGE = re.compile(r"^(?:\.\.\.|…)\s*|\s*(?:\.\.\.|…)$")
 _FOLD = str.maketrans(
     {
         **dict.fromkeys("‘’‚‛′`´", "'"),
@@ -74,8 +73,29 @@ def normalise(text: str) -> Normalised:
 
 
 def strip_edges(quote: str) -> str:
-    """Take off quotation marks, ellipses and spaces around a quote."""
-    return _EDGE.sub("", quote.strip())
+    """Take off the quotation marks, ellipses and spaces around a quote.
+
+    A mark at an edge goes when it wraps the whole quote together with the mark at the
+    other edge, or when its partner is not in the quote; a mark closing one opened inside
+    the quote stays (`signifié « d'envoyer paître Amazon »` keeps its `»`).
+    """
+    core = quote.strip()
+    while core:
+        before = core
+        core = _ELLIPSIS_EDGE.sub("", core).strip()
+        if not core:
+            break
+        last = len(core) - 1
+        partners = pair_marks(core).partners()
+        if core[0] in QUOTE_MARKS and partners.get(0) == last and last > 0:
+            core = core[1:-1].strip()
+        elif core[0] in QUOTE_MARKS and 0 not in partners:
+            core = core[1:].strip()
+        elif core[-1] in QUOTE_MARKS and last not in partners:
+            core = core[:-1].strip()
+        if core == before:
+            break
+    return core
 
 
 def locate(quote: str, text: str) -> tuple[int, int] | None:

@@ -99,12 +99,15 @@ def extract_command(
     """Print the clean article text the pipeline works on (quote offsets refer to it)."""
     with edge():
         extracted, _ = load_one(source, load_settings(config).fetch)
+        for note in extracted.notes:  # how the text was read (a detected charset, ...)
+            typer.echo(f"note: {note}", err=True)
         sys.stdout.write(extracted.text + "\n")
 
 
 def main() -> None:
     """Console-script entry point."""
     import briefing.cli_eval  # registers `briefing eval` on `app`
+    import briefing.cli_llm  # registers `briefing llm check` on `app`
     import briefing.cli_service  # noqa: F401 - registers the service commands on `app`
 
     app()

@@ -10,7 +10,7 @@ import asyncio
 import json
 import re
 import signal
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -90,14 +90,19 @@ def ingest(
     config: ConfigOption = None,
     summarise: Annotated[bool, typer.Option(help="Summarise pending stories after.")] = True,
 ) -> None:
-    """One pass: pick up new articles from the folder and the feeds."""
+    """One pass now: new articles from the folder and from every active feed.
+
+    Every active feed is polled whatever its schedule (`briefing run` keeps the schedule and
+    the backoff); the requests are conditional, so an unchanged feed costs a 304.
+    """
     from briefing.service.feed_ingest import ingest_feeds
     from briefing.service.folder import FolderWatcher, IngestReport
     from briefing.service.summaries import summarise_pending
 
     with edge():
         settings, db = _open(config)
-        watcher = FolderWatcher(Path(settings.sources.folder), settle_seconds=0)
+        watcher = FolderWatcher(Path(settings.sources.folder), settle_seconds=0,
+                                max_bytes=settings.fetch.max_bytes)
         report = IngestReport()
         with Progress(console=Console(stderr=True), transient=True) as progress:
             files = watcher.changed_files()
@@ -105,7 +110,7 @@ def ingest(
             for path in files:
                 watcher.ingest_file(db, path, report)
                 progress.advance(task)
-        feeds = ingest_feeds(db, utcnow(), settings)
+        feeds = ingest_feeds(db, utcnow(), settings, due_only=False)
         typer.echo(f"folder: {report.stored} stored, {report.duplicates} already known, "
                    f"{len(report.rejected)} rejected; feeds: {feeds.polled} polled, "
                    f"{feeds.stored} stored, {len(feeds.errors)} failed")
@@ -118,12 +123,16 @@ def ingest(
 
 @feeds_app.command("add")
 def feeds_add(url: str, config: ConfigOption = None) -> None:
-    """Add a feed by URL."""
-    from briefing.service.feeds_admin import add_feed
+    """Add a feed by URL, after checking that it answers with a usable RSS or Atom feed."""
+    from briefing.service.feeds_admin import add_checked_feed
 
     with edge():
         settings, db = _open(config)
-        typer.echo(f"added feed {add_feed(db, url, settings.fetch)}: {url}")
+        added = add_checked_feed(db, url, settings.fetch, settings.service)
+        title = f" ({added.title})" if added.title else ""
+        typer.echo(f"added feed {added.id}: {url.strip()}{title}, {added.entries} entries")
+        for warning in added.warnings:
+            typer.echo(f"warning: {warning}", err=True)
 
 
 @feeds_app.command("list")
@@ -160,9 +169,14 @@ def stories(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """List recent stories with their sources and brief state."""
-    from sqlalchemy import func, select
+    """List the stories published or collected in the window, with sources and brief state.
 
+    A story is listed when it was published in the window or reached the service (or gained
+    a source) in it; a date-only published date is shown as a date.
+    """
+    from sqlalchemy import func, or_, select
+
+    from briefing.dates import story_published
     from briefing.store.models import Article, Story
 
     with edge():
@@ -171,19 +185,28 @@ def stories(
         with db.session() as session:
             rows = session.execute(
                 select(Story, func.count(Article.id)).join(Article)
-                .where(Story.last_published > cutoff).group_by(Story.id)
-                .order_by(Story.last_published.desc())).all()
+                .where(or_(Story.last_published > cutoff, Story.updated_at > cutoff))
+                .group_by(Story.id)
+                .order_by(Story.last_published.desc(), Story.id.desc())).all()
+            dates: dict[int | None, list[tuple[datetime | None, str | None]]] = {}
+            for story_id, published, text in session.execute(
+                    select(Article.story_id, Article.published, Article.published_text)
+                    .where(Article.story_id.in_([s.id for s, _ in rows]))):
+                dates.setdefault(story_id, []).append((published, text))
             data = [{"id": s.id, "title": s.title, "sources": n, "version": s.version,
                      "summarised": s.summarised_version >= s.version,
-                     "last_published": s.last_published.isoformat() if s.last_published else None}
+                     "withheld": s.withheld,  # why its brief stays out of digests, if it does
+                     "last_published": story_published(s.last_published, dates.get(s.id, []))}
                     for s, n in rows]
         if as_json:
             typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
             return
         table = Table("id", "title", "sources", "summarised", "last published")
         for row in data:
+            state = "pending" if not row["summarised"] else (
+                f"withheld: {row['withheld']}" if row["withheld"] else "yes")
             table.add_row(str(row["id"]), str(row["title"] or ""), str(row["sources"]),
-                          "yes" if row["summarised"] else "pending", str(row["last_published"]))
+                          state, str(row["last_published"] or ""))
         Console().print(table)
 
 

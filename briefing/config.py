@@ -2,6 +2,12 @@
 
 Secrets (API keys, bot tokens) are read from the environment only; a config file
 that contains one is refused, so secrets never end up in a committed file.
+
+Every value is checked at load, from the file and from the environment alike:
+counts are whole numbers >= 0 (>= 1 where zero would stop the work), timeouts,
+intervals and token sizes are > 0, a minimum never exceeds its maximum, and a
+boolean is only true/false/1/0/yes/no. A bad value is a ConfigError naming the
+setting and where it came from; a secret's value is never shown.
 """
 
 from __future__ import annotations
@@ -10,14 +16,48 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from briefing.errors import ConfigError
 
 EngineName = Literal["auto", "llm", "extractive"]
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+BRIEF_LANGUAGES = ("fr", "en")  # the languages briefs are written in (sources may be any)
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+
+
+def parse_bool(value: object) -> object:
+    """true/false/1/0/yes/no (any case) as a bool; anything else is left for the error."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    raise ValueError("must be true or false (also accepted: 1/0, yes/no)")
+
+
+# Types of the checked values: pydantic's own lax booleans also take "on", "t", "y"...
+Flag = Annotated[bool, BeforeValidator(parse_bool)]
+Count = Annotated[int, Field(ge=0)]  # zero allowed: "none"
+Positive = Annotated[int, Field(ge=1)]  # zero would stop the work (workers, sizes)
+Seconds = Annotated[float, Field(gt=0)]
+Money = Annotated[float, Field(ge=0)]
 
 
 class _Section(BaseModel):
@@ -31,17 +71,28 @@ class LLMSettings(_Section):
     model: str = "gpt-4o-mini"
     base_url: str | None = None
     api_key: SecretStr | None = Field(default=None, repr=False)
-    timeout: float = 60.0
-    max_retries: int = 2
-    temperature: float = 0.2
-    context_tokens: int = 16_000
-    max_output_tokens: int = 1_500
-    chunk_overlap_tokens: int = 48
+    timeout: Seconds = 60.0
+    max_retries: Count = 2
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.2
+    context_tokens: Annotated[int, Field(ge=512)] = 16_000
+    max_output_tokens: Positive = 1_500
+    chunk_overlap_tokens: Count = 48
     encoding: str = "auto"
-    response_format: Literal["json_schema", "json_object"] = "json_schema"
+    # The first format asked for; a server that rejects it is asked for the next ones.
+    response_format: Literal["json_schema", "json_object+schema", "json_object", "plain"] = (
+        "json_schema"
+    )
     # US dollars per million tokens, for the cost estimates in /stats and eval.
-    price_input_per_mtok: float = 0.15
-    price_output_per_mtok: float = 0.60
+    price_input_per_mtok: Money = 0.15
+    price_output_per_mtok: Money = 0.60
+
+    @model_validator(mode="after")
+    def _fits_the_context(self) -> LLMSettings:
+        if self.max_output_tokens >= self.context_tokens:
+            raise ValueError("max_output_tokens must be smaller than context_tokens")
+        if self.chunk_overlap_tokens * 4 >= self.context_tokens:
+            raise ValueError("chunk_overlap_tokens must be under a quarter of context_tokens")
+        return self
 
     @property
     def configured(self) -> bool:
@@ -52,20 +103,34 @@ class LLMSettings(_Section):
 class BriefSettings(_Section):
     """The shape every brief must have."""
 
-    languages: tuple[str, ...] = ("fr", "en")
-    max_points: int = 3
-    min_quotes: int = 2
-    max_quotes: int = 4
-    max_words: int = 90
+    languages: Annotated[tuple[str, ...], Field(min_length=1)] = ("fr", "en")
+    max_points: Positive = 3
+    min_quotes: Count = 2
+    max_quotes: Positive = 4
+    max_words: Annotated[int, Field(ge=10)] = 90
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> BriefSettings:
+        if self.min_quotes > self.max_quotes:
+            raise ValueError(
+                f"min_quotes ({self.min_quotes}) must not exceed max_quotes ({self.max_quotes})"
+            )
+        if len(set(self.languages)) != len(self.languages):
+            raise ValueError("languages lists a language twice")
+        unknown = [lang for lang in self.languages if lang not in BRIEF_LANGUAGES]
+        if unknown:
+            raise ValueError(f"languages may only be {' and '.join(BRIEF_LANGUAGES)}, "
+                             f"not {', '.join(unknown)}")
+        return self
 
 
 class FetchSettings(_Section):
     """Rules for fetching URLs."""
 
-    timeout: float = 15.0
-    max_bytes: int = 5_000_000
-    max_redirects: int = 5
-    allow_private: bool = False
+    timeout: Seconds = 15.0
+    max_bytes: Positive = 5_000_000
+    max_redirects: Count = 5
+    allow_private: Flag = False
     user_agent: str = "briefing/0.1 (+https://github.com/briefing-news/briefing)"
 
 
@@ -85,19 +150,19 @@ class SourcesSettings(_Section):
 class ServiceSettings(_Section):
     """The long-running service: polling, summarising, digests."""
 
-    poll_minutes: float = 15.0
-    summarise_concurrency: int = 4
-    feed_concurrency: int = 8
-    per_host_concurrency: int = 2
-    max_feed_bytes: int = 10_000_000
-    max_entries_per_poll: int = 200
-    digest_max_stories: int = 8
-    digest_grace_hours: float = 6.0
-    delivery_max_attempts: int = 8
-    deliver_seconds: float = 60.0
-    delivery_concurrency: int = 8
+    poll_minutes: Seconds = 15.0
+    summarise_concurrency: Positive = 4
+    feed_concurrency: Positive = 8
+    per_host_concurrency: Positive = 2
+    max_feed_bytes: Positive = 10_000_000
+    max_entries_per_poll: Positive = 200
+    digest_max_stories: Positive = 8
+    digest_grace_hours: Annotated[float, Field(ge=0, le=24)] = 6.0
+    delivery_max_attempts: Positive = 8
+    deliver_seconds: Seconds = 60.0
+    delivery_concurrency: Positive = 8
     # When the LLM fails: false = the story waits for the next cycle; true = offline briefs.
-    offline_fallback: bool = False
+    offline_fallback: Flag = False
 
 
 class TelegramSettings(_Section):
@@ -108,13 +173,22 @@ class TelegramSettings(_Section):
     admins: tuple[int, ...] = ()
     allow: tuple[int, ...] = ()  # empty: everyone may use the bot
     webhook_url: str | None = None  # long polling when unset
-    webhook_port: int = 8443
-    summaries_per_hour: int = 5
-    summaries_per_day: int = 20
-    questions_per_hour: int = 10
-    questions_per_day: int = 50
-    daily_token_budget: int = 2_000_000
-    latest_default: int = 5
+    webhook_port: Annotated[int, Field(ge=1, le=65535)] = 8443
+    summaries_per_hour: Count = 5
+    summaries_per_day: Count = 20
+    questions_per_hour: Count = 10
+    questions_per_day: Count = 50
+    daily_token_budget: Count = 2_000_000
+    latest_default: Annotated[int, Field(ge=1, le=50)] = 5
+
+    @model_validator(mode="after")
+    def _hour_within_day(self) -> TelegramSettings:
+        for kind in ("summaries", "questions"):
+            hour, day = getattr(self, f"{kind}_per_hour"), getattr(self, f"{kind}_per_day")
+            if hour > day:
+                raise ValueError(f"{kind}_per_hour ({hour}) must not exceed "
+                                 f"{kind}_per_day ({day})")
+        return self
 
 
 class Settings(_Section):
@@ -148,15 +222,27 @@ ENV_MAP: dict[str, tuple[str, str]] = {
     "BRIEFING_ALLOW": ("telegram", "allow"),
 }
 SECRET_KEYS = {("llm", "api_key"), ("telegram", "token")}
-_LIST_KEYS = {"admins", "allow"}
+_LIST_KEYS = {"admins", "allow", "languages"}
+_PREFIX = "BRIEFING_"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory, not a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {exc.start}); TOML files are UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
@@ -170,19 +256,33 @@ def _config_path(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
     return local if local.is_file() else None
 
 
-def _env_layer(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def _env_value(key: str, value: str) -> Any:
+    """An environment string as the settings take it: lists are comma-separated."""
+    if key in _LIST_KEYS:
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value  # the settings' types check and convert strings like file values
+
+
+def _env_layer(env: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The environment's settings, and for each "section.key" the variable it came from.
+
+    Every setting can be set as BRIEFING_<SECTION>__<KEY> (BRIEFING_SERVICE__POLL_MINUTES=5);
+    the short names of ENV_MAP are kept as aliases, and the long form wins when both are set.
+    """
     layer: dict[str, dict[str, Any]] = {}
-    for var, (section, key) in ENV_MAP.items():
-        value = env.get(var)
-        if value is None or value == "":
+    origins: dict[str, str] = {}
+    named = [(var, *ENV_MAP[var]) for var in ENV_MAP if var in env]
+    generic = sorted(var for var in env if var.startswith(_PREFIX) and "__" in var)
+    for var in generic:
+        section, _, key = var.removeprefix(_PREFIX).lower().partition("__")
+        named.append((var, section, key))
+    for var, section, key in named:
+        value = env[var]
+        if value == "":
             continue
-        if key == "allow_private":
-            layer.setdefault(section, {})[key] = value.strip().lower() in {"1", "true", "yes"}
-        elif key in _LIST_KEYS:
-            layer.setdefault(section, {})[key] = [v.strip() for v in value.split(",") if v.strip()]
-        else:
-            layer.setdefault(section, {})[key] = value
-    return layer
+        layer.setdefault(section, {})[key] = _env_value(key, value)
+        origins[f"{section}.{key}"] = var
+    return layer, origins
 
 
 def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,18 +306,43 @@ def _refuse_secrets(data: Mapping[str, Any], path: Path) -> None:
 def load_settings(
     path: Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any
 ) -> Settings:
-    """Build the frozen settings: defaults < TOML file < environment < explicit overrides."""
+    """Build the frozen settings: defaults < TOML file < environment < explicit overrides.
+
+    Raises ConfigError (one line naming the setting and where it came from) for an unreadable
+    or invalid file and for any value out of range.
+    """
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
     config_path = _config_path(path, env)
     if config_path is not None:
         data = _read_toml(config_path)
         _refuse_secrets(data, config_path)
-    data = _merge(data, _env_layer(env))
+    env_data, origins = _env_layer(env)
+    data = _merge(data, env_data)
     data = _merge(data, overrides)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+        raise ConfigError(_explain(exc, origins, config_path)) from None
+
+
+def _explain(exc: ValidationError, origins: Mapping[str, str], path: Path | None) -> str:
+    """One line for the first invalid value: the setting, its origin and what is wrong."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"] if not isinstance(p, int))
+    message = str(first["msg"]).removeprefix("Value error, ")
+    origin = origins.get(where) or (f"in {path}" if path is not None else None)
+    if origin is None and "." not in where:  # a check across values of a section
+        origin = next((f"from {v}" for k, v in origins.items() if k.startswith(f"{where}.")),
+                      None)
+    elif origin in origins.values():
+        origin = f"from {origin}"
+    shown = ""
+    if first["type"] not in ("extra_forbidden", "missing") and where not in _SECRET_NAMES:
+        value = first.get("input")
+        if isinstance(value, str | int | float | bool):
+            shown = f" = {value!r}"
+    return f"invalid setting {where}{shown}" + (f" ({origin})" if origin else "") + f": {message}"
+
+
+_SECRET_NAMES = {f"{section}.{key}" for section, key in SECRET_KEYS}

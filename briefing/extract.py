@@ -5,17 +5,37 @@ The text returned here is the text every quote offset refers to, and what
 guillemets, typos); only a byte-order mark, CRLF line ends, outer whitespace and
 a leading metadata line (`date 2020-02 ...`) are taken off. HTML goes through
 trafilatura.
+
+Decoding follows one rule, first match wins:
+
+1. A byte-order mark: UTF-8, or UTF-16 (little or big endian), which must then decode.
+2. UTF-8, without a mark. Bytes that are UTF-8 except for a few invalid sequences (the
+   valid non-ASCII characters outnumber them, and there is at most one per 100 characters)
+   are UTF-8 with damage: each invalid sequence becomes U+FFFD and a note says how many.
+   More damage than that is refused, never guessed into another charset (mojibake).
+3. The charset the server (Content-Type) or the page (`<meta charset>`, XML declaration)
+   declares.
+4. The charset charset-normalizer detects with confidence: little "chaos" in the decoded
+   text, a language recognised in it, and no equally good candidate that reads the bytes
+   differently. A note names the detected charset.
+
+Anything else is refused (exit 2), as are decoded texts full of control characters. UTF-8
+comes first because its structure practically never occurs by accident in other charsets, so
+valid UTF-8 outweighs a wrong declaration (servers often declare ISO-8859-1 by default).
 """
 
 from __future__ import annotations
 
+import codecs
 import logging
+import math
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from briefing.dates import declared_date
 from briefing.errors import BadInput, ExtractionError
 from briefing.language import detect_language
 
@@ -29,6 +49,8 @@ _DATE_PREFIX = re.compile(r"^\s*date\s*:?\s*(\d{4}-\d{2}(?:-\d{2})?)\b[ \t]*\n?"
 _TEMPLATE = re.compile(r"\{\{.*\}\}")
 _CODE_LINE = re.compile(r"===|=>|\bfunction\s*\(|\bvar\s+\w+\s*=")
 _SENTENCE = re.compile(r"(?:\S+[ \u00a0]+){7,}\S*[.!?…»”\"]")
+_MARKDOWN_TYPES = frozenset({"text/markdown", "text/x-markdown"})
+_MARKDOWN_SUFFIXES = (".md", ".markdown")
 _FIELD_LINE = re.compile(
     r"^[ \t]*(title|outlet|source|url)[ \t]*:[ \t]*(\S.*?)[ \t]*$", re.I | re.M
 )
@@ -44,6 +66,9 @@ class Extracted:
     published: str | None = None
     outlet: str | None = None
     url: str | None = None
+    # What a reader should know about how the text was obtained (a detected charset, bytes
+    # replaced with U+FFFD): it reaches the brief's notes.
+    notes: tuple[str, ...] = ()
 
 
 def _check_not_binary(data: bytes, label: str) -> None:
@@ -59,23 +84,119 @@ def _looks_like_text(text: str) -> bool:
     return controls <= len(sample) // 100
 
 
-def decode(data: bytes, label: str, charset: str | None = None) -> str:
-    """Decode bytes as UTF-8 (or BOM-marked UTF-16, a declared charset, clean cp1252)."""
+@dataclass(frozen=True)
+class Decoded:
+    """Text decoded from bytes, the encoding used, and notes for the reader."""
+
+    text: str
+    encoding: str
+    notes: tuple[str, ...] = ()
+
+
+# At most one invalid UTF-8 sequence per this many characters is replaced, not refused.
+DAMAGE_CHARS_PER_ERROR = 100
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_DECLARED = re.compile(
+    rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)"""
+    rb"""|<\?xml\b[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""",
+    re.I,
+)
+
+
+def _codec(name: str | None) -> str | None:
+    """The Python codec for a charset name, or None when Python does not know it."""
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _utf8(data: bytes, label: str, bom: bool) -> Decoded | None:
+    """The bytes as UTF-8, with a few invalid sequences replaced; None when it is not UTF-8."""
+    try:
+        return Decoded(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", errors="replace")
+    # U+FFFD the source itself contained is text, not damage.
+    errors = text.count("\ufffd") - data.count("\ufffd".encode())
+    valid_non_ascii = len(text) - len(text.encode("ascii", "ignore")) - errors
+    if not bom and valid_non_ascii <= errors:
+        return None  # not UTF-8 at all: another charset may read it
+    if errors * DAMAGE_CHARS_PER_ERROR > len(text):
+        raise BadInput(
+            f"{label}: undecodable bytes: UTF-8 text with {errors} invalid byte sequences "
+            "(mixed encodings?); save it as UTF-8"
+        )
+    plural = "s" if errors > 1 else ""
+    note = f"{label}: {errors} invalid UTF-8 byte sequence{plural} replaced with U+FFFD"
+    return Decoded(text, "utf-8", (note,))
+
+
+def _declared(data: bytes, charset: str | None) -> list[str]:
+    """Charsets declared by the server, then by the page itself, as Python codec names."""
+    names = [charset]
+    match = _DECLARED.search(data[:4096])
+    if match:
+        names.append((match.group(1) or match.group(2)).decode("ascii"))
+    codecs_ = [c for c in map(_codec, names) if c is not None]
+    return list(dict.fromkeys(codecs_))
+
+
+def _detected(data: bytes) -> str | None:
+    """The charset charset-normalizer is confident about, or None."""
+    from charset_normalizer import from_bytes  # imported here: UTF-8 input never needs it
+
+    matches = list(from_bytes(data, enable_fallback=False))
+    if not matches:
+        return None
+    best = matches[0]  # best first: least chaos, then most coherence
+    if best.coherence <= 0.0:
+        return None  # no language recognised in the decoded text: a guess, not a detection
+    for rival in matches[1:]:
+        # Encodings that read the bytes the same way are grouped into one match, so an equally
+        # good rival reads them differently: the bytes do not tell which charset they are in.
+        if (math.isclose(rival.chaos, best.chaos, abs_tol=1e-6)
+                and math.isclose(rival.coherence, best.coherence, abs_tol=1e-6)):
+            return None
+    return _codec(best.encoding)
+
+
+def decode_text(data: bytes, label: str, charset: str | None = None) -> Decoded:
+    """Decode bytes by the rule in the module docstring; BadInput when it does not apply."""
     _check_not_binary(data, label)
-    candidates = ["utf-8-sig"]
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        candidates.insert(0, "utf-16")
-    if charset:
-        candidates.insert(0, charset)
-    candidates.append("cp1252")  # French text saved by older Windows tools
-    for encoding in candidates:
+    found: Decoded | None
+    if data.startswith(_UTF16_BOMS):
         try:
-            text = data.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
+            found = Decoded(data.decode("utf-16"), "utf-16")
+        except UnicodeDecodeError:
+            raise BadInput(f"{label}: undecodable bytes (invalid UTF-16 after its byte-order "
+                           "mark)") from None
+    else:
+        bom = data.startswith(codecs.BOM_UTF8)
+        found = _utf8(data[len(codecs.BOM_UTF8):] if bom else data, label, bom)
+    for encoding in [] if found else _declared(data, charset):
+        try:
+            found = Decoded(data.decode(encoding), encoding)
+            break
+        except UnicodeDecodeError:
             continue
-        if _looks_like_text(text):
-            return text
-    raise BadInput(f"{label}: undecodable bytes (expected UTF-8 text)")
+    if found is None and (detected := _detected(data)) is not None:
+        note = f"{label}: not UTF-8; decoded as {detected} (detected by charset-normalizer)"
+        found = Decoded(data.decode(detected, errors="replace"), detected, (note,))
+    if found is None:
+        raise BadInput(f"{label}: undecodable bytes (not UTF-8, no charset declared, and none "
+                       "detected with confidence); save it as UTF-8")
+    if not _looks_like_text(found.text):
+        raise BadInput(f"{label}: undecodable bytes (control characters, not text)")
+    return found
+
+
+def decode(data: bytes, label: str, charset: str | None = None) -> str:
+    """The text of `data` decoded by the rule in the module docstring (see `decode_text`)."""
+    return decode_text(data, label, charset).text
 
 
 def is_html(data: bytes, name: str | None, content_type: str | None) -> bool:
@@ -107,24 +228,39 @@ def _markdown_title(text: str) -> tuple[str, str | None]:
     return text, None
 
 
-def extract_text(text: str, *, name: str | None = None) -> Extracted:
-    """Clean plain text or Markdown, keeping every character of the body."""
+def is_markdown(name: str | None, url: str | None, content_type: str | None) -> bool:
+    """Whether plain text is Markdown: by its media type, or the name or URL path it has."""
+    if content_type in _MARKDOWN_TYPES:
+        return True
+    path = urlsplit(url).path if url else name
+    return path is not None and path.lower().endswith(_MARKDOWN_SUFFIXES)
+
+
+def extract_text(text: str, *, name: str | None = None, url: str | None = None,
+                 markdown: bool | None = None) -> Extracted:
+    """Clean plain text or Markdown, keeping every character of the body.
+
+    `url` is where the text was fetched from (it wins over a `URL:` line in the text);
+    `markdown` defaults to what the name or URL says (`.md`).
+    """
     text = text.replace("\r\n", "\n").strip()
     text, meta = _split_metadata(text)
     title = meta.get("title")
-    if name and name.lower().endswith(".md"):
+    if markdown if markdown is not None else is_markdown(name, url, None):
         text, md_title = _markdown_title(text)
         title = title or md_title
     text = text.strip()
     if not text:
-        raise ExtractionError(f"{name or 'input'}: no article text (empty or whitespace only)")
+        label = url or name or "input"
+        raise ExtractionError(f"{label}: no article text (empty or whitespace only)")
     return Extracted(
         text=text,
         language=detect_language(text),
         title=title,
         published=meta.get("published"),
-        outlet=meta.get("outlet"),
-        url=meta.get("url"),
+        # Like a page's, a fetched text's outlet is at worst the host it came from.
+        outlet=meta.get("outlet") or (urlsplit(url).hostname if url else None),
+        url=url or meta.get("url"),
     )
 
 
@@ -152,7 +288,12 @@ def extract_html(html: str, *, url: str | None = None, label: str = "page") -> E
     """Main text and metadata of a web page, through trafilatura."""
     import trafilatura  # imported here: it is slow to import and plain text never needs it
 
-    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False)
+    tree = trafilatura.load_html(html)  # parsed once: trafilatura works on a copy of it
+    doc = trafilatura.bare_extraction(
+        html if tree is None else tree, url=url, with_metadata=True, include_comments=False,
+        # Its own date search is not used (see below): keep it to the cheap, textless part.
+        date_extraction_params={"extensive_search": False, "original_date": True},
+    )
     # trafilatura returns a Document, or a dict in older releases, or None.
     meta: dict[str, Any] = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc or {})  # type: ignore[union-attr]
     text = _drop_code_lines(meta.get("text") or "").strip()
@@ -164,7 +305,9 @@ def extract_html(html: str, *, url: str | None = None, label: str = "page") -> E
         text=text.replace("\r\n", "\n"),
         language=detect_language(text),
         title=meta.get("title"),
-        published=meta.get("date"),
+        # Only a date the page declares in its metadata: htmldate would otherwise take years
+        # named in the text ("en octobre 2016") for the publication date.
+        published=declared_date(tree, url) if tree is not None else None,
         outlet=outlet,
         url=url or meta.get("url"),
     )
@@ -182,7 +325,10 @@ def extract(
     label = url or name or "input"
     if not data.strip():
         raise ExtractionError(f"{label}: empty input")
-    text = decode(data, label, charset)
+    decoded = decode_text(data, label, charset)
     if is_html(data, name, content_type):
-        return extract_html(text, url=url, label=label)
-    return extract_text(text, name=name)
+        found = extract_html(decoded.text, url=url, label=label)
+    else:
+        markdown = is_markdown(name, url, content_type)
+        found = extract_text(decoded.text, name=name, url=url, markdown=markdown)
+    return replace(found, notes=found.notes + decoded.notes) if decoded.notes else found

@@ -7,8 +7,9 @@ unchecked one. Drafts (`DraftBrief`, `DraftQuote`) are what engines propose.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -24,6 +25,9 @@ class Document:
     path: str | None = None
     outlet: str | None = None
     published: str | None = None
+    # What the reader should know about how the text was read (a detected charset, bytes
+    # replaced with U+FFFD); the pipeline passes them on to the result's notes.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class DraftBrief:
     headline: str
     points: tuple[str, ...]
     quotes: tuple[DraftQuote, ...]
+    # Set when headline and points are in this language, not the brief's (offline, untranslated).
+    original_language: str | None = None
 
 
 @dataclass
@@ -102,13 +108,37 @@ class Feedback:
 
 @dataclass(frozen=True)
 class Quote:
-    """A checked quote: `text == source.text[start:end]`."""
+    """A checked quote: `text == source.text[start:end]`.
+
+    In a brief, a quote in the brief's language has no `translation`; a quote in
+    another language has one, or `untranslated` is True (see `in_brief`).
+    """
 
     text: str
     source: str
     start: int
     end: int
     translation: str | None = None
+    # True when the quote is in another language than its brief and came without a real
+    # translation (the offline engine, or a model that gave none): renderers label it.
+    untranslated: bool = False
+
+    def in_brief(self, brief_language: str, quote_language: str) -> Quote:
+        """This quote as a brief in `brief_language` shows it, whatever the engine proposed.
+
+        Same language: never a translation. Other language: the translation, unless it is
+        missing, blank or the quote's own words again, in which case it is marked untranslated.
+        """
+        if quote_language == brief_language:
+            return replace(self, translation=None, untranslated=False)
+        translation = (self.translation or "").strip()
+        if not translation or _words(translation) == _words(self.text):
+            return replace(self, translation=None, untranslated=True)
+        return replace(self, translation=translation, untranslated=False)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
 
 
 @dataclass(frozen=True)
@@ -119,6 +149,9 @@ class Brief:
     headline: str
     points: tuple[str, ...]
     quotes: tuple[Quote, ...]
+    # The language the headline and points are really written in, when it is not `language`
+    # (an offline brief cannot translate: it shows the source's brief, labelled untranslated).
+    original_language: str | None = None
 
 
 @dataclass
@@ -145,6 +178,9 @@ class Result:
     usage: Usage
     citations: CitationCounts
     notes: tuple[str, ...] = ()
+    # Why these briefs must not reach a reader (no sentence, no point, too few quotes); None
+    # when they may. The CLI shows it as a note; the service stores it and skips the story.
+    withheld: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form printed by `briefing summarize --json`."""
@@ -158,6 +194,7 @@ class Result:
                     "headline": b.headline,
                     "points": list(b.points),
                     "quotes": [asdict(q) for q in b.quotes],
+                    "original_language": b.original_language,
                 }
                 for lang, b in self.briefs.items()
             },
@@ -166,4 +203,5 @@ class Result:
             "usage": asdict(self.usage),
             "citations": asdict(self.citations),
             "notes": list(self.notes),
+            "withheld": self.withheld,
         }

@@ -9,6 +9,7 @@ empty result.
 from __future__ import annotations
 
 import logging
+import re
 
 from briefing import checks
 from briefing.citations import QuoteCheck, verify_quotes
@@ -17,10 +18,16 @@ from briefing.engines import Engine, select_engine
 from briefing.engines.extractive import ExtractiveEngine, best_quotes
 from briefing.errors import EngineError
 from briefing.models import Brief, DraftBrief, DraftQuote, Feedback, Proposal, Result, Story, Usage
+from briefing.sentences import iter_sentences
 from briefing.text import shorten
 
 log = logging.getLogger(__name__)
-HEADLINE_WORDS = 20
+# A headline longer than this is cut; the offline engine picks a whole sentence within it
+# (news leads run 25 to 40 words), models write one line.
+HEADLINE_WORDS = 40
+# A "sentence" longer than this is a run of text without punctuation, not a sentence.
+MAX_SENTENCE_CHARS = 2_000
+_SENTENCE_END = re.compile(r"""[.!?…][\s»”"’')\]]*$""")
 
 
 def _drafts(proposal: Proposal) -> dict[str, list[DraftQuote]]:
@@ -75,8 +82,12 @@ def _finish(lang: str, draft: DraftBrief, story: Story, check: QuoteCheck,
     point_check = checks.check_points(draft.points, lang, story)
     checks.record(check.counts, point_check)
     points = checks.fit_words(headline, point_check.points, cfg)
-    quotes = tuple(check.quotes.get(lang, [])[: cfg.max_quotes])
-    return Brief(lang, headline, points, quotes)
+    # One rule for every engine: a quote in the brief's language carries no translation,
+    # one in another language carries one or is marked untranslated.
+    languages = {doc.id: doc.language for doc in story.sources}
+    quotes = tuple(q.in_brief(lang, languages.get(q.source, lang))
+                   for q in check.quotes.get(lang, [])[: cfg.max_quotes])
+    return Brief(lang, headline, points, quotes, draft.original_language)
 
 
 def summarise(
@@ -99,5 +110,38 @@ def summarise(
     for lang in settings.brief.languages:
         _top_up(lang, story, check, settings)
         briefs[lang] = _finish(lang, proposal.briefs[lang], story, check, settings)
+    # How the sources were read (a detected charset, replaced bytes) comes first.
+    all_notes = [n for doc in story.sources for n in doc.notes] + notes + list(proposal.notes)
+    withheld = withheld_reason(story, briefs, settings)
+    if withheld is not None:
+        log.warning("brief withheld from readers: %s", withheld)
+        all_notes.append(f"withheld from readers: {withheld}")
     return Result(story, briefs, proposal.engine, proposal.model, usage, check.counts,
-                  tuple(notes) + proposal.notes)
+                  tuple(all_notes), withheld)
+
+
+def has_sentence(text: str) -> bool:
+    """Whether the text holds a sentence: at most MAX_SENTENCE_CHARS, closed by . ! ? or …"""
+    return any(s.end - s.start <= MAX_SENTENCE_CHARS
+               and _SENTENCE_END.search(text, max(s.start, s.end - 16), s.end) is not None
+               for s in iter_sentences(text))
+
+
+def withheld_reason(story: Story, briefs: dict[str, Brief], settings: Settings) -> str | None:
+    """Why these briefs must not reach a reader, in one line; None when they may.
+
+    A story whose sources hold no sentence (no end punctuation, one huge line) has nothing a
+    brief can stand on; a brief with no point, or fewer checked quotes than
+    `brief.min_quotes`, is not the brief readers were promised.
+    """
+    if not any(has_sentence(doc.text) for doc in story.sources):
+        return "the sources hold no sentence (no . ! ? or … ending a line of reasonable length)"
+    reasons = []
+    for lang, brief in briefs.items():
+        if not brief.points:
+            reasons.append(f"the {lang} brief has no point")
+        if len(brief.quotes) < settings.brief.min_quotes:
+            n = len(brief.quotes)
+            reasons.append(f"the {lang} brief has {n} checked quote{'' if n == 1 else 's'}, "
+                           f"fewer than brief.min_quotes ({settings.brief.min_quotes})")
+    return "; ".join(reasons) or None

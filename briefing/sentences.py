@@ -8,6 +8,7 @@ megabytes per second, which rule-heavy segmenters do not reach.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 # Words after which a full stop does not end a sentence.
@@ -15,13 +16,22 @@ _ABBREVIATIONS = frozenset(
     """m mm mme mmes mlle mr mrs ms dr pr st ste me jr sr vs etc cf ex av apr
     env no nos art fig p pp vol éd ed gen gén col lt cpt sgt prof inc ltd co corp
     jan janv feb fév févr mar apr avr jun jul juil aug sep sept oct nov dec déc
-    u.s u.k e.g i.e""".split()
+    u.s u.k e.g i.e mgr cie bd dir gal dept gov sen rep rev hon capt maj cmdr""".split()
 )
-# End punctuation, then optional closing quotes/brackets, then whitespace.
+_UPPER = "A-ZÀ-ÖØ-Þ"
+# End punctuation, then optional closing quotes/brackets, then whitespace, or, in text glued
+# without a space ("Mizan Online.Moussavi Majd a été"), a capital (after an opening mark).
 # French typography puts a (no-break) space before the closing guillemet: ". »".
-_BOUNDARY = re.compile(r"""[.!?…]+(?:[ \u00a0\u202f]»|[»”"’')\]])*(?=\s)|\n\s*\n|\n""")
-_NEXT_START = re.compile(r"""\s*[«“"‘'(\[—–-]?\s*[A-ZÀ-ÖØ-Þ0-9]""")
+_BOUNDARY = re.compile(rf"""[.!?…]+(?:[ \u00a0\u202f]»|[»”"’')\]])*(?=\s|[«“"„]?[{_UPPER}])"""
+                       r"|\n\s*\n|\n")
+_NEXT_START = re.compile(rf"""\s*[«“"‘'(\[—–-]?\s*[{_UPPER}0-9]""")
+# A glued sentence starts with a word: a capital then a small letter or an apostrophe, so
+# acronyms ("U.S.A.", "ASP.NET") and initials ("J.R.R.") are not split.
+_GLUED_START = re.compile(rf"""[«“"„]?[{_UPPER}](?:[a-zß-ÿ]|['’][\w])""")
 _WORD_BEFORE = re.compile(r"([\w.]+)\.$")
+_ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "u.n", "e.u.a"
+# A token holding a web address or an e-mail is never split, whatever its capitals.
+_ADDRESS = re.compile(r"://|\b[Ww]ww\.|@|\.(?:com|org|net|fr|uk|de|io|gouv)\b")
 
 
 @dataclass(frozen=True)
@@ -37,16 +47,45 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     if match is None:
         return False
     word = match.group(1).lower()
-    # Single letters are initials ("J. Smith"), not ends of sentences.
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+    # Single letters are initials ("J. Smith"), not ends of sentences; nor are "U.N." acronyms.
+    return (word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+            or _ACRONYM.fullmatch(word) is not None)
 
 
-def _ends_sentence(text: str, match: re.Match[str]) -> bool:
+def _token_around(text: str, pos: int) -> str:
+    """The whitespace-delimited token holding `pos` (at most 80 characters each side)."""
+    left = text.rfind(" ", max(0, pos - 80), pos) + 1 or max(0, pos - 80)
+    right = pos
+    while right < len(text) and right - pos < 80 and not text[right].isspace():
+        right += 1
+    return text[left:right]
+
+
+def _glued_end(text: str, start: int, match: re.Match[str]) -> int | None:
+    """Where a sentence glued to the next one ends, or None when this is no boundary."""
+    end = match.end()
+    if _GLUED_START.match(text, end) is None or _ADDRESS.search(_token_around(text, end)):
+        return None
+    if match.group().startswith("."):
+        # ".NET", " .Net": a full stop after a space starts a name; "M.Dupont" is a title.
+        if match.start() == 0 or text[match.start() - 1].isspace():
+            return None
+        if _is_abbreviation(text, match.start()):
+            return None
+    if text[end - 1] == '"' and text.count('"', start, end - 1) % 2 == 0:
+        end -= 1  # an even count before it: this straight mark opens the next sentence
+    return end
+
+
+def _boundary_end(text: str, start: int, match: re.Match[str]) -> int | None:
+    """The end of the sentence that `match` closes, or None when it closes none."""
     if "\n" in match.group():
-        return True
+        return match.end()
+    if match.end() < len(text) and not text[match.end()].isspace():
+        return _glued_end(text, start, match)
     if match.group().startswith(".") and _is_abbreviation(text, match.start()):
-        return False
-    return _NEXT_START.match(text, match.end()) is not None
+        return None
+    return match.end() if _NEXT_START.match(text, match.end()) is not None else None
 
 
 def _trimmed(text: str, start: int, end: int) -> Span | None:
@@ -57,18 +96,23 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
     return Span(start, end) if end > start else None
 
 
-def split_sentences(text: str) -> list[Span]:
-    """Split text into sentence spans; every non-space character is in exactly one."""
-    spans: list[Span] = []
+def iter_sentences(text: str) -> Iterator[Span]:
+    """Sentence spans one at a time, in order: a caller that needs only the first few (or
+    the first match) does not pay for a span per line of a huge text."""
     start = 0
     for match in _BOUNDARY.finditer(text):
-        if not _ends_sentence(text, match):
+        end = _boundary_end(text, start, match)
+        if end is None or end <= start:
             continue
-        span = _trimmed(text, start, match.end())
+        span = _trimmed(text, start, end)
         if span is not None:
-            spans.append(span)
-        start = match.end()
+            yield span
+        start = end
     tail = _trimmed(text, start, len(text))
     if tail is not None:
-        spans.append(tail)
-    return spans
+        yield tail
+
+
+def split_sentences(text: str) -> list[Span]:
+    """Split text into sentence spans; every non-space character is in exactly one."""
+    return list(iter_sentences(text))

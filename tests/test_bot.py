@@ -187,21 +187,25 @@ def test_allow_list_refuses_others_politely(tg: FakeTelegram, db: Database, tmp_
 
 def test_admin_commands_are_for_admins(tg: FakeTelegram, db: Database, tmp_path: Path) -> None:
     tg.per_chat_rate = 0
+    rss = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Local news</title>'
+           b"<item><title>One</title><link>http://example.org/1</link>"
+           b"<description>A short teaser.</description></item></channel></rss>")
 
-    async def play() -> None:
+    async def play(url: str) -> None:
         async with running(bot_settings(tg, tmp_path), db):
-            tg.user_message(BOB, "/addfeed http://127.0.0.1:9/rss", user_id=BOB,
-                            language_code="en")
+            tg.user_message(BOB, f"/addfeed {url}", user_id=BOB, language_code="en")
             assert "administrators" in (await said(tg, BOB))[0]["text"]
-            tg.user_message(ADMIN, "/addfeed http://127.0.0.1:9/rss", user_id=ADMIN,
-                            language_code="en")
+            tg.user_message(ADMIN, f"/addfeed {url}", user_id=ADMIN, language_code="en")
             tg.user_message(ADMIN, "/stats", user_id=ADMIN, language_code="en")
             added, stats = [m["text"] for m in await said(tg, ADMIN, 2)]
             assert "feed 1 added" in added and "subscribers:" in stats and "tokens today" in stats
 
-    asyncio.run(play())
+    with FakeWebServer() as web:
+        web.route("/rss", rss, content_type="application/rss+xml")
+        asyncio.run(play(web.url("/rss")))
+        url = web.url("/rss")
     with db.session() as session:
-        assert session.scalars(select(Feed.url)).all() == ["http://127.0.0.1:9/rss"]
+        assert session.scalars(select(Feed.url)).all() == [url]
 
 
 def test_scheduled_digest_arrives_at_local_time_then_questions_follow(

@@ -133,3 +133,36 @@ def test_a_changed_letter_is_never_accepted(text: str, data: st.DataObject) -> N
     quote, reason = check_quote(DraftQuote(changed, "S1"), story)
     assert quote is None
     assert reason
+
+
+# --- quotation marks at the edges of a quote ------------------------------------
+
+AMAZON = ("Un témoin important, ce dernier ayant précédemment mentionné que Donald Trump lui "
+          "avait signifier « d'envoyer paître Amazon ». Rien ne dit que la procédure réussisse.")
+
+
+def test_a_closing_mark_whose_opening_mark_is_in_the_quote_is_kept() -> None:
+    quote = "Donald Trump lui avait signifier « d'envoyer paître Amazon »"
+    assert strip_edges(quote) == quote
+    start, end = locate(quote, AMAZON) or (0, 0)
+    assert AMAZON[start:end] == quote and AMAZON[start:end].endswith("»")
+    checked, outcome = check_quote(DraftQuote(quote, "S1"), text_story(AMAZON))
+    assert checked is not None and checked.text.endswith("»") and outcome == "exact"
+
+
+def test_marks_around_the_whole_quote_or_without_partner_are_taken_off() -> None:
+    assert strip_edges("« d'envoyer paître Amazon »") == "d'envoyer paître Amazon"
+    assert strip_edges("d'envoyer paître Amazon »") == "d'envoyer paître Amazon"
+    assert strip_edges("“… la fin du monde …”") == "la fin du monde"
+    # An opening mark closed inside the quote stays, and so does its partner.
+    assert strip_edges("« Je viens », a-t-il dit.") == "« Je viens », a-t-il dit."
+    assert strip_edges('"oui" et "non"') == '"oui" et "non"'
+
+
+def test_a_repaired_quote_with_inner_marks_keeps_them_paired() -> None:
+    # Straight marks in the model's answer, guillemets in the source.
+    quote = 'Donald Trump lui avait signifier "d\'envoyer paître Amazon"'
+    checked, outcome = check_quote(DraftQuote(quote, "S1"), text_story(AMAZON))
+    assert checked is not None and outcome == "repaired"
+    assert checked.text == "Donald Trump lui avait signifier « d'envoyer paître Amazon »"
+    assert AMAZON[checked.start : checked.end] == checked.text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -84,7 +86,7 @@ def test_stdin_is_a_source(tmp_path: Path) -> None:
     proc = run("summarize", "--json", "-", cwd=tmp_path, stdin=SEEDS[0].read_bytes())
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["story"]["sources"][0]["path"] is None
+    assert data["story"]["sources"][0]["path"] == "-"
     assert any("Mark Eper" in s for s in [SEEDS[0].read_text()])
 
 
@@ -159,3 +161,64 @@ def test_config_file_sets_limits_and_refuses_secrets(tmp_path: Path) -> None:
 def test_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
     proc = run("summarize", "--engine", "magic", str(SEEDS[0]), cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+# --- inputs read within bounds ---------------------------------------------------------
+
+
+def _address_space_limit() -> None:
+    """Run in the child: 1 GiB of address space, so reading without a bound fails fast."""
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def run_with_stdin_file(*args: str, cwd: Path, stdin: Path) -> subprocess.CompletedProcess[str]:
+    with stdin.open("rb") as source:
+        proc = subprocess.run(
+            [sys.executable, "-m", "briefing", *args], cwd=cwd, stdin=source, env=CLEAN_ENV,
+            capture_output=True, timeout=60, check=False, preexec_fn=_address_space_limit,
+        )
+    return subprocess.CompletedProcess(proc.args, proc.returncode,
+                                       proc.stdout.decode(), proc.stderr.decode())
+
+
+def test_stdin_from_dev_zero_stops_at_the_cap_with_exit_2(tmp_path: Path) -> None:
+    proc = run_with_stdin_file("summarize", "-", cwd=tmp_path, stdin=Path("/dev/zero"))
+    one_line_error(proc, 2)
+    assert proc.stderr.strip() == "error: stdin: larger than 5 MB; raise fetch.max_bytes"
+
+
+def test_the_cap_follows_fetch_max_bytes(tmp_path: Path) -> None:
+    (tmp_path / "briefing.toml").write_text("[fetch]\nmax_bytes = 1000\n")
+    proc = run("summarize", "-", cwd=tmp_path, stdin=SEEDS[0].read_bytes())
+    assert proc.stderr.strip() == "error: stdin: larger than 1 kB; raise fetch.max_bytes"
+    one_line_error(run("extract", str(SEEDS[0]), cwd=tmp_path), 2, "larger than 1 kB")
+
+
+def test_a_device_named_as_a_file_is_refused(tmp_path: Path) -> None:
+    proc = run_with_stdin_file("summarize", "/dev/zero", cwd=tmp_path, stdin=Path("/dev/null"))
+    one_line_error(proc, 2, "/dev/zero: is a character device, not an article file")
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash for <(...)")
+def test_process_substitution_is_a_source(tmp_path: Path) -> None:
+    command = f'"{sys.executable}" -m briefing summarize --json <(cat "{SEEDS[0]}")'
+    proc = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=CLEAN_ENV,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    source = json.loads(proc.stdout)["story"]["sources"][0]
+    assert source["path"].startswith("/dev/fd/") and source["language"] == "fr"
+
+
+def test_notes_say_how_the_text_was_read_and_why_a_brief_is_withheld(tmp_path: Path) -> None:
+    # Damaged UTF-8 (a stray cp1252 apostrophe) and no sentence at all (no end punctuation).
+    path = tmp_path / "raw.txt"
+    path.write_bytes("le conseil municipal a voté le budget de la ville ".encode() * 50
+                     + b"l\x92opposition proteste")
+    proc = run("summarize", "--json", str(path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["notes"][0] == f"{path}: 1 invalid UTF-8 byte sequence replaced with U+FFFD"
+    assert "no sentence" in data["withheld"]
+    assert data["notes"][-1] == f"withheld from readers: {data['withheld']}"
+    human = run("summarize", str(path), cwd=tmp_path)
+    assert human.returncode == 0 and "note: withheld from readers: " in human.stdout

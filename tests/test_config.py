@@ -86,3 +86,111 @@ def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
 def test_the_example_config_documents_the_defaults() -> None:
     example = Path(__file__).resolve().parent.parent / "config.example.toml"
     assert load_settings(example, env={}) == load_settings(env={})
+
+
+# --- every value is range-checked, from the file and from the environment alike -----------
+
+
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        ("[llm]\ntimeout = 0\n", "llm.timeout"),
+        ("[llm]\ntimeout = -5\n", "llm.timeout"),
+        ("[llm]\ncontext_tokens = 0\n", "llm.context_tokens"),
+        ("[llm]\ncontext_tokens = 2000\nmax_output_tokens = 2000\n", "llm"),
+        ("[llm]\nmax_retries = -1\n", "llm.max_retries"),
+        ("[brief]\nmin_quotes = 5\nmax_quotes = 3\n", "brief"),
+        ("[brief]\nmax_points = 0\n", "brief.max_points"),
+        ("[brief]\nlanguages = []\n", "brief.languages"),
+        ("[brief]\nlanguages = [\"fr\", \"xx\"]\n", "brief"),
+        ("[fetch]\nmax_bytes = 0\n", "fetch.max_bytes"),
+        ("[fetch]\nallow_private = \"on\"\n", "fetch.allow_private"),
+        ("[fetch]\nallow_private = 2\n", "fetch.allow_private"),
+        ("[service]\nfeed_concurrency = 0\n", "service.feed_concurrency"),
+        ("[service]\npoll_minutes = 0\n", "service.poll_minutes"),
+        ("[service]\noffline_fallback = \"maybe\"\n", "service.offline_fallback"),
+        ("[telegram]\nsummaries_per_hour = 30\nsummaries_per_day = 10\n", "telegram"),
+        ("[telegram]\nwebhook_port = 70000\n", "telegram.webhook_port"),
+    ],
+)
+def test_out_of_range_file_values_are_refused_naming_setting_and_file(
+    tmp_path: Path, content: str, where: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    message = str(info.value)
+    assert message.startswith(f"invalid setting {where}") and str(path) in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "where"),
+    [
+        ("BRIEFING_LLM_TIMEOUT", "-1", "llm.timeout"),
+        ("BRIEFING_LLM_TIMEOUT", "soon", "llm.timeout"),
+        ("BRIEFING_CONTEXT_TOKENS", "0", "llm.context_tokens"),
+        ("BRIEFING_ALLOW_PRIVATE_URLS", "maybe", "fetch.allow_private"),
+        ("BRIEFING_ALLOW_PRIVATE_URLS", "on", "fetch.allow_private"),
+        ("BRIEFING_ENGINE", "magic", "llm.engine"),
+        ("BRIEFING_ADMINS", "alice", "telegram.admins"),
+    ],
+)
+def test_out_of_range_environment_values_are_refused_naming_the_variable(
+    var: str, value: str, where: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={var: value})
+    message = str(info.value)
+    assert message.startswith(f"invalid setting {where}") and var in message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", True), ("true", True), ("YES", True), ("0", False), ("False", False), ("no", False)],
+)
+def test_booleans_take_true_false_one_zero_yes_no(value: str, expected: bool) -> None:
+    assert load_settings(env={"BRIEFING_ALLOW_PRIVATE_URLS": value}).fetch.allow_private is expected
+
+
+def test_a_bad_secret_is_reported_without_its_value(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[llm]\ntimeout = 0\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={"OPENAI_API_KEY": "sk-test-secret-value"})
+    assert "sk-test-secret-value" not in str(info.value)
+
+
+def test_a_config_path_that_is_a_directory_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_settings(tmp_path, env={})
+
+
+def test_a_config_file_that_is_not_utf8_is_a_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[llm]\nmodel = "modèle"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_settings(path, env={})
+
+
+def test_a_utf8_config_file_with_a_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes('\ufeff[llm]\nmodel = "modèle"\n'.encode())
+    assert load_settings(path, env={}).llm.model == "modèle"
+
+
+def test_every_setting_has_an_environment_name_and_aliases_stay() -> None:
+    settings = load_settings(env={
+        "BRIEFING_SERVICE__POLL_MINUTES": "5", "BRIEFING_BRIEF__LANGUAGES": "en",
+        "BRIEFING_FETCH__ALLOW_PRIVATE": "yes", "BRIEFING_MODEL": "alias-model",
+    })
+    assert settings.service.poll_minutes == 5.0 and settings.brief.languages == ("en",)
+    assert settings.fetch.allow_private is True and settings.llm.model == "alias-model"
+    both = load_settings(env={"BRIEFING_MODEL": "alias", "BRIEFING_LLM__MODEL": "long"})
+    assert both.llm.model == "long"
+
+
+def test_an_unknown_environment_setting_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"service\.pol_minutes.*BRIEFING_SERVICE__POL_MINUTES"):
+        load_settings(env={"BRIEFING_SERVICE__POL_MINUTES": "5"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,17 +19,21 @@ NOW = datetime(2026, 1, 15, 6, 35, tzinfo=UTC)  # 07:35 in Paris (winter), 01:35
 
 
 def add_story(db: Database, title: str, sources: int, published: datetime,
-              feed_id: int | None = None) -> int:
+              feed_id: int | None = None, *, briefed: datetime | None = None,
+              withheld: str | None = None, published_text: str | None = None) -> int:
+    """A summarised story; briefed when it was published unless `briefed` says otherwise."""
     with db.session() as session:
         story = Story(title=title, first_published=published, last_published=published,
-                      version=sources, summarised_version=sources)
+                      version=sources, summarised_version=sources,
+                      briefed_at=briefed or published, withheld=withheld)
         session.add(story)
         session.flush()
         for i in range(sources):
             session.add(Article(content_hash=f"{title}-{i}", title=f"{title} {i}",
                                 outlet=f"Outlet {i}", url=f"https://news.example/{title}/{i}",
                                 text="texte", language="fr", story_id=story.id,
-                                feed_id=feed_id, published=published))
+                                feed_id=feed_id, published=published,
+                                published_text=published_text or published.isoformat()))
         for lang in ("fr", "en"):
             session.add(Brief(story_id=story.id, language=lang, story_version=sources,
                               headline=f"{title} ({lang})", points=[f"point {lang}"],
@@ -126,3 +131,81 @@ def test_bad_time_zone_gets_an_example(db: Database) -> None:
 
     with pytest.raises(BadInput, match="Europe/Paris"):
         add_subscriber(db, "7", "07:30", "Mars/Olympus")
+
+
+# --- What a digest covers: arrival since the last digest, not publication ------------------
+
+
+def test_a_story_briefed_after_the_last_digest_is_in_the_next_whatever_its_date(
+    db: Database, store_url: str, tmp_path: Path
+) -> None:
+    """Published 06:20 (its page said only the day: midnight), briefed 06:32, last digest 06:27."""
+    settings = service_settings(store_url, tmp_path)
+    last = datetime(2026, 1, 14, 6, 27, tzinfo=UTC)
+    late = add_story(db, "late", 1, datetime(2026, 1, 14, tzinfo=UTC),
+                     briefed=datetime(2026, 1, 14, 6, 32, tzinfo=UTC), published_text="2026-01-14")
+    sent = add_story(db, "sent", 1, datetime(2026, 1, 14, 6, 10, tzinfo=UTC),
+                     briefed=datetime(2026, 1, 14, 6, 15, tzinfo=UTC))
+    subscriber(db, last_digest_at=last)
+    assert schedule_digests(db, NOW, settings) == 1  # the next morning's digest
+    with db.session() as session:
+        row = session.scalars(select(Delivery)).one()
+        assert row.story_ids == [late]  # and not `sent`, already in the 06:27 digest
+        assert sent not in row.story_ids and "late (fr)" in row.payload[1]["text"]
+
+
+def test_a_story_published_after_the_last_digest_but_briefed_before_is_not_repeated(
+    db: Database,
+) -> None:
+    since = NOW - timedelta(hours=2)
+    add_story(db, "early", 1, NOW - timedelta(hours=1), briefed=NOW - timedelta(hours=3))
+    again = add_story(db, "again", 2, NOW - timedelta(days=2), briefed=NOW - timedelta(hours=1))
+    with db.session() as session:
+        # `again` gained a source and a new brief after the last digest: it comes back.
+        assert [i.story_id for i in compose(session, since, ("fr",), [], 10)] == [again]
+
+
+def test_withheld_stories_never_reach_a_digest(db: Database) -> None:
+    shown = add_story(db, "shown", 1, NOW - timedelta(hours=1))
+    add_story(db, "hidden", 3, NOW - timedelta(hours=1), withheld="no point survived the checks")
+    with db.session() as session:
+        assert [i.story_id for i in compose(session, NOW - timedelta(days=1), ("fr",), [],
+                                            10)] == [shown]
+
+
+def test_digest_items_label_date_only_dates_as_dates(db: Database) -> None:
+    add_story(db, "dated", 1, datetime(2026, 1, 15, tzinfo=UTC), briefed=NOW - timedelta(hours=1),
+              published_text="2026-01-15")
+    add_story(db, "timed", 2, datetime(2026, 1, 15, 5, 10, tzinfo=UTC),
+              briefed=NOW - timedelta(hours=1))
+    with db.session() as session:
+        items = compose(session, NOW - timedelta(days=1), ("fr",), [], 10)
+    assert [i.published_text for i in items] == ["2026-01-15T05:10:00+00:00", "2026-01-15"]
+
+
+def test_digest_selection_uses_the_briefed_at_index(db: Database, store_url: str) -> None:
+    """Selecting by arrival stays an index range, not a scan of every story."""
+    if not store_url.startswith("sqlite"):
+        pytest.skip("the plan is checked on SQLite, the default store")
+    from sqlalchemy import event
+
+    from briefing.service.digests import _story_rows
+
+    executed: list[tuple[str, Any]] = []
+
+    def keep(conn: object, cursor: object, statement: str, parameters: Any, *args: object) -> None:
+        executed.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        with db.session() as session:
+            _story_rows(session, NOW - timedelta(days=1), [], 8)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    statement, parameters = executed[-1]
+    raw = db.engine.raw_connection()
+    try:
+        plan = raw.cursor().execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+    finally:
+        raw.close()
+    assert any("ix_stories_briefed_at" in str(row) for row in plan), plan

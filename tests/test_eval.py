@@ -278,3 +278,42 @@ def test_eval_command_prints_json_and_writes_the_report(tmp_path: Path) -> None:
 def test_eval_command_on_a_missing_corpus_is_a_one_line_error(tmp_path: Path) -> None:
     one_line_error(run("eval", str(tmp_path / "missing.jsonl"), cwd=tmp_path), 2,
                    "no such corpus")
+
+
+# --- how the offline brief reads ------------------------------------------------------------
+
+def test_offline_brief_meets_the_quality_bar_on_orangesum(offline_settings: Settings) -> None:
+    from briefing.evaluation.report import overall_rows
+
+    corpus = shared_path("corpus", "orangesum", "test-first20.jsonl")
+    figures = overall(evaluate(corpus, offline_settings, "extractive"))
+    scores, faith = figures["rouge"], figures["faithfulness"]
+    rows = {row[0]: row[1] for row in overall_rows(figures)}
+    assert rows["points ending with an ellipsis"].startswith("0 of ")
+    assert rows["quotes with unbalanced quotation marks"].startswith("0 of ")
+    for metric in ("rouge1", "rougeL"):
+        assert scores["offline"][metric] >= scores["lead2"][metric], metric
+    assert faith["points"] > 20 and faith["points_ellipsis"] == 0
+    assert faith["quotes_checked"] > 40 and faith["quotes_unbalanced_share"] <= 0.02
+
+
+def test_cut_points_and_unbalanced_quotes_are_counted() -> None:
+    from briefing.evaluation.signals import measure
+    from briefing.models import Brief, CitationCounts, Document, Quote, Result, Story, Usage
+
+    text = ("Le maire a parlé « d'un vote historique » mardi. "
+            "Pour lui, « cette séquence normalise un comportement. Puis il est parti.")
+    story = Story((Document("S1", text, "fr"),))
+    whole = Quote("Le maire a parlé « d'un vote historique » mardi.", "S1", 0, 48)
+    start = text.index("« cette")
+    half = Quote(text[start : start + 30], "S1", start, start + 30)
+    brief = Brief("fr", "Le maire parle", ("Un point entier.", "Un point coupé au milieu…"),
+                  (whole, half))
+    copy = Brief("en", brief.headline, brief.points, brief.quotes, original_language="fr")
+    result = Result(story, {"fr": brief, "en": copy}, "extractive", None, Usage(),
+                    CitationCounts())
+    signals = measure(result)
+    # The untranslated copy repeats the French brief: it is not counted twice.
+    assert (signals.points, signals.points_ellipsis) == (2, 1)
+    assert (signals.quotes_checked, signals.quotes_unbalanced) == (2, 1)
+    assert signals.language_ok["en"] == signals.language_ok["fr"]

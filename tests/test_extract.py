@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from briefing.errors import BadInput, ExtractionError
-from briefing.extract import decode, extract, extract_html, extract_text, is_html
+from briefing.extract import decode, decode_text, extract, extract_html, extract_text, is_html
 from tests.conftest import FIXTURES, SEEDS, shared_path
 
 TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
@@ -64,11 +64,22 @@ def test_seed_001_keeps_curly_quotes_and_apostrophes() -> None:
 # --- plain-text cleaning ---------------------------------------------------------
 
 
-def test_cp1252_french_text_is_decoded() -> None:
-    text = "Le café de l'été"
-    assert extract(text.encode("cp1252"), name="note.txt").text == text
+@pytest.mark.parametrize("path", SEEDS, ids=lambda p: p.name)
+def test_cp1252_article_is_detected_and_the_note_names_the_charset(path: Path) -> None:
+    # French saved by older Windows tools: not UTF-8, no declaration; the detector decides.
+    text = path.read_text(encoding="utf-8")
+    got = extract(text.encode("cp1252"), name="note.txt")
+    assert got.text == extract(path.read_bytes(), name="note.txt").text
+    assert len(got.notes) == 1 and "cp1252" in got.notes[0] and "note.txt" in got.notes[0]
+
+
+def test_short_text_in_an_unknown_charset_is_refused_not_guessed() -> None:
+    # Too short for the detector to tell cp1252 ("œ", "è") from cp1250 ("ś", "č"): exit 2,
+    # where a guess would print "L’śuvre coűte 5 € – « trčs cher »".
     longer = "L’œuvre coûte 5 € – « très cher », dit-il."
-    assert decode(longer.encode("cp1252"), "note.txt") == longer
+    with pytest.raises(BadInput, match="undecodable") as info:
+        decode(longer.encode("cp1252"), "note.txt")
+    assert info.value.exit_code == 2
 
 
 def test_declared_charset_is_used() -> None:
@@ -339,3 +350,82 @@ def test_reuters_page_has_its_date_and_quotes() -> None:
     assert got.outlet == "Reuters"
     assert got.text.startswith("LOS ANGELES (Reuters) - South Korean thriller “Parasite”")
     assert "“I am standing on the shoulders of my favorite actor - Heath Ledger,”" in got.text
+
+
+# --- one decoding rule -----------------------------------------------------------
+
+FRENCH = ("Le gouvernement a présenté mercredi son projet de réforme, très contesté. « C’est "
+          "une réforme juste », a déclaré la Première ministre devant les députés. ")
+
+
+def test_a_stray_byte_in_utf8_text_becomes_u_fffd_and_a_note_not_mojibake() -> None:
+    # A cp1252 apostrophe (0x92) pasted into UTF-8 text: the rest must stay exactly as written.
+    data = FRENCH.encode() * 3 + b"L\x92avis du Conseil est attendu."
+    got = extract(data, name="damaged.txt")
+    assert got.text == FRENCH * 3 + "L\ufffdavis du Conseil est attendu."
+    assert "Ã" not in got.text and "présenté" in got.text
+    assert got.notes == ("damaged.txt: 1 invalid UTF-8 byte sequence replaced with U+FFFD",)
+
+
+def test_a_utf8_bom_with_damage_is_still_utf8() -> None:
+    got = decode_text(b"\xef\xbb\xbf" + "Café crème ".encode() * 30 + b"\xe9t\xe9.", "a.txt")
+    assert got.encoding == "utf-8" and got.text.endswith("\ufffdt\ufffd.")
+    assert "2 invalid UTF-8 byte sequences" in got.notes[0]
+
+
+def test_text_with_more_damage_than_the_threshold_is_refused() -> None:
+    # Mostly UTF-8, a third cp1252 (mixed encodings): 4 invalid bytes every 75 characters.
+    line = "Été très chaud à Nîmes. "
+    data = (line.encode() * 2 + line.encode("cp1252")) * 5
+    with pytest.raises(BadInput, match="invalid byte sequences") as info:
+        decode_text(data, "mixed.txt")
+    assert "mixed.txt" in str(info.value) and info.value.exit_code == 2
+
+
+def test_a_real_u_fffd_in_the_source_is_not_counted_as_damage() -> None:
+    data = ("Le symbole \ufffd remplace un caractère. " * 3).encode() + b"Fin\x92."
+    assert "1 invalid" in decode_text(data, "a.txt").notes[0]
+
+
+def test_valid_utf8_wins_over_a_wrong_declared_charset() -> None:
+    # Servers often declare ISO-8859-1 by default for pages that are UTF-8.
+    text = "Le café crème est très apprécié à Nîmes, dit-elle."
+    got = decode_text(text.encode(), "page", charset="iso-8859-1")
+    assert got.text == text and got.notes == ()
+
+
+def test_the_pages_own_meta_charset_is_used() -> None:
+    text = "<p>Правительство представило в среду проект реформы.</p>"
+    page = f'<html><head><meta charset="windows-1251"></head><body>{text}</body></html>'
+    assert decode_text(page.encode("cp1251"), "page").text == page
+    xml = f'<?xml version="1.0" encoding="koi8-r"?><html><body>{text}</body></html>'
+    assert decode_text(xml.encode("koi8-r"), "page").text == xml
+
+
+@pytest.mark.parametrize(("codec", "name"), [("koi8-r", "koi8-r"), ("cp1251", "cp1251")])
+def test_a_detected_charset_is_named_in_the_notes(codec: str, name: str) -> None:
+    text = ("Правительство представило в среду проект пенсионной реформы, который профсоюзы "
+            "резко критикуют. Премьер-министр заявила, что реформа справедлива. ") * 3
+    got = decode_text(text.encode(codec), "ru.txt")
+    assert got.text == text and got.encoding == name
+    assert got.notes == (f"ru.txt: not UTF-8; decoded as {name} (detected by charset-normalizer)",)
+    assert extract(text.encode(codec), name="ru.txt").notes == got.notes
+
+
+def test_bytes_the_detector_reads_as_noise_are_refused() -> None:
+    # charset-normalizer proposes cp949 for these, but finds no language in what it reads.
+    with pytest.raises(BadInput, match="none detected with confidence"):
+        decode_text(b"\x81\x8d\x8f\x90\x9d" * 50, "noise.txt")
+
+
+def test_invalid_utf16_after_its_mark_is_refused() -> None:
+    with pytest.raises(BadInput, match="invalid UTF-16"):
+        decode_text(b"\xff\xfe" + "Bonjour".encode("utf-16-le") + b"\x00\xd8", "a.txt")
+
+
+def test_an_html_file_in_latin1_with_its_meta_charset_is_extracted() -> None:
+    page = ARTICLE.replace('<meta charset="utf-8">', '<meta charset="iso-8859-1">')
+    page = page.replace("’", "'").replace("–", "-").replace("«", '"').replace("»", '"')
+    got = extract(page.encode("latin-1"), name="budget.html")
+    assert "réuni jeudi soir" in got.text and "deux millions d'euros." in got.text
+    assert got.notes == ()

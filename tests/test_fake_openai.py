@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 import tiktoken
@@ -144,3 +145,70 @@ def test_models_and_unknown_paths(fake_openai: FakeOpenAI) -> None:
     with pytest.raises(openai.NotFoundError):
         client.embeddings.create(model="x", input="y")
     assert fake_openai.calls == 0
+
+
+EXPECTED_REJECTIONS = {
+    "openai": (400, openai.BadRequestError),
+    "vllm": (400, openai.BadRequestError),
+    "fastapi": (422, openai.UnprocessableEntityError),
+    "llama_cpp_python": (500, openai.InternalServerError),
+    "llama_server": (500, openai.InternalServerError),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(EXPECTED_REJECTIONS))
+def test_a_format_the_server_lacks_gets_that_servers_error(
+    fake_openai: FakeOpenAI, shape: str
+) -> None:
+    status, error = EXPECTED_REJECTIONS[shape]
+    fake_openai.formats, fake_openai.rejection = {"json_object", "plain"}, shape
+    fake_openai.queue(Reply.content("{}"))
+    schema_format: Any = {"type": "json_schema",
+                          "json_schema": {"name": "x", "schema": {"type": "object"}}}
+    with pytest.raises(error) as excinfo:
+        make_client(fake_openai).chat.completions.create(
+            model="m", messages=MESSAGES, response_format=schema_format)
+    assert excinfo.value.status_code == status
+    assert "response_format" in json.dumps(excinfo.value.body)
+    assert fake_openai.pending == 1  # the scripted reply is kept for an accepted request
+    completion = make_client(fake_openai).chat.completions.create(
+        model="m", messages=MESSAGES, response_format={"type": "json_object"})
+    assert completion.choices[0].message.content == "{}"
+    assert fake_openai.format_counts() == {"json_schema": 1, "json_object": 1}
+
+
+def test_the_sdk_retries_a_500_rejection_unless_told_not_to(fake_openai: FakeOpenAI) -> None:
+    # Why the engine marks capability errors: the SDK alone retries every 500.
+    fake_openai.formats, fake_openai.rejection = {"plain"}, "llama_cpp_python"
+    with pytest.raises(openai.InternalServerError):
+        make_client(fake_openai, max_retries=2).chat.completions.create(
+            model="m", messages=MESSAGES, response_format={"type": "json_object"})
+    assert fake_openai.calls == 3
+
+
+def test_format_kinds_of_requests(fake_openai: FakeOpenAI) -> None:
+    fake_openai.default = Reply.content("{}")
+    client = make_client(fake_openai)
+    formats: list[Any] = [
+        {"type": "json_object", "schema": {"type": "object"}}, {"type": "json_object"},
+        {"type": "text"}, openai.omit,
+    ]
+    for response_format in formats:
+        client.chat.completions.create(model="m", messages=MESSAGES,
+                                       response_format=response_format)
+    assert [r.format_kind for r in fake_openai.chat_requests] == [
+        "json_object+schema", "json_object", "plain", "plain"]
+
+
+def test_server_descriptions_props_models_and_ollama_show(fake_openai: FakeOpenAI) -> None:
+    root = fake_openai.base_url.removesuffix("/v1")
+    assert httpx.get(f"{root}/props").status_code == 404  # not a llama-server by default
+    fake_openai.props = {"default_generation_settings": {"n_ctx": 4096}, "total_slots": 1}
+    fake_openai.model_info = {"gpt-4o": {"max_model_len": 32768}}
+    fake_openai.ollama_show = {"model_info": {"llama.context_length": 131072}}
+    assert httpx.get(f"{root}/props").json()["default_generation_settings"]["n_ctx"] == 4096
+    listed = {m.id: m.to_dict() for m in make_client(fake_openai).models.list()}
+    assert listed["gpt-4o"]["max_model_len"] == 32768 and "max_model_len" not in listed[
+        "gpt-4o-mini"]
+    shown = httpx.post(f"{root}/api/show", json={"model": "llama3.1:8b"}).json()
+    assert shown["model_info"]["llama.context_length"] == 131072

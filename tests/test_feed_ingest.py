@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from briefing.clock import utcnow
 from briefing.config import Settings
+from briefing.service.digests import schedule_digests
 from briefing.service.feed_ingest import ingest_feeds
+from briefing.service.subscribers import add_subscriber
+from briefing.service.summaries import summarise_pending
+from briefing.sources.feeds import TEASER_WORDS
 from briefing.store.db import Database
-from briefing.store.models import Article, Feed, Story
+from briefing.store.models import Article, Delivery, Feed, Story, Subscriber
 from tests.conftest import SEEDS, service_settings
 from tests.fakes.web_server import FakeWebServer
 
@@ -128,3 +134,162 @@ def test_a_failing_feed_backs_off(
         again = session.get_one(Feed, feed_id)
         assert again.errors == 2
         assert again.next_poll_at == NOW + timedelta(minutes=31 + 60)
+
+
+# --- Entries keep the feed's facts; only teasers fetch their page --------------------------
+
+# Three articles that name old years in passing; each briefs offline with two quotes.
+NEWS = {
+    "tram": ("Le tramway de Tours repart",
+             "Le chantier du tramway de Tours a repris lundi après huit mois d'arrêt, a annoncé "
+             "la métropole. Lancé en octobre 2016, le projet devait relier la gare au campus des "
+             "Deux-Lions en 2019. « Nous avons enfin trouvé un accord avec l'entreprise de génie "
+             "civil », a déclaré le président de la métropole, Frédéric Augis, lors d'une "
+             "conférence de presse. Les travaux coûteront 48 millions d'euros de plus que prévu, "
+             "selon le dernier budget voté en 1998 pour la première ligne et révisé depuis. "
+             "L'opposition dénonce un dérapage. « Les habitants paient deux fois le retard de ce "
+             "chantier », a estimé la conseillère Claire Martin. La mise en service est "
+             "désormais attendue pour l'automne 2027."),
+    "glacier": ("Le glacier d'Argentière recule de 38 mètres",
+                "Des chercheurs de l'université de Grenoble ont mesuré un recul de 38 mètres du "
+                "glacier d'Argentière en un an. Les relevés, commencés en octobre 2016, montrent "
+                "une accélération nette depuis trois étés. « Ce rythme dépasse nos pires "
+                "scénarios », explique la glaciologue Anne Dubois, qui mesure le front de glace "
+                "depuis quinze ans. L'équipe a installé douze balises GPS sur la langue du "
+                "glacier. « Nous perdons l'équivalent d'un immeuble de dix étages chaque "
+                "saison », ajoute son collègue Marc Rivière. Les résultats seront publiés dans "
+                "la revue Nature Geoscience au printemps."),
+    "rail": ("Une ligne directe Lyon-Turin en juin",
+             "La compagnie ferroviaire Trenitalia lancera en juin une ligne directe entre Lyon et "
+             "Turin, avec quatre allers-retours quotidiens. Le tunnel, en travaux depuis octobre "
+             "2016, ne sera pas prêt avant 2032, et les trains emprunteront l'ancienne ligne du "
+             "Fréjus. « C'est une étape pour le rail européen », a estimé son directeur Marco "
+             "Bellini lors d'une conférence de presse à Milan. Les billets seront vendus à "
+             "partir de 29 euros. « Nous visons un million de voyageurs la première année », "
+             "a-t-il ajouté. La SNCF, concurrente sur cet axe, n'a pas souhaité réagir."),
+}
+
+
+def news_page(key: str, head: str = "") -> bytes:
+    """The article's page: a title of its own (with the site's name), `head` as metadata."""
+    title, text = NEWS[key]
+    return (f"<html><head><title>{title} | Le Fil</title>{head}</head><body><article>"
+            f"<h1>{title}</h1><p>{text}</p></article></body></html>").encode()
+
+
+def news_item(base: str, key: str, published: datetime | None, *, full: bool,
+              title: str | None = None) -> str:
+    """An RSS item: the whole article in its description (`full`), else a one-line teaser."""
+    body = NEWS[key][1] * (1 + TEASER_WORDS // 100) if full else "Le point sur l'affaire."
+    date = f"<pubDate>{format_datetime(published, usegmt=True)}</pubDate>" if published else ""
+    return (f"<item><title>{title or NEWS[key][0]}</title><link>{base}/{key}</link>"
+            f"<guid>{key}</guid>{date}<description>{body}</description></item>")
+
+
+def news_feed(*items: str) -> bytes:
+    return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+            f"<title>Le Fil</title>{''.join(items)}</channel></rss>").encode()
+
+
+def page_requests(web: FakeWebServer) -> list[str]:
+    return [path for path, _ in web.requests if path != "/rss"]
+
+
+def test_a_full_text_entry_fetches_no_page_and_a_teaser_does(
+    db: Database, store_url: str, tmp_path: Path, web: FakeWebServer
+) -> None:
+    web.route("/rss", news_feed(news_item(web.base_url, "tram", NOW, full=True),
+                                news_item(web.base_url, "glacier", NOW, full=False)),
+              content_type="application/rss+xml")
+    for key in NEWS:
+        web.route(f"/{key}", news_page(key))
+    add_feed(db, web.url("/rss"))
+    report = ingest_feeds(db, NOW, settings_for(store_url, tmp_path))
+    assert report.stored == 2
+    assert page_requests(web) == ["/glacier"]  # the tram entry carried the article
+    with db.session() as session:
+        tram = session.scalars(select(Article).where(Article.url.like("%tram"))).one()
+        assert "génie civil" in (tram.text or "")
+
+
+def test_a_fetched_page_keeps_the_feeds_title_and_date(
+    db: Database, store_url: str, tmp_path: Path, web: FakeWebServer
+) -> None:
+    """The page names "octobre 2016" and has no date metadata; the feed dates the item."""
+    published = NOW - timedelta(hours=2)
+    web.route("/rss", news_feed(news_item(web.base_url, "glacier", published, full=False,
+                                          title="Argentière : 38 mètres perdus")),
+              content_type="application/rss+xml")
+    web.route("/glacier", news_page("glacier"))
+    add_feed(db, web.url("/rss"))
+    ingest_feeds(db, NOW, settings_for(store_url, tmp_path))
+    with db.session() as session:
+        article = session.scalars(select(Article)).one()
+        assert article.title == "Argentière : 38 mètres perdus"
+        assert article.published == published
+        assert "octobre 2016" in (article.text or "")
+
+
+def test_a_page_date_fills_only_a_missing_feed_date_and_stays_a_date(
+    db: Database, store_url: str, tmp_path: Path, web: FakeWebServer
+) -> None:
+    web.route("/rss", news_feed(news_item(web.base_url, "rail", None, full=False)),
+              content_type="application/rss+xml")
+    web.route("/rail", news_page(
+        "rail", "<meta property='article:published_time' content='2026-03-02'>"))
+    add_feed(db, web.url("/rss"))
+    ingest_feeds(db, NOW, settings_for(store_url, tmp_path))
+    with db.session() as session:
+        article = session.scalars(select(Article)).one()
+        assert article.title == NEWS["rail"][0]  # the feed's, not "... | Le Fil"
+        assert article.published_text == "2026-03-02"
+
+
+def test_ingest_now_polls_every_active_feed_conditionally(
+    db: Database, store_url: str, tmp_path: Path, web: FakeWebServer
+) -> None:
+    settings = settings_for(store_url, tmp_path)
+    web.route("/rss", rss(web.base_url, with_teaser=False), content_type="application/rss+xml",
+              headers={"ETag": '"v1"'})
+    web.route("/off.xml", rss(web.base_url, with_teaser=False),
+              content_type="application/rss+xml")
+    feed_id = add_feed(db, web.url("/rss"))
+    with db.session() as session:
+        session.add(Feed(url=web.url("/off.xml"), active=False))
+    ingest_feeds(db, NOW, settings)
+    soon = NOW + timedelta(minutes=1)  # the feed is not due for another 14 minutes
+    assert ingest_feeds(db, soon, settings).polled == 0
+    web.route("/rss", b"", status=304, content_type=None, headers={"ETag": '"v1"'})
+    report = ingest_feeds(db, soon, settings, due_only=False)
+    assert (report.polled, report.stored, report.errors) == (1, 0, {})
+    feed_requests = [headers for path, headers in web.requests if path == "/rss"]
+    assert len(feed_requests) == 2 and feed_requests[-1].get("if-none-match") == '"v1"'
+    assert not [path for path, _ in web.requests if path == "/off.xml"]  # inactive: never
+    with db.session() as session:
+        assert session.get_one(Feed, feed_id).next_poll_at == soon + timedelta(minutes=15)
+
+
+def test_an_item_published_before_a_digest_but_ingested_after_is_in_the_next_digest(
+    db: Database, store_url: str, tmp_path: Path, web: FakeWebServer
+) -> None:
+    """Published 06:20, its page dated only by the day, ingested 06:32, last digest 06:27."""
+    now = utcnow()
+    published, last_digest = now - timedelta(minutes=12), now - timedelta(minutes=5)
+    settings = settings_for(store_url, tmp_path)
+    web.route("/rss", news_feed(news_item(web.base_url, "tram", published, full=False)),
+              content_type="application/rss+xml")
+    web.route("/tram", news_page(
+        "tram", f"<meta property='article:published_time' content='{published.date()}'>"))
+    add_feed(db, web.url("/rss"))
+    next_digest = now + timedelta(hours=1)
+    sub_id = add_subscriber(db, "42", next_digest.strftime("%H:%M"), "UTC", "fr")
+    with db.session() as session:
+        session.get_one(Subscriber, sub_id).last_digest_at = last_digest
+    ingest_feeds(db, now, settings)
+    assert summarise_pending(db, settings).summarised
+    assert schedule_digests(db, next_digest, settings) == 1
+    with db.session() as session:
+        story_id = session.scalars(select(Story.id)).one()
+        assert session.scalars(select(Delivery.story_ids)).one() == [story_id]
+        assert session.scalars(select(Article.published)).one() == published.replace(
+            microsecond=0)

@@ -707,3 +707,27 @@ def test_a_304_to_an_unconditional_request_is_still_an_error(server: FakeWebServ
         fetch_url(server.url("/page"), LOCAL)
     not_modified = fetch_url(server.url("/page"), LOCAL, headers={"If-None-Match": '"x"'})
     assert (not_modified.status, not_modified.content) == (304, b"")
+
+
+# --- teasers -------------------------------------------------------------------------------
+
+
+def test_a_summary_that_carries_the_whole_article_is_not_a_teaser() -> None:
+    """Many feeds put the article in <description> and have no content element."""
+    whole = "".join(f"&lt;p&gt;{p}&lt;/p&gt;" for p in FULL_TEXT)
+    short = "Une phrase d'accroche, rien de plus."
+    data = rss(item("Canicule", "https://flux.test/canicule", "c-1", description=whole)
+               + item("Budget", "https://flux.test/budget", "b-1", description=short))
+    _, entries = parse_feed(data, "https://flux.test/rss", 10)
+    full, teaser = by_guid(entries)["c-1"], by_guid(entries)["b-1"]
+    assert full.content is None and full.is_teaser is False
+    assert full.text == "\n\n".join(" ".join(p.split()) for p in FULL_TEXT)
+    assert teaser.is_teaser is True and teaser.text == short
+
+
+def test_the_teaser_threshold_is_teaser_words() -> None:
+    words = ["mot"] * (TEASER_WORDS - 1)
+    under = rss(item("A", "https://flux.test/a", "a", description=" ".join(words) + "."))
+    at = rss(item("B", "https://flux.test/b", "b", description=" ".join(words) + " fin."))
+    assert parse_feed(under, "https://flux.test/rss", 1)[1][0].is_teaser is True
+    assert parse_feed(at, "https://flux.test/rss", 1)[1][0].is_teaser is False

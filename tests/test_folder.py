@@ -89,3 +89,24 @@ def test_a_file_being_written_waits_for_the_next_pass(db: Database, tmp_path: Pa
     with db.session() as session:
         assert session.scalars(select(Article.text)).one() == SEEDS[0].read_text(
             encoding="utf-8").strip()
+
+
+def test_a_file_larger_than_the_cap_is_refused_once_without_being_stored(
+    db: Database, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.txt"
+    big.write_bytes(SEEDS[0].read_bytes() * 10)
+    settle(big)
+    watcher = FolderWatcher(tmp_path, max_bytes=10_000)
+    report = watcher.ingest(db)
+    assert report.stored == 0
+    assert report.rejected == [f"{big}: big.txt: larger than 10 kB; raise fetch.max_bytes"]
+    assert watcher.ingest(db).rejected == []  # reported once, until it changes
+    big.write_bytes(SEEDS[0].read_bytes())
+    settle(big)
+    assert watcher.ingest(db).stored == 1
+    assert counts(db) == (1, 1)
+
+
+def test_the_default_cap_is_the_fetch_setting(tmp_path: Path) -> None:
+    assert FolderWatcher(tmp_path).max_bytes == 5_000_000

@@ -39,3 +39,24 @@ def test_only_the_beginning_is_read() -> None:
     assert len(french) > 5000
     english = "The quick brown fox jumps over the lazy dog while it rains outside. " * 500
     assert detect_language(french + english) == "fr"
+
+
+@pytest.mark.parametrize(
+    ("code", "reader", "name"),
+    [("de", "fr", "allemand"), ("de", "en", "German"), ("en", "fr", "anglais"),
+     ("fr", "en", "French"), ("fr", "fr", "français"), ("pt-BR", "en", "Portuguese")],
+)
+def test_languages_are_named_in_words_in_the_readers_language(
+    code: str, reader: str, name: str
+) -> None:
+    from briefing.language import language_name
+
+    assert language_name(code, reader) == name
+
+
+def test_an_unknown_language_or_reader_never_gives_an_empty_name() -> None:
+    from briefing.language import language_name
+
+    assert language_name("xx", "fr") == "xx"
+    assert language_name("de", "zz") == "German"
+    assert language_name(None, "en") == "?"

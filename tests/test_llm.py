@@ -7,16 +7,23 @@ both on the result and on the requests the fake received.
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from briefing.config import Settings
+from briefing.engines.formats import CAPABILITIES, Capabilities, names_response_format
 from briefing.engines.llm import LLMEngine
-from briefing.models import Story
+from briefing.engines.schema import brief_schema
+from briefing.models import Document, Story
 from briefing.pipeline import summarise
 from briefing.tokens import count_tokens
 from tests.conftest import text_story
 from tests.fakes.briefs import brief_answer, good_answer, sentences
-from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.openai_server import REJECTIONS, FakeOpenAI, Reply
 
 ARTICLE = (
     "Le conseil municipal de Tours a voté mardi un budget de 12 millions d'euros pour les écoles. "
@@ -28,6 +35,14 @@ ARTICLE = (
 SPEECH = "Nous voulons que chaque enfant ait une classe chauffée et un repas chaud à midi"
 OPPOSITION = ("L'opposition a dénoncé une hausse des impôts locaux de 3 % qu'elle juge injuste "
               "pour les familles modestes.")
+
+
+@pytest.fixture(autouse=True)
+def _forget_capabilities() -> Iterator[None]:
+    """What a fake server accepts must not outlive its test (ports are reused)."""
+    CAPABILITIES.clear()
+    yield
+    CAPABILITIES.clear()
 
 
 def story() -> Story:
@@ -192,15 +207,137 @@ def test_persistent_500s_fall_back_after_bounded_retries(
     assert result.engine == "extractive" and "500" in result.notes[0]
 
 
-def test_server_rejecting_json_schema_gets_json_object_with_the_schema(
+@pytest.mark.parametrize("shape", sorted(REJECTIONS))
+def test_a_server_rejecting_json_schema_is_recognised_whatever_its_status(
+    fake_openai: FakeOpenAI, llm_settings: Settings, shape: str
+) -> None:
+    # 400 (OpenAI, vLLM), 422 (FastAPI) and 500 (llama-cpp-python, older llama-server).
+    fake_openai.formats, fake_openai.rejection = {"json_object+schema"}, shape
+    fake_openai.queue(Reply.json(answer([SPEECH, OPPOSITION])))
+    result = summarise(story(), llm_settings)
+    assert result.engine == "llm" and not result.notes
+    # Asked once per format: a rejection is never retried, not even the 500s the SDK retries.
+    assert fake_openai.format_counts() == {"json_schema": 1, "json_object+schema": 1}
+    second = fake_openai.requests[1].json
+    assert second["response_format"] == {"type": "json_object",
+                                         "schema": brief_schema(("fr", "en"))}
+    assert '"required":["fr","en"]' in second["messages"][0]["content"]  # and in the prompt
+    assert quote_texts(result, "fr") == [SPEECH, OPPOSITION]
+
+
+@pytest.mark.parametrize(("accepted", "asked"), [
+    ("json_object", ["json_schema", "json_object+schema", "json_object"]),
+    ("plain", ["json_schema", "json_object+schema", "json_object", "plain"]),
+])
+def test_formats_drop_further_until_one_is_accepted(
+    fake_openai: FakeOpenAI, llm_settings: Settings, accepted: str, asked: list[str]
+) -> None:
+    fake_openai.formats, fake_openai.rejection = {accepted}, "fastapi"
+    fake_openai.queue(Reply.json(answer([SPEECH, OPPOSITION])))
+    result = summarise(story(), llm_settings)
+    assert result.engine == "llm"
+    assert [r.format_kind for r in fake_openai.chat_requests] == asked
+    last = fake_openai.last_request.json
+    assert last.get("response_format") == ({"type": "json_object"} if accepted == "json_object"
+                                           else None)
+    assert '"required":["fr","en"]' in last["messages"][0]["content"]
+
+
+def test_a_plain_answer_wrapped_in_prose_is_still_read(
     fake_openai: FakeOpenAI, llm_settings: Settings
 ) -> None:
-    fake_openai.queue(Reply.reject_json_schema(), Reply.json(answer([SPEECH, OPPOSITION])))
+    fake_openai.formats = {"plain"}
+    wrapped = "Voici le JSON demandé :\n" + json.dumps(answer([SPEECH, OPPOSITION])) + "\nVoilà."
+    fake_openai.queue(Reply.content(wrapped))
     result = summarise(story(), llm_settings)
-    assert result.engine == "llm" and fake_openai.calls == 2
-    second = fake_openai.requests[1].json
-    assert second["response_format"] == {"type": "json_object"}
-    assert '"required":["fr","en"]' in second["messages"][0]["content"]
+    assert result.engine == "llm" and fake_openai.calls == 4
+    assert quote_texts(result, "fr") == [SPEECH, OPPOSITION]
+
+
+def test_the_format_a_server_needs_is_remembered_for_every_engine(
+    fake_openai: FakeOpenAI, llm_settings: Settings
+) -> None:
+    fake_openai.formats, fake_openai.rejection = {"json_object+schema"}, "llama_cpp_python"
+    fake_openai.default = lambda req: Reply.content(good_answer(req))
+    summarise(story(), llm_settings)  # learns: json_schema is rejected
+    summarise(story(), llm_settings)  # a new engine: goes straight to json_object + schema
+    LLMEngine(llm_settings).propose(story())
+    assert fake_openai.format_counts() == {"json_schema": 1, "json_object+schema": 3}
+    # The capability belongs to (server, model): another model is asked afresh.
+    other = llm_settings.model_copy(
+        update={"llm": llm_settings.llm.model_copy(update={"model": "other-model"})})
+    summarise(story(), other)
+    assert [r.json["model"] for r in fake_openai.chat_requests[-2:]] == ["other-model"] * 2
+    assert [r.format_kind for r in fake_openai.chat_requests[-2:]] == [
+        "json_schema", "json_object+schema"]
+
+
+def test_engines_in_parallel_move_the_shared_format_one_step_only(
+    fake_openai: FakeOpenAI, llm_settings: Settings
+) -> None:
+    fake_openai.formats, fake_openai.rejection = {"json_object+schema"}, "llama_cpp_python"
+    fake_openai.default = lambda req: Reply.content(good_answer(req))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: summarise(story(), llm_settings), range(8)))
+    assert all(r.engine == "llm" for r in results)
+    counts = fake_openai.format_counts()
+    assert set(counts) == {"json_schema", "json_object+schema"}  # never dropped to json_object
+    assert counts["json_object+schema"] == 8 and 1 <= counts["json_schema"] <= 4
+
+
+def test_concurrent_reports_of_one_rejection_move_one_step() -> None:
+    capabilities = Capabilities()
+    barrier = threading.Barrier(8)
+
+    def report(_: int) -> str | None:
+        barrier.wait()
+        return capabilities.rejected("http://srv/v1", "m", "json_schema")
+
+    with ThreadPoolExecutor(8) as pool:
+        following = set(pool.map(report, range(8)))
+    assert following == {"json_object+schema"}
+    assert capabilities.current("http://srv/v1", "m") == "json_object+schema"
+    assert capabilities.current("http://srv/v1", "other") == "json_schema"
+
+
+def test_a_transient_500_is_still_retried_in_the_same_format(
+    fake_openai: FakeOpenAI, llm_settings: Settings
+) -> None:
+    fake_openai.queue(Reply.error(500, "CUDA error: out of memory", type="server_error",
+                                  headers={"retry-after-ms": "1"}),
+                      Reply.error(503, "Loading model", type="unavailable_error",
+                                  headers={"retry-after-ms": "1"}),
+                      Reply.json(answer([SPEECH, OPPOSITION])))
+    result = summarise(story(), llm_settings)
+    assert result.engine == "llm"
+    assert fake_openai.format_counts() == {"json_schema": 3}
+
+
+def test_a_quote_in_the_brief_language_never_carries_a_translation(
+    fake_openai: FakeOpenAI, llm_settings: Settings
+) -> None:
+    english = ("The mayor said the city would keep every school warm this winter, "
+               "whatever the price of gas turns out to be.")
+    two = Story((Document("S1", ARTICLE, "fr"), Document("S2", english, "en")))
+    fr_quotes = [{"text": SPEECH, "source": "S1", "translation": "We want every child..."},
+                 {"text": english, "source": "S2", "translation": None}]
+    en_quotes = [{"text": english, "source": "S2", "translation": "Le maire a dit..."},
+                 {"text": OPPOSITION, "source": "S1", "translation": OPPOSITION.upper()},
+                 {"text": SPEECH, "source": "S1", "translation": "We want every child to "
+                  "have a heated classroom and a hot lunch"}]
+    brief = {"headline": "Budget", "points": ["Le budget est voté."]}
+    fake_openai.queue(Reply.json({"fr": dict(brief, quotes=fr_quotes),
+                                  "en": dict(brief, quotes=en_quotes)}))
+    result = summarise(two, llm_settings)
+    shown = {lang: [(q.source, q.translation, q.untranslated) for q in b.quotes]
+             for lang, b in result.briefs.items()}
+    assert shown["fr"] == [("S1", None, False), ("S2", None, True)]
+    assert shown["en"] == [("S2", None, False), ("S1", None, True),  # a copy is no translation
+                           ("S1", "We want every child to have a heated classroom and a hot "
+                            "lunch", False)]
+    quotes = result.to_dict()["briefs"]["fr"]["quotes"]
+    assert [(q["translation"], q["untranslated"]) for q in quotes] == [(None, False),
+                                                                       (None, True)]
 
 
 def test_server_slower_than_the_timeout_falls_back(
@@ -253,3 +390,18 @@ def test_brief_answer_helper_quotes_verbatim(fake_openai: FakeOpenAI,
     fake_openai.default = lambda req: Reply.json(brief_answer(req))
     result = summarise(story(), llm_settings)
     assert result.citations.rejected == 0 and result.citations.verified >= 2
+
+
+@pytest.mark.parametrize(("status", "body", "expected"), [
+    (500, {"message": "CUDA error: out of memory", "type": "server_error"}, False),
+    (429, {"message": "rate limit on response_format requests"}, False),  # a passing fault
+    # A validation error about the messages echoes the request: the echo is not the reason.
+    (422, {"detail": [{"loc": ["body", "messages", 0, "role"], "msg": "Input should be 'user'",
+                       "input": {"response_format": {"type": "json_schema"}}}]}, False),
+    (422, {"detail": [{"loc": ["body", "response_format", "type"], "msg": "Input should be "
+                       "'text' or 'json_object'", "input": "json_schema"}]}, True),
+    (400, "JSON schema conversion failed: Unrecognized schema", True),
+])
+def test_what_counts_as_a_rejected_output_format(status: int, body: object,
+                                                 expected: bool) -> None:
+    assert names_response_format(status, body) is expected

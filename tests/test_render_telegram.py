@@ -64,3 +64,18 @@ def test_text_fragment_links_encode_the_quote() -> None:
     assert url.startswith("https://news.example/a#:~:text=Le%20minist%C3%A8re")
     assert "," in url.split("text=", 1)[1]  # start,end form for a long quote
     assert "-" not in url.split("text=", 1)[1]
+
+
+def test_an_untranslated_quote_is_marked_in_the_readers_language() -> None:
+    from briefing.render.telegram import brief_lines
+
+    quote = {"text": "Nous irons jusqu'au bout", "source": "S1", "translation": None,
+             "untranslated": True}
+    english = {"language": "en", "headline": "Amazon sues", "points": [], "quotes": [quote]}
+    assert "(quote not translated)" in "\n".join(brief_lines(english, {}))
+    french = {**english, "language": "fr"}
+    assert "(citation non traduite)" in "\n".join(brief_lines(french, {}))
+    # A brief shown untranslated as a whole says so once, not again under each quote.
+    whole = {**english, "original_language": "fr"}
+    html = "\n".join(brief_lines(whole, {}))
+    assert "untranslated — in French" in html and "quote not translated" not in html

@@ -267,3 +267,50 @@ def test_spans_partition_any_text(text: str) -> None:
 def test_simple_sentences_are_found_one_by_one(sentences: list[str]) -> None:
     text = " ".join(sentences)
     assert texts(text) == sentences
+
+
+# --- text glued without a space after the full stop (scraped pages) -------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "a indiqué le site de la justice iranienne, Mizan Online.Moussavi Majd a été accusé.",
+            ["a indiqué le site de la justice iranienne, Mizan Online.",
+             "Moussavi Majd a été accusé."],
+        ),
+        (  # a closing mark stays with its sentence
+            "C'est loin d'être un tueur comme j'ai pu le lire\".Sven Lelandais va plus loin.",
+            ["C'est loin d'être un tueur comme j'ai pu le lire\".", "Sven Lelandais va plus loin."],
+        ),
+        (  # an opening mark goes with the next sentence
+            "\"C'est top\", s'est réjoui le Ballon d'Or 1998.\"On parle beaucoup.\" Fin.",
+            ["\"C'est top\", s'est réjoui le Ballon d'Or 1998.", "\"On parle beaucoup.\"", "Fin."],
+        ),
+        ("Le bilan date de 2017.La victime avait 14 ans.",
+         ["Le bilan date de 2017.", "La victime avait 14 ans."]),
+        ("HOLLANDE, LE GRAND OUBLIÉ ?Jacques Chirac est loin d'être le seul.",
+         ["HOLLANDE, LE GRAND OUBLIÉ ?", "Jacques Chirac est loin d'être le seul."]),
+        ("Le dossier de l'ONU.L'Etat a répondu.", ["Le dossier de l'ONU.", "L'Etat a répondu."]),
+    ],
+)
+def test_sentences_glued_without_a_space_are_split(text: str, expected: list[str]) -> None:
+    assert texts(text) == expected
+    check_partition(text, split_sentences(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Les U.S.A. et le Canada ont signé.",
+        "Le prix est de 3.5 euros pour tous.",
+        "Voir www.LeMonde.fr et https://Example.org/Page pour la suite.",
+        "Écrit par J.R.R.Tolkien en 1954.",
+        "Reçu par M.Dupont hier soir.",
+        "Une note des U.N. Peacekeepers est parue.",  # dotted acronyms, like "U.S."
+        "Le framework ASP.NET et le langage .Net sont de Microsoft.",
+    ],
+)
+def test_glued_looking_tokens_that_are_not_boundaries(text: str) -> None:
+    assert texts(text) == [text]

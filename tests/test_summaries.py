@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from briefing.config import Settings
@@ -115,3 +117,43 @@ def test_a_paid_answer_is_never_bought_twice(
         session.execute(update(Article).values(state="extracted"))
     assert len(summarise_pending(db, settings).summarised) == 1
     assert fake_openai.calls == calls
+
+
+def test_a_new_brief_records_when_it_was_made_and_that_it_may_be_read(
+    db: Database, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = service_settings(store_url, tmp_path)
+    first = datetime(2024, 3, 1, 6, 20, tzinfo=UTC)
+    monkeypatch.setattr("briefing.service.summaries.utcnow", lambda: first)
+    ingest_seeds(db, tmp_path)
+    summarise_pending(db, settings)
+    with db.session() as session:
+        story = session.scalars(select(Story)).one()
+        assert (story.briefed_at, story.withheld) == (first, None)
+        story_id = story.id
+    # A new brief (here: forced by a lost save) moves briefed_at; none keeps it still.
+    later = datetime(2024, 3, 1, 9, 45, tzinfo=UTC)
+    monkeypatch.setattr("briefing.service.summaries.utcnow", lambda: later)
+    summarise_pending(db, settings)
+    with db.session() as session:
+        assert session.get_one(Story, story_id).briefed_at == first
+        session.execute(update(Story).values(summarised_version=0))
+    summarise_pending(db, settings)
+    with db.session() as session:
+        assert session.get_one(Story, story_id).briefed_at == later
+
+
+def test_a_brief_that_must_not_reach_readers_is_stored_with_the_reason(
+    db: Database, store_url: str, tmp_path: Path
+) -> None:
+    settings = service_settings(store_url, tmp_path)
+    path = tmp_path / "no-punctuation.txt"
+    path.write_text("le gouvernement a annoncé une nouvelle loi sur les retraites " * 2000)
+    os.utime(path, (time.time() - 60,) * 2)
+    assert FolderWatcher(tmp_path).ingest(db).stored == 1
+    assert len(summarise_pending(db, settings).summarised) == 1
+    with db.session() as session:
+        story = session.scalars(select(Story)).one()
+        assert story.withheld is not None and "no sentence" in story.withheld
+        assert story.briefed_at is not None
+        assert story.summarised_version == story.version  # handled, not retried forever

@@ -12,6 +12,7 @@ from briefing.config import Settings
 from briefing.engines import select_engine
 from briefing.errors import ExtractionError
 from briefing.extract import extract
+from briefing.render.labels import briefs_once
 from briefing.render.telegram import Block, brief_lines, sources_line
 from briefing.service.articles import store_article
 from briefing.service.digests import DigestItem, compose, languages_of
@@ -43,12 +44,12 @@ def story_blocks(db: Database, story_ids: list[int], languages: tuple[str, ...])
                 continue
             briefs = {b.language: b for b in story.briefs}
             sources = _sources(list(story.articles))
+            wanted = [{"language": lang, "headline": b.headline, "points": b.points,
+                       "quotes": b.quotes, "original_language": b.original_language}
+                      for lang in languages if (b := briefs.get(lang)) is not None]
             lines: list[str] = []
-            for lang in languages:
-                if lang in briefs:
-                    b = briefs[lang]
-                    lines += brief_lines({"language": lang, "headline": b.headline,
-                                          "points": b.points, "quotes": b.quotes}, sources)
+            for brief, _original in briefs_once(wanted):
+                lines += brief_lines(brief, sources)
             links = [(label(a), a.url) for a in story.articles]
             lines.append(sources_line(links, languages[0]))
             blocks.append((lines, [story_id]))

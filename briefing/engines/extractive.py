@@ -1,46 +1,83 @@
 """The offline engine: briefs made of the sources' own best sentences, no model needed.
 
-Points and quotes come from the source itself, in the source's language. A brief
-in a language no source is written in says plainly that translation needs an
-LLM, and still lists the quotes. The pipeline also uses `best_quotes` to top up
+Points and quotes come from the source itself, in the source's language, as whole
+sentences (or whole quotations): never cut to a word budget, the engine picks
+shorter sentences or fewer points instead. The headline is the article's title,
+else the best sentence that states the news on its own.
+
+A brief in a language no source is written in cannot be translated offline: it is
+the brief in the sources' language, marked with `original_language`, so readers
+see it once, labelled untranslated. The pipeline also uses `best_quotes` to top up
 a brief that ended with too few checked quotes.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from briefing.citations import strip_edges
 from briefing.config import Settings
-from briefing.models import DraftBrief, DraftQuote, Feedback, Proposal, Story
+from briefing.marks import QUOTE_MARKS, is_balanced, pair_marks
+from briefing.models import Document, DraftBrief, DraftQuote, Feedback, Proposal, Story
 from briefing.ranking import Candidate, rank_sentences, select, speech_passages
-from briefing.text import shorten, word_count
+from briefing.text import shorten, terms, word_count
 
 QUOTE_WORDS = 45  # longer passages are not quotes a reader takes in
-POINT_WORDS = 25  # a point is read at a glance; longer sentences are cut at a clause
-LANGUAGE_NAMES = {"fr": ("French", "français"), "en": ("English", "anglais")}
-_NO_TRANSLATION = {
-    "en": ("Translation needs an LLM",
-           "This brief was made offline, without a language model, so it is not translated: "
-           "the sources are in {name_en}. The quotes below are verbatim from them."),
-    "fr": ("La traduction nécessite un LLM",
-           "Ce résumé a été fait hors ligne, sans modèle de langue, il n'est donc pas traduit : "
-           "les sources sont en {name_fr}. "
-           "Les citations ci-dessous en sont extraites mot pour mot."),
-}
+POINT_WORDS = 50  # a point is one sentence read at a glance, not a paragraph
+HEADLINE_WORDS = 40  # the pipeline's limit (pipeline.HEADLINE_WORDS): a longer one is cut
+HEADLINE_LOOK = 3  # a headline is one of the best few statements, not a detail further down
+HEADLINE_MIN = 12  # when the headline must be cut to leave room for a point, not below this
+# A further point must score at least this share of the best sentence: a weak sentence adds
+# words, not news, so a brief has fewer points rather than filler.
+POINT_SUPPORT = 0.7
+_OPENING_MARKS = "«“„‟‹‘\""
 
 
-def _names(lang: str) -> tuple[str, str]:
-    return LANGUAGE_NAMES.get(lang, (lang, lang))
+def _quotable(cand: Candidate) -> bool:
+    """A whole sentence or quotation, its marks paired, starting with a word or a mark."""
+    text = strip_edges(cand.text)
+    return (bool(text) and word_count(text) <= QUOTE_WORDS and is_balanced(text)
+            and (text[0].isalnum() or text[0] in _OPENING_MARKS))
 
 
-def _quotable(ranked: list[Candidate], story: Story) -> list[Candidate]:
+def _quote_pool(story: Story, sources: tuple[Document, ...] | None = None) -> list[Candidate]:
     """Reported speech first, then whole sentences short enough to quote."""
-    pool = speech_passages(story, ranked) + ranked
-    return [c for c in pool if word_count(c.text) <= QUOTE_WORDS]
+    pool = speech_passages(story, sources) + rank_sentences(story, sources)
+    return [c for c in pool if _quotable(c)]
 
 
 def best_quotes(story: Story, n: int, exclude: tuple[str, ...] = ()) -> list[DraftQuote]:
     """The `n` best verbatim passages (reported speech first), spread over the sources."""
-    pool = [c for c in _quotable(rank_sentences(story), story) if c.text not in exclude]
+    pool = [c for c in _quote_pool(story) if strip_edges(c.text) not in exclude]
     return [DraftQuote(c.text, c.source) for c in select(pool, n, spread=True)]
+
+
+def _statement(cand: Candidate) -> bool:
+    """A sentence in the outlet's own words that stands alone: its quotation marks paired,
+    not inside someone's quoted words, ending as a statement (no lead-in ":", no question,
+    no trailing "…")."""
+    end = cand.text.rstrip(QUOTE_MARKS + ")")
+    return cand.balanced and not cand.in_speech and end[-1:] in ".!" and not end.endswith("...")
+
+
+def _bare_quotation(text: str) -> bool:
+    """A sentence that is only someone's words, with no one saying them: not a headline."""
+    if text[0] not in QUOTE_MARKS:
+        return False
+    close = pair_marks(text).partners().get(0)
+    return close is None or not any(ch.isalpha() for ch in text[close:])
+
+
+def _headline(ranked: list[Candidate], first: Document) -> tuple[str, list[Candidate]]:
+    """The best statement when it fits the headline's length, else a shorter one among the
+    best few; cut short only when there is none (a text of few, very long sentences)."""
+    statements = [c for c in ranked if _statement(c) and not _bare_quotation(c.text)]
+    fitting = [c for c in statements[:HEADLINE_LOOK] if c.words <= HEADLINE_WORDS]
+    if fitting:
+        return fitting[0].text, [fitting[0]]
+    if statements:
+        return shorten(statements[0].text, HEADLINE_WORDS), [statements[0]]
+    return shorten(first.text, HEADLINE_WORDS), []
 
 
 class ExtractiveEngine:
@@ -58,32 +95,47 @@ class ExtractiveEngine:
 
     def _brief(self, story: Story, lang: str) -> DraftBrief:
         own = tuple(s for s in story.sources if s.language == lang)
-        if not own:
-            return self._untranslated(story, lang)
+        if not own:  # no translation offline: the sources' own brief, marked as such
+            original = story.language
+            brief = self._brief(story, original)
+            return replace(brief, original_language=brief.original_language or original)
         ranked = rank_sentences(story, own)
         cfg = self.settings.brief
         title = next((s.title for s in own if s.title), None)
-        if title is None and ranked:
-            title, ranked = ranked[0].text, ranked[1:]
-        headline = shorten(title or own[0].text, 14)
-        points = self._points(ranked, cfg.max_words - word_count(headline))
-        quotes = select(_quotable(ranked, story), cfg.max_quotes - 1, avoid=points, spread=True)
-        return DraftBrief(headline, tuple(shorten(p.text, POINT_WORDS) for p in points),
+        if title is not None:  # the title as a passage, so that no point repeats it
+            headline = title
+            used = [Candidate(own[0].id, 0, 0, title, 0.0, frozenset(terms(title)))]
+        else:
+            headline, used = _headline(ranked, own[0])
+        statements = [c for c in ranked if c not in used and _statement(c)
+                      and select([c], 1, avoid=used)]
+        pool = [c for c in statements if c.words <= POINT_WORDS]
+        # The support of a point is measured against the news: the headline sentence, or with a
+        # title the best sentence that does not repeat it.
+        news = used[:1] if title is None and used else (statements or ranked)[:1]
+        floor = POINT_SUPPORT * news[0].score if news else 0.0
+        points = self._points(pool, used, cfg.max_words - word_count(headline), floor)
+        room = [c for c in statements if c.words <= cfg.max_words - HEADLINE_MIN]
+        if not points and room and cfg.max_points:  # the headline gives way, not the point
+            points = room[:1]
+            headline = shorten(headline, cfg.max_words - points[0].words)
+        # In the order the story tells them: the brief reads as the article does.
+        order = {doc.id: i for i, doc in enumerate(own)}
+        points.sort(key=lambda c: (order[c.source], c.start))
+        quotes = select(_quote_pool(story, own), cfg.max_quotes - 1, avoid=[*used, *points],
+                        spread=True)
+        return DraftBrief(headline, tuple(p.text for p in points),
                           tuple(DraftQuote(q.text, q.source) for q in quotes))
 
-    def _points(self, ranked: list[Candidate], budget: int) -> list[Candidate]:
+    def _points(self, pool: list[Candidate], avoid: list[Candidate], budget: int,
+                floor: float) -> list[Candidate]:
+        """The best whole sentences that fit the word budget, no two saying the same; after
+        the first, only sentences scoring at least `floor`."""
         kept: list[Candidate] = []
-        for cand in select(ranked, self.settings.brief.max_points):
-            cost = min(word_count(cand.text), POINT_WORDS)
-            if cost > budget:
+        for cand in pool:
+            if len(kept) >= self.settings.brief.max_points or (kept and cand.score < floor):
                 break
-            kept.append(cand)
-            budget -= cost
+            if cand.words <= budget and select([cand], 1, avoid=[*avoid, *kept]):
+                kept.append(cand)
+                budget -= cand.words
         return kept
-
-    def _untranslated(self, story: Story, lang: str) -> DraftBrief:
-        headline, point = _NO_TRANSLATION.get(lang, _NO_TRANSLATION["en"])
-        name_en, name_fr = _names(story.language)
-        quotes = best_quotes(story, self.settings.brief.max_quotes - 1)
-        return DraftBrief(headline, (point.format(name_en=name_en, name_fr=name_fr),),
-                          tuple(quotes))

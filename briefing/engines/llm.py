@@ -20,6 +20,14 @@ import openai
 from briefing.citations import check_quote
 from briefing.config import Settings
 from briefing.engines.cache import CallRecord, LLMCache, request_key
+from briefing.engines.formats import (
+    CAPABILITIES,
+    error_message,
+    is_capability_error,
+    no_retry_on_capability_error,
+    response_format,
+    server_key,
+)
 from briefing.engines.prompting import Conversation, SourceFormatter
 from briefing.engines.schema import (
     NOTES_SCHEMA,
@@ -39,11 +47,17 @@ NUMBERED_SHARE = 0.85
 
 
 def make_client(settings: Settings) -> openai.OpenAI:
-    """An OpenAI client for the configured server; local servers need no key."""
+    """An OpenAI client for the configured server; local servers need no key.
+
+    The SDK retries passing faults (429, 5xx, timeouts) with backoff; a response
+    saying the `response_format` is unsupported is marked not to be retried.
+    """
     llm = settings.llm
     key = llm.api_key.get_secret_value() if llm.api_key else "no-key-needed"
+    http = openai.DefaultHttpxClient(event_hooks={"response": [no_retry_on_capability_error]})
     return openai.OpenAI(
-        api_key=key, base_url=llm.base_url or None, timeout=llm.timeout, max_retries=llm.max_retries
+        api_key=key, base_url=llm.base_url or None, timeout=llm.timeout,
+        max_retries=llm.max_retries, http_client=http,
     )
 
 
@@ -67,7 +81,9 @@ class LLMEngine:
         self.client = client or make_client(settings)
         self.model = settings.llm.model
         self.encoding = get_encoding(self.model, settings.llm.encoding)
-        self.response_format = settings.llm.response_format
+        # The format asked for first; a server that rejects it gets the next one (formats.py).
+        self.preferred_format: str = settings.llm.response_format
+        self.server = server_key(settings.llm.base_url)
         self.languages = settings.brief.languages
         self.schema = brief_schema(self.languages)
         self.formatter = SourceFormatter()
@@ -170,16 +186,38 @@ class LLMEngine:
                 convo.user(self._prompt("repair_json", error=str(exc)))
         raise LLMError("the model's answer was still invalid after a repair round")
 
+    @property
+    def response_format(self) -> str:
+        """The output format this server and model get now (see `formats.FORMATS`)."""
+        return CAPABILITIES.current(self.server, self.model, self.preferred_format)
+
     def _call(
         self, convo: Conversation, name: str, schema: dict[str, Any], usage: Usage
     ) -> tuple[str, str]:
-        messages = convo.for_format(self.response_format, schema, self._prompt)
+        """One answer, in the strictest output format the server accepts."""
+        fmt = self.response_format
+        while True:
+            try:
+                return self._call_as(fmt, convo, name, schema, usage)
+            except _Unsupported as exc:
+                following = CAPABILITIES.rejected(self.server, self.model, fmt)
+                if following is None:
+                    raise LLMError(f"the LLM server {_server_name(self.settings.llm.base_url)} "
+                                   f"accepts no JSON output format: {exc}") from None
+                fmt = following
+
+    def _call_as(
+        self, fmt: str, convo: Conversation, name: str, schema: dict[str, Any], usage: Usage
+    ) -> tuple[str, str]:
+        messages = convo.for_format(fmt, schema, self._prompt)
         params: dict[str, Any] = {
             "model": self.model, "messages": messages,
             "temperature": self.settings.llm.temperature,
             "max_tokens": self.settings.llm.max_output_tokens,
-            "response_format": self._response_format(name, schema),
         }
+        wanted = response_format(fmt, name, schema)
+        if wanted is not None:
+            params["response_format"] = wanted
         key = request_key(params)
         cached = self.cache.get(key) if self.cache else None
         if cached is not None:  # already paid for, e.g. before a crash
@@ -188,27 +226,26 @@ class LLMEngine:
         started = time.monotonic()
         try:
             response = self.client.chat.completions.create(**params)
-        except openai.BadRequestError as exc:
-            if self.response_format == "json_schema" and _rejects_schema(exc):
-                log.info("server rejects json_schema; falling back to json_object")
-                self.response_format = "json_object"
-                return self._call(convo, name, schema, usage)
-            raise self._failed(key, started, f"rejected (400): {_message(exc)}") from None
+        except openai.APIStatusError as exc:
+            if wanted is not None and is_capability_error(exc):
+                # The request was answered: it counts as a call, but is never retried as is.
+                usage.add(Usage(calls=1))
+                self._log_failure(key, started, "unsupported")
+                raise _Unsupported(f"{fmt} rejected ({exc.status_code}): {_message(exc)}"
+                                   ) from None
+            raise self._failed(key, started, self._describe(exc)) from None
         except openai.APIError as exc:
             raise self._failed(key, started, self._describe(exc)) from None
         return self._read(key, response, usage, time.monotonic() - started)
 
-    def _failed(self, key: str, started: float, reason: str) -> LLMError:
+    def _log_failure(self, key: str, started: float, outcome: str) -> None:
         if self.cache:
             self.cache.put(key, CallRecord(self.model, None, None, Usage(calls=1),
-                                           time.monotonic() - started, "error"))
-        return LLMError(reason if reason.startswith("the ") else f"the LLM server {reason}")
+                                           time.monotonic() - started, outcome))
 
-    def _response_format(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
-        if self.response_format == "json_object":
-            return {"type": "json_object"}
-        return {"type": "json_schema",
-                "json_schema": {"name": name, "strict": True, "schema": schema}}
+    def _failed(self, key: str, started: float, reason: str) -> LLMError:
+        self._log_failure(key, started, "error")
+        return LLMError(reason if reason.startswith("the ") else f"the LLM server {reason}")
 
     def _read(self, key: str, response: Any, usage: Usage, seconds: float) -> tuple[str, str]:
         call = _usage_of(response.usage)
@@ -240,15 +277,11 @@ class LLMEngine:
 
 
 def _message(exc: openai.APIError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body) if isinstance(body, dict) else {}
-    text = error.get("message") if isinstance(error, dict) else None
-    return str(text or exc.message)[:200]
+    return error_message(exc.body, exc.message)
 
 
-def _rejects_schema(exc: openai.BadRequestError) -> bool:
-    text = _message(exc).lower()
-    return "response_format" in text or "json_schema" in text
+class _Unsupported(Exception):
+    """The server rejected the output format of a request (a capability, not a fault)."""
 
 
 def _usage_of(reported: Any) -> Usage:

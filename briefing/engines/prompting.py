@@ -35,8 +35,11 @@ class Conversation:
     def for_format(
         self, response_format: str, schema: dict[str, Any], prompt: Callable[..., str]
     ) -> list[dict[str, str]]:
-        """The messages to send; in json_object mode the schema goes into the instructions."""
-        if response_format != "json_object" or not self.messages:
+        """The messages to send; below `json_schema` the schema goes into the instructions.
+
+        With `json_object` (with or without a schema) or no `response_format` at all, the
+        server does not hold the model to the schema, so the instructions must."""
+        if response_format == "json_schema" or not self.messages:
             return list(self.messages)
         hint = prompt("json_format", schema=json.dumps(schema, separators=(",", ":")))
         first = dict(self.messages[0], content=self.messages[0]["content"] + hint)

@@ -82,7 +82,15 @@ def _load(content: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidAnswer(f"not valid JSON ({exc.msg} at char {exc.pos})") from None
+        error = exc
+    # Without a server-side format (plain mode) a model may wrap the object in prose.
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        try:
+            return json.loads(text[start : end + 1])
+        except json.JSONDecodeError:
+            pass
+    raise InvalidAnswer(f"not valid JSON ({error.msg} at char {error.pos})")
 
 
 def _quotes(items: list[_QuoteOut]) -> tuple[DraftQuote, ...]:

@@ -116,5 +116,7 @@ def load_item(item: Item, fetch: FetchSettings) -> Story:
 
 
 def _with_metadata(extracted: Extracted, item: Item) -> Extracted:
-    changes = {k: v for k, v in (("language", item.language), ("title", item.title)) if v}
+    changes: dict[str, Any] = {
+        k: v for k, v in (("language", item.language), ("title", item.title)) if v
+    }
     return dataclasses.replace(extracted, **changes) if changes else extracted

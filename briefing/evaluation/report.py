@@ -60,6 +60,10 @@ def overall_rows(o: dict[str, Any]) -> list[tuple[str, ...]]:
         ("names in points found in source", f"{pct(f['names_found_share'])} of {f['names']}"),
         ("brief words (headline + points)", _by_lang(f["words"], lambda v: num(v, 1))),
         ("brief in the intended language", _by_lang(f["language_ok_share"], pct)),
+        ("points ending with an ellipsis", f"{num(f['points_ellipsis'])} of {num(f['points'])}"),
+        ("quotes with unbalanced quotation marks",
+         f"{num(f['quotes_unbalanced'])} of {num(f['quotes_checked'])} "
+         f"({pct(f['quotes_unbalanced_share'])})"),
         ("LLM calls (resumed from cache)", f"{cost['calls']} ({cost['resumed_calls']})"),
         ("tokens prompt / completion / cached", f"{num(cost['prompt_tokens'])} / "
          f"{num(cost['completion_tokens'])} / {num(cost['cached_tokens'])}"),

@@ -4,7 +4,10 @@
   drops points with unknown numbers, and with unknown names in a source's
   language; names in the other language are not checked there, so they can miss);
 - brief length in words (headline + points) and quotes per brief;
-- whether each brief is written in the language it is meant for (py3langid).
+- whether each brief is written in the language it is meant for (py3langid), or, for
+  an offline brief shown untranslated, in the language it says it is in;
+- how the text reads: points ending with an ellipsis (a sentence cut to a budget) and
+  quotes whose quotation marks do not pair inside them.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 
 from briefing.checks import SourceFacts, unknown_names, unsupported_numbers
 from briefing.language import detect_language
+from briefing.marks import is_balanced
 from briefing.models import Brief, Result, Story
 from briefing.text import word_count
 
@@ -30,6 +34,10 @@ class Signals:
     words: dict[str, int] = field(default_factory=dict)
     quotes: dict[str, int] = field(default_factory=dict)
     language_ok: dict[str, bool] = field(default_factory=dict)
+    points: int = 0
+    points_ellipsis: int = 0
+    quotes_checked: int = 0
+    quotes_unbalanced: int = 0
 
 
 def story_facts(story: Story) -> SourceFacts:
@@ -43,8 +51,16 @@ def brief_text(brief: Brief) -> str:
 
 
 def states_facts(result: Result, lang: str) -> bool:
-    """False for an offline brief in a language no source is in: its point is a notice."""
+    """False for an offline brief in a language no source is in: it repeats the brief in the
+    sources' language, untranslated, so its points and quotes are not counted twice."""
+    if result.briefs[lang].original_language is not None:
+        return False
     return result.engine != "extractive" or any(s.language == lang for s in result.story.sources)
+
+
+def cut_short(text: str) -> bool:
+    """Whether a point ends with an ellipsis, as a sentence cut to a word budget does."""
+    return text.rstrip().endswith(("…", "..."))
 
 
 def measure(result: Result) -> Signals:
@@ -52,6 +68,11 @@ def measure(result: Result) -> Signals:
     facts = story_facts(result.story)
     signals = Signals()
     for lang, brief in result.briefs.items():
+        if states_facts(result, lang):
+            signals.points += len(brief.points)
+            signals.points_ellipsis += sum(cut_short(p) for p in brief.points)
+            signals.quotes_checked += len(brief.quotes)
+            signals.quotes_unbalanced += sum(not is_balanced(q.text) for q in brief.quotes)
         for point in brief.points if states_facts(result, lang) else ():
             numbers = unsupported_numbers(point, _NOTHING)
             names = unknown_names(point, _NOTHING)
@@ -62,5 +83,6 @@ def measure(result: Result) -> Signals:
         text = brief_text(brief)
         signals.words[lang] = word_count(text)
         signals.quotes[lang] = len(brief.quotes)
-        signals.language_ok[lang] = bool(text.strip()) and detect_language(text) == lang
+        intended = brief.original_language or lang
+        signals.language_ok[lang] = bool(text.strip()) and detect_language(text) == intended
     return signals

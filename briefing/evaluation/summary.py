@@ -83,6 +83,12 @@ def faithfulness(ok: list[ArticleEval]) -> dict[str, Any]:
         "language_ok_share": {lang: share(sum(s.language_ok.get(lang, False) for s in sig),
                                           sum(lang in s.language_ok for s in sig))
                               for lang in langs},
+        "points": sum(s.points for s in sig),
+        "points_ellipsis": sum(s.points_ellipsis for s in sig),
+        "quotes_checked": sum(s.quotes_checked for s in sig),
+        "quotes_unbalanced": sum(s.quotes_unbalanced for s in sig),
+        "quotes_unbalanced_share": share(sum(s.quotes_unbalanced for s in sig),
+                                         sum(s.quotes_checked for s in sig)),
     }
 
 

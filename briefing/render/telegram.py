@@ -16,14 +16,16 @@ from html import escape, unescape
 from typing import Any
 from urllib.parse import quote as urlquote
 
+from briefing.render.labels import briefs_once, untranslated_label
+
 LIMIT = 4096
 FRAGMENT_WORDS = 4  # words at each end of a long quote in a text fragment
 
 UI = {
     "fr": {"digest": "Votre briefing du {day}", "sources": "Sources", "translation": "Traduction",
-           "more": "(suite)"},
+           "more": "(suite)", "untranslated": "citation non traduite"},
     "en": {"digest": "Your briefing for {day}", "sources": "Sources", "translation": "Translation",
-           "more": "(continued)"},
+           "more": "(continued)", "untranslated": "quote not translated"},
 }
 
 
@@ -63,16 +65,24 @@ def quote_block(quote: dict[str, Any], source: dict[str, Any] | None, lang: str)
     if quote.get("translation"):
         label = UI.get(lang, UI["en"])["translation"] + (" :" if lang == "fr" else ":")
         lines.append(f"<i>{label} {e(quote['translation'])}</i>")
+    elif quote.get("untranslated"):
+        lines.append(f"<i>({UI.get(lang, UI['en'])['untranslated']})</i>")
     return "<blockquote>" + "\n".join(lines) + "</blockquote>"
 
 
 def brief_lines(brief: dict[str, Any], sources: dict[str, dict[str, Any]],
                 max_quotes: int = 4) -> list[str]:
-    """A brief as self-contained HTML lines: headline, points, quotes."""
+    """A brief as self-contained HTML lines: headline, an "untranslated" label when it is
+    in another language than its own (`original_language`), points, quotes."""
     lang = brief.get("language", "en")
     lines = [f"<b>{e(brief['headline'])}</b>"]
+    if brief.get("original_language"):
+        label = untranslated_label(brief["original_language"], lang)
+        lines.append(f"<i>({e(label)})</i>")
     lines += [f"• {e(point)}" for point in brief.get("points", [])]
     for quote in brief.get("quotes", [])[:max_quotes]:
+        if brief.get("original_language"):  # the whole brief is labelled already
+            quote = {**quote, "untranslated": False}
         lines.append(quote_block(quote, sources.get(quote["source"]), lang))
     return lines
 
@@ -140,7 +150,7 @@ def digest_messages(items: Sequence[dict[str, Any]], day: str, lang: str,
     for number, item in enumerate(items, start=1):
         sources = {s["id"]: s for s in item.get("source_details", [])}
         lines: list[str] = []
-        for brief in item["briefs"]:
+        for brief, _original in briefs_once(item["briefs"]):
             brief_part = brief_lines(brief, sources, max_quotes=1)
             brief_part[0] = f"<b>{number}.</b> {brief_part[0]}"
             lines += brief_part

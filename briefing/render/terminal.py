@@ -8,9 +8,9 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.text import Text
 
+from briefing.language import language_name
 from briefing.models import Brief, Document, Quote, Result
-
-LANGUAGE_LABELS = {"fr": "Français", "en": "English"}
+from briefing.render.labels import own_name, shown_once, untranslated_label
 
 
 def source_label(doc: Document) -> str:
@@ -19,7 +19,7 @@ def source_label(doc: Document) -> str:
     return f"{name}, {doc.published}" if doc.published else name
 
 
-def _quote(quote: Quote, result: Result) -> Text:
+def _quote(quote: Quote, result: Result, untranslated: bool = False) -> Text:
     doc = result.story.source(quote.source)
     line = Text("  “", style="dim")
     line.append(quote.text, style="italic")
@@ -27,15 +27,30 @@ def _quote(quote: Quote, result: Result) -> Text:
     line.append(f"  — {source_label(doc) if doc else quote.source} [{quote.source}]", style="cyan")
     if quote.translation:
         line.append(f"\n    translation: {quote.translation}", style="dim")
+    elif quote.untranslated and not untranslated:
+        line.append("\n    not translated", style="dim")
     return line
 
 
-def _brief(brief: Brief, result: Result) -> Panel:
+def _brief(brief: Brief, result: Result, original: str | None) -> Panel:
     parts: list[Text] = [Text(brief.headline, style="bold")]
     parts += [Text(f" • {point}") for point in brief.points]
-    parts += [_quote(q, result) for q in brief.quotes]
-    title = LANGUAGE_LABELS.get(brief.language, brief.language)
+    parts += [_quote(q, result, untranslated=original is not None) for q in brief.quotes]
+    title = own_name(brief.language)
+    if original is not None:
+        title += f" ({untranslated_label(original, brief.language)})"
     return Panel(Group(*parts), title=title, title_align="left")
+
+
+def _also_for(shown: list[Brief], result: Result) -> list[Text]:
+    """One line per brief left out because it is another one, untranslated."""
+    lines = []
+    for brief in result.briefs.values():
+        if brief not in shown and brief.original_language:
+            lines.append(Text(
+                f"{own_name(brief.language)}: the {language_name(brief.original_language, 'en')}"
+                " brief above, untranslated. Translation needs an LLM.", style="yellow"))
+    return lines
 
 
 def _footer(result: Result) -> Text:
@@ -54,8 +69,13 @@ def render_terminal(result: Result, console: Console) -> None:
     """Print both briefs, their sources and the counts."""
     for doc in result.story.sources:
         line = Text(f"{doc.id} ", style="dim")
-        line.append(f"{source_label(doc)} · {doc.language}{' · ' + doc.title if doc.title else ''}")
+        language = language_name(doc.language, "en")
+        line.append(f"{source_label(doc)} · {language}{' · ' + doc.title if doc.title else ''}")
         console.print(line)
-    for brief in result.briefs.values():
-        console.print(_brief(brief, result))
+    shown = shown_once(list(result.briefs.values()),
+                       lambda b: (b.language, b.original_language, b.headline, b.points))
+    for brief, original in shown:
+        console.print(_brief(brief, result, original))
+    for line in _also_for([b for b, _ in shown], result):
+        console.print(line)
     console.print(_footer(result))

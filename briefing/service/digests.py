@@ -1,9 +1,13 @@
 """Daily digests: which stories a reader gets, and when.
 
-A digest holds the stories published since the reader's last digest that come
-from the feeds they follow (all by default), in their language(s), best-sourced
-first, then newest, at most `service.digest_max_stories`; an empty period sends
-nothing. It is due at the reader's local time; one missed while the service was
+A digest holds the stories that got a new brief since the reader's last digest
+(they reached the service, gained a source or were summarised again: see
+`Story.briefed_at`) and are not withheld, from the feeds they follow (all by
+default), in their language(s), best-sourced first, then newest, at most
+`service.digest_max_stories`; an empty period sends nothing. The publication
+date orders and labels stories but never hides one: a story published at 06:20
+that arrives at 06:32 is in the digest after 06:32, whatever its date says.
+A digest is due at the reader's local time; one missed while the service was
 down is still sent within `service.digest_grace_hours`, and never twice: the
 outbox key is the reader and their local date.
 """
@@ -18,9 +22,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from briefing.config import Settings
+from briefing.dates import story_published
+from briefing.render.labels import briefs_once, own_name, untranslated_label
 from briefing.store.db import Database
 from briefing.store.models import PENDING, Article, Brief, Delivery, Story, Subscriber
 
@@ -38,6 +44,9 @@ class DigestItem:
     sources: tuple[tuple[str, str | None], ...]  # (outlet or title, url)
     published: datetime | None
     source_details: tuple[dict[str, Any], ...] = ()  # id (S1...), outlet, title, url
+    # The published date as shown: a date-only value stays a date ("2024-05-03"), an instant
+    # is ISO 8601 UTC (see briefing.dates.shown_published).
+    published_text: str | None = None
 
 
 def languages_of(setting: str) -> tuple[str, ...]:
@@ -46,11 +55,17 @@ def languages_of(setting: str) -> tuple[str, ...]:
 
 
 def _story_rows(session: Session, since: datetime, feeds: list[int], limit: int) -> list[Any]:
+    """The stories briefed after `since` (arrival, not publication) and not withheld."""
+    # The ids come from a range of ix_stories_briefed_at in a subquery of their own: joined
+    # directly, SQLite (no ANALYZE) prefers scanning every story to grouping by id after the
+    # range, and that scan would grow with the store's history.
+    arrived = aliased(Story)
+    recent = select(arrived.id).where(arrived.briefed_at > since, arrived.withheld.is_(None))
     sources = func.count(func.distinct(Article.id)).label("sources")
     query = (
         select(Story.id, Story.last_published, sources)
         .join(Article, Article.story_id == Story.id)
-        .where(Story.last_published > since, Story.summarised_version > 0)
+        .where(Story.id.in_(recent))
         .group_by(Story.id, Story.last_published)
         .order_by(sources.desc(), Story.last_published.desc(), Story.id.desc())
         .limit(limit)
@@ -67,7 +82,8 @@ def _label(row: Any) -> str:
 
 def _brief_dict(brief: Brief) -> dict[str, Any]:
     return {"language": brief.language, "headline": brief.headline,
-            "points": list(brief.points), "quotes": list(brief.quotes[:1])}
+            "points": list(brief.points), "quotes": list(brief.quotes[:1]),
+            "original_language": brief.original_language}
 
 
 def compose(
@@ -83,7 +99,8 @@ def compose(
     for brief in briefs:
         by_story.setdefault(brief.story_id, []).append(brief)
     articles = session.execute(
-        select(Article.story_id, Article.outlet, Article.title, Article.url, Article.path)
+        select(Article.story_id, Article.outlet, Article.title, Article.url, Article.path,
+               Article.published, Article.published_text)
         .where(Article.story_id.in_(ids)).order_by(Article.id)
     ).all()
     items = []
@@ -94,8 +111,10 @@ def compose(
                         for i, a in enumerate(members, start=1))
         links = tuple((_label(a), a.url) for a in members)
         if found:
+            shown = story_published(row.last_published,
+                                    ((a.published, a.published_text) for a in members))
             items.append(DigestItem(row.id, tuple(_brief_dict(b) for b in found), links,
-                                    row.last_published, details))
+                                    row.last_published, details, shown))
     return items
 
 
@@ -132,13 +151,18 @@ def render_text(items: list[DigestItem], day: date, languages: tuple[str, ...] =
     parts: list[Part] = [{"text": f"Briefing — {day.isoformat()}", "stories": []}]
     for number, item in enumerate(items, start=1):
         lines = []
-        for brief in item.briefs:
-            lines.append(f"{number}. [{brief['language']}] {brief['headline']}")
+        for brief, original in briefs_once(item.briefs):
+            tag = own_name(brief["language"])
+            if original is not None:  # the sources' brief, offline: said in the reader's words
+                tag += f", {untranslated_label(original, brief['language'])}"
+            lines.append(f"{number}. [{tag}] {brief['headline']}")
             lines += [f"   • {point}" for point in brief["points"]]
             for quote in brief["quotes"]:
                 lines.append(f"   « {quote['text']} »")
                 if quote.get("translation"):
                     lines.append(f"     (translation: {quote['translation']})")
+                elif quote.get("untranslated") and original is None:
+                    lines.append("     (quote not translated)")
         lines += [f"   — {name}{f' {url}' if url else ''}" for name, url in item.sources]
         parts.append({"text": "\n".join(lines), "stories": [item.story_id]})
     return parts

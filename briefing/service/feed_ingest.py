@@ -1,9 +1,13 @@
 """Polling the feeds in the store and storing their new articles.
 
 Feeds are polled with bounded concurrency overall and per host (polite to
-servers that carry several feeds). A feed that fails waits longer and longer
-before its next poll (backoff up to a day). An entry that holds only a teaser
-gets its page fetched and extracted; when that fails the teaser is kept.
+servers that carry several feeds). The service polls the feeds that are due;
+a feed that fails waits longer and longer before its next poll (backoff up to
+a day). `briefing ingest` polls every active feed at once (still a conditional
+GET). An entry that carries the article (TEASER_WORDS words or more) is stored
+from the feed; one that holds only a teaser gets its page fetched and
+extracted, and when that fails the teaser is kept. The feed's title and date
+win over the page's: the page only fills what the feed leaves out.
 """
 
 from __future__ import annotations
@@ -41,26 +45,32 @@ class FeedReport:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def due_feeds(db: Database, now: datetime) -> list[tuple[int, FeedState]]:
-    """Active feeds whose next poll time has come."""
+def due_feeds(db: Database, now: datetime, *, due_only: bool = True
+              ) -> list[tuple[int, FeedState]]:
+    """Active feeds whose next poll time has come (every active feed when not `due_only`)."""
+    query = select(Feed).where(Feed.active).order_by(Feed.id)
+    if due_only:
+        query = query.where(or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))
     with db.session() as session:
-        feeds = session.scalars(select(Feed).where(
-            Feed.active, or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))).all()
-        return [(f.id, FeedState(f.url, f.etag, f.last_modified)) for f in feeds]
+        return [(f.id, FeedState(f.url, f.etag, f.last_modified))
+                for f in session.scalars(query)]
 
 
 def _entry_article(entry: FeedEntry, settings: Settings) -> Extracted | None:
+    """The article of one entry: from the feed, or from its page when the feed has a teaser."""
     published = entry.published.isoformat() if entry.published else None
     if entry.is_teaser and entry.url:
         try:
             page = fetch_url(entry.url, settings.fetch)
             found = extract(page.content, url=page.final_url, content_type=page.content_type,
                             charset=page.charset)
-            return Extracted(found.text, found.language, found.title or entry.title,
-                             found.published or published, found.outlet, entry.url)
+            # The feed states the item's title and date; the page's own are extracted (its
+            # title may carry the site's name, its date may be only a day): they fill gaps.
+            return Extracted(found.text, found.language, entry.title or found.title,
+                             published or found.published, found.outlet, entry.url)
         except BadInput as exc:
             log.info("page of %s unavailable (%s): keeping the teaser", entry.url, exc)
-    text = entry.content or entry.summary
+    text = entry.text
     if not text or not text.strip():
         return None
     base = extract_text(text)
@@ -118,10 +128,15 @@ def poll_one(db: Database, feed_id: int, state: FeedState, now: datetime, settin
     _record(db, feed_id, now, settings, result, None)
 
 
-def ingest_feeds(db: Database, now: datetime, settings: Settings) -> FeedReport:
-    """Poll every due feed, a few at a time and at most a few per host."""
+def ingest_feeds(db: Database, now: datetime, settings: Settings, *,
+                 due_only: bool = True) -> FeedReport:
+    """Poll the due feeds, a few at a time and at most a few per host.
+
+    `due_only=False` polls every active feed whatever its next poll time (`briefing ingest`:
+    one pass now); the requests stay conditional, so an unchanged feed costs a 304.
+    """
     report = FeedReport()
-    feeds = due_feeds(db, now)
+    feeds = due_feeds(db, now, due_only=due_only)
     limit = settings.service.per_host_concurrency
     hosts = {host: threading.BoundedSemaphore(limit)
              for host in {urlsplit(state.url).hostname or "" for _, state in feeds}}

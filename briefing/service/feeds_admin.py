@@ -1,28 +1,78 @@
-"""Adding and removing feeds: one place for the CLI and the bot's admin commands."""
+"""Adding and removing feeds: one place for the CLI and the bot's admin commands.
+
+A feed is added only after one real poll of its URL, so every kind of failure is caught the
+same way, with the reason, before anything is stored:
+
+- refused (BadInput, exit 2): an empty or invalid URL, one already added, an address the URL
+  rules refuse (private, loopback ...), a host that does not resolve, a connection that fails
+  or times out, an HTTP error status (404, 500 ...), a redirect loop, a response over
+  ``service.max_feed_bytes``, data that is not RSS or Atom (an HTML page, an empty response,
+  anything else), XML too broken to yield a single entry;
+- accepted with a warning: a valid feed that has no entries yet (new or quiet feeds exist;
+  it is polled like the others).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
 
-from briefing.config import FetchSettings
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from briefing.config import FetchSettings, ServiceSettings
 from briefing.errors import BadInput
-from briefing.sources.fetch import check_url
+from briefing.sources.feeds import FeedResult, FeedState, poll_feed
+from briefing.sources.fetch import Resolver
 from briefing.store.db import Database
 from briefing.store.models import Feed
 
 
-def add_feed(db: Database, url: str, fetch: FetchSettings) -> int:
-    """Add a feed after checking its address (the URL rules apply); returns its id."""
+@dataclass(frozen=True)
+class AddedFeed:
+    """A feed just added, and what its first check found."""
+
+    id: int
+    title: str | None
+    entries: int  # entries the check read (at most service.max_entries_per_poll)
+    warnings: tuple[str, ...]  # accepted, but worth telling the person who added it
+
+
+def check_feed(url: str, fetch: FetchSettings, service: ServiceSettings, *,
+               resolver: Resolver | None = None) -> FeedResult:
+    """Poll `url` once, unconditionally; BadInput (one line, with the reason) when unusable."""
+    return poll_feed(FeedState(url), fetch, service, resolver=resolver)
+
+
+def add_checked_feed(db: Database, url: str, fetch: FetchSettings,
+                     service: ServiceSettings | None = None, *,
+                     resolver: Resolver | None = None) -> AddedFeed:
+    """Check the feed at `url` (see the module's rule) and add it; BadInput when refused."""
+    url = url.strip()
     if not url:
         raise BadInput("a feed URL is needed")
-    check_url(url, fetch)
     with db.session() as session:
-        if session.scalars(select(Feed).where(Feed.url == url)).first():
+        if session.scalars(select(Feed.id).where(Feed.url == url)).first() is not None:
             raise BadInput(f"feed already added: {url}")
-        feed = Feed(url=url)
-        session.add(feed)
-        session.flush()
-        return feed.id
+    result = check_feed(url, fetch, service or ServiceSettings(), resolver=resolver)
+    warnings = () if result.entries else (
+        f"{url} is a valid feed with no entries yet; it is polled like the others",)
+    try:
+        with db.session() as session:
+            # Not the check's ETag / Last-Modified: the first poll must get the entries, not
+            # a 304.
+            feed = Feed(url=url, title=result.title[:500] if result.title else None)
+            session.add(feed)
+            session.flush()
+            added = AddedFeed(feed.id, result.title, len(result.entries), warnings)
+    except IntegrityError:  # added meanwhile, by someone else
+        raise BadInput(f"feed already added: {url}") from None
+    return added
+
+
+def add_feed(db: Database, url: str, fetch: FetchSettings,
+             service: ServiceSettings | None = None) -> int:
+    """Add a feed after checking it as :func:`add_checked_feed` does; returns its id."""
+    return add_checked_feed(db, url, fetch, service).id
 
 
 def remove_feed(db: Database, feed_id: int) -> None:

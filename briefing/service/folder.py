@@ -2,7 +2,9 @@
 
 A file still being written (changed in the last few seconds, or whose size
 moves while we read it) is left for the next pass; a file that cannot be
-decoded or holds no text is reported once and skipped until it changes.
+decoded, holds no text or is larger than `fetch.max_bytes` (read with the same
+capped reader as the command line, so a huge file is never read whole) is
+reported once and skipped until it changes.
 Nothing is half-ingested: an article is stored in one transaction or not at all.
 """
 
@@ -15,9 +17,11 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
+from briefing.config import FetchSettings
 from briefing.errors import BadInput
 from briefing.extract import extract
 from briefing.service.articles import store_article
+from briefing.sources.load import read_file
 from briefing.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -38,9 +42,12 @@ class IngestReport:
 class FolderWatcher:
     """Remembers which file versions were handled, so each pass reads only what changed."""
 
-    def __init__(self, folder: Path, settle_seconds: float = SETTLE_SECONDS) -> None:
+    def __init__(self, folder: Path, settle_seconds: float = SETTLE_SECONDS,
+                 max_bytes: int | None = None) -> None:
         self.folder = folder
         self.settle_seconds = settle_seconds
+        # Default: the built-in `fetch.max_bytes`; the service passes the configured one.
+        self.max_bytes = FetchSettings().max_bytes if max_bytes is None else max_bytes
         self.seen: dict[Path, tuple[int, int]] = {}  # path -> (mtime_ns, size) handled
 
     def changed_files(self) -> list[Path]:
@@ -67,17 +74,20 @@ class FolderWatcher:
     def ingest_file(self, db: Database, path: Path, report: IngestReport) -> None:
         """Store one file's article, unless it is still being written or is not text."""
         before = _version(path)
-        data = path.read_bytes()
-        if _version(path) != before or len(data) != before[1]:
-            report.waiting += 1  # it moved under us: still being written
-            return
-        self.seen[path] = before
         try:
+            data = read_file(path, path.name, self.max_bytes)
+            if _version(path) != before or len(data) != before[1]:
+                report.waiting += 1  # it moved under us: still being written
+                return
+            self.seen[path] = before
             extracted = extract(data, name=path.name)
         except BadInput as exc:
+            self.seen[path] = before  # reported once, until the file changes
             log.warning("skipping %s: %s", path, exc)
             report.rejected.append(f"{path}: {exc}")
             return
+        for note in extracted.notes:  # a detected charset, replaced bytes: worth a look
+            log.warning("%s: %s", path, note)
         try:
             with db.session() as session:
                 stored = store_article(session, extracted, path=str(path))

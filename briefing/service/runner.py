@@ -38,14 +38,16 @@ class Service:
                  clock: Clock = utcnow, engine_factory: EngineFactory | None = None) -> None:
         self.settings, self.db, self.channel, self.clock = settings, db, channel, clock
         self.engine_factory = engine_factory
-        self.folder = FolderWatcher(Path(settings.sources.folder))
+        self.folder = FolderWatcher(Path(settings.sources.folder),
+                                    max_bytes=settings.fetch.max_bytes)
         self.cycle_lock = asyncio.Lock()
         self.ready = asyncio.Event()  # set after the first cycle: digests wait for summaries
 
     def ingest(self) -> None:
         """Pick up new articles from the folder and the feeds (blocking)."""
         folder = self.folder.ingest(self.db)
-        feeds = ingest_feeds(self.db, self.clock(), self.settings)
+        # The schedule: only the feeds that are due (backoff keeps failing ones waiting).
+        feeds = ingest_feeds(self.db, self.clock(), self.settings, due_only=True)
         log.info("ingest: %d from the folder, %d from %d feeds", folder.stored, feeds.stored,
                  feeds.polled)
 

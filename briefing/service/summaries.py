@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from briefing import models
+from briefing.clock import utcnow
 from briefing.config import Settings
 from briefing.engines import Engine, select_engine
 from briefing.errors import EngineError
@@ -68,10 +69,14 @@ def _save(session: Session, story_id: int, version: int, result: models.Result) 
         row = existing.get(lang) or Brief(story_id=story_id, language=lang)
         row.story_version = version
         row.headline, row.points = brief.headline, list(brief.points)
+        row.original_language = brief.original_language
         row.quotes = [asdict(q) for q in brief.quotes]
         row.engine, row.model = result.engine, result.model
         row.usage, row.citations = asdict(result.usage), asdict(result.citations)
         session.add(row)
+    # Digests cover what was briefed since a reader's last one, and skip what is withheld.
+    story.briefed_at = utcnow()
+    story.withheld = result.withheld
     # A source that arrived while we worked raised `version`: the story stays pending.
     story.summarised_version = max(story.summarised_version, version)
     for article in story.articles:

@@ -39,7 +39,8 @@ from briefing.sources.feed_urls import _WEB_SCHEMES, _shown, canonical_url
 log = logging.getLogger("briefing.sources.feeds")
 
 TEASER_WORDS = 150
-"""Feed content shorter than this many words is a teaser: the article page must be fetched."""
+"""An entry whose fullest text (content, else summary) is shorter than this many words is a
+teaser: the article page must be fetched. At this length or more the feed carries the article."""
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _LOOKS_LIKE_MARKUP = re.compile(r"<[A-Za-z!/][^>]*>|&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);")
@@ -58,7 +59,16 @@ class FeedEntry:
     published: datetime | None  # aware, UTC; from published, else updated
     summary: str | None  # plain text of the summary (else of the content)
     content: str | None  # plain text of the full content (content:encoded, Atom content)
-    is_teaser: bool  # no content, or under TEASER_WORDS words: the page must be fetched
+    is_teaser: bool  # its fullest text is under TEASER_WORDS words: the page must be fetched
+
+    @property
+    def text(self) -> str | None:
+        """The fullest text the feed gives: content or summary, whichever has more words.
+
+        Many feeds carry the whole article in the summary (an RSS description) and no
+        content element.
+        """
+        return _fullest(self.content, self.summary)
 
 
 @dataclass(frozen=True)
@@ -192,6 +202,7 @@ def _entry(draft: _Draft) -> FeedEntry:
     raw = draft.raw
     content = _nonempty(_content_text(raw.get("content")))
     summary = _nonempty(_text(raw.get("summary"), raw.get("summary_detail"))) or content
+    fullest = _fullest(content, summary)
     return FeedEntry(
         guid=draft.guid,
         url=draft.url,
@@ -199,8 +210,14 @@ def _entry(draft: _Draft) -> FeedEntry:
         published=draft.published,
         summary=summary,
         content=content,
-        is_teaser=content is None or len(content.split()) < TEASER_WORDS,
+        is_teaser=fullest is None or len(fullest.split()) < TEASER_WORDS,
     )
+
+
+def _fullest(*texts: str | None) -> str | None:
+    """The text with the most words (the first of equals), or None when all are empty."""
+    present = [text for text in texts if text]
+    return max(present, key=lambda text: len(text.split())) if present else None
 
 
 def _entry_url(link: object, base: str, *, from_guid: bool) -> str | None:

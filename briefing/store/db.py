@@ -15,6 +15,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from briefing.config import StoreSettings
@@ -29,8 +30,16 @@ def database_url(settings: StoreSettings) -> str:
     if settings.url:
         return settings.url
     data_dir = Path(settings.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{data_dir / 'briefing.db'}"
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"store.data_dir {data_dir} is a file, not a directory")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create store.data_dir {data_dir}: {exc.strerror}") from None
+    database = data_dir / "briefing.db"
+    if database.is_dir():
+        raise ConfigError(f"{database} is a directory, not a database file")
+    return f"sqlite:///{database}"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -81,8 +90,37 @@ class Database:
 
 
 def open_database(settings: StoreSettings, migrate: bool = True) -> Database:
-    """Open the store, applying migrations first."""
-    engine = make_engine(database_url(settings))
-    if migrate:
-        upgrade(engine)
+    """Open the store, applying migrations first.
+
+    A store that cannot be opened (no server at the URL, a file that is not a SQLite database,
+    a read-only file) is a ConfigError naming it; the driver's details go to the debug log.
+    """
+    url = database_url(settings)
+    engine = make_engine(url)
+    try:
+        with engine.connect():
+            pass
+        if migrate:
+            upgrade(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        log.debug("cannot open the store", exc_info=True)
+        raise ConfigError(f"cannot open the store {_shown(engine)}: {_reason(exc)}") from None
+    except DatabaseError as exc:  # e.g. SQLite's "file is not a database"
+        engine.dispose()
+        log.debug("cannot open the store", exc_info=True)
+        raise ConfigError(f"{_shown(engine)} is not a usable database: {_reason(exc)}") from None
     return Database(engine)
+
+
+def _shown(engine: Engine) -> str:
+    """The store's URL without its password, or the SQLite file's path."""
+    if engine.dialect.name == "sqlite":
+        return str(engine.url.database)
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _reason(exc: DatabaseError) -> str:
+    """The driver's first line, which names the problem ("file is not a database", ...)."""
+    first = str(exc.orig).strip().splitlines()
+    return first[0][:200] if first else type(exc.orig).__name__

