@@ -95,9 +95,17 @@ class _Packer:
 
     def joining_cost(self, span: Span) -> int:
         last = self.units[-1][0].end
-        if last == span.start:
-            return self.count(self.units[0][0].start, span.end) - self.used
-        return self.count(last, span.end)
+        if last != span.start:
+            return self.count(last, span.end)
+        # Touching units (pieces of a word, sentences glued after a full stop) are priced
+        # together from where their run starts; pricing from the chunk's start would make
+        # a text with many glued sentences quadratic.
+        first = len(self.units) - 1
+        while first > 0 and self.units[first - 1][0].end == self.units[first][0].start:
+            first -= 1
+        run = sum(cost for _, cost in self.units[first:])
+        start = self.units[first - 1][0].end if first > 0 else self.units[0][0].start
+        return self.count(start, span.end) - run
 
     def add(self, span: Span) -> None:
         if self.units:
