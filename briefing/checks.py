@@ -17,6 +17,9 @@ from briefing.config import BriefSettings
 from briefing.models import CitationCounts, Story
 from briefing.text import fold, word_count
 
+# A headline longer than this is cut; the offline engine picks a whole sentence within it
+# (news leads run 25 to 40 words), models write one line.
+HEADLINE_WORDS = 40
 _NUMBER = re.compile(r"\d(?:[\d\u00a0\u202f ]*\d)?(?:[.,]\d+)*")
 _NAME = re.compile(r"\b(?:[dlDL]['’])?([A-ZÀ-ÖØ-Þ][\w\-]*(?:\s+[A-ZÀ-ÖØ-Þ][\w\-]*)*)")
 # Capitalised words that start sentences without being names.

@@ -194,11 +194,6 @@ def decode_text(data: bytes, label: str, charset: str | None = None) -> Decoded:
     return found
 
 
-def decode(data: bytes, label: str, charset: str | None = None) -> str:
-    """The text of `data` decoded by the rule in the module docstring (see `decode_text`)."""
-    return decode_text(data, label, charset).text
-
-
 def is_html(data: bytes, name: str | None, content_type: str | None) -> bool:
     """Whether these bytes should go through the HTML extractor."""
     if content_type and ("html" in content_type or "xml" in content_type):

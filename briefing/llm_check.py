@@ -19,7 +19,6 @@ The check never retries and never prints the API key.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -36,10 +35,11 @@ from briefing.engines.formats import (
     FORMATS,
     error_message,
     is_capability_error,
-    response_format,
+    request_fields,
 )
 from briefing.engines.llm import make_client
 from briefing.engines.prompting import Conversation
+from briefing.engines.schema import InvalidAnswer, load_json
 from briefing.prompts import render_prompt
 
 log = logging.getLogger(__name__)
@@ -235,17 +235,14 @@ class _Checker:
         convo.user('Reply with this JSON object: {"ok": true}')
         params: dict[str, Any] = {
             "model": self.llm.model, "temperature": 0, "max_tokens": TINY_MAX_TOKENS,
-            "messages": convo.for_format(fmt, TINY_SCHEMA, self._prompt),
+            **request_fields(fmt, convo, "check", TINY_SCHEMA, self._prompt),
         }
-        wanted = response_format(fmt, "check", TINY_SCHEMA)
-        if wanted is not None:
-            params["response_format"] = wanted
         started = time.monotonic()
         try:
             response = self.client.chat.completions.create(**params)
         except openai.APIStatusError as exc:
             message = error_message(exc.body, exc.message, 120)
-            if wanted is not None and is_capability_error(exc):
+            if "response_format" in params and is_capability_error(exc):
                 return self.finding("info", f"{fmt}: not supported (answered "
                                     f"{exc.status_code}: {message})"), False, True
             if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
@@ -263,7 +260,7 @@ class _Checker:
         content = (choice.message.content or "").strip()
         usage = response.usage
         tokens = f", {usage.prompt_tokens}+{usage.completion_tokens} tokens" if usage else ""
-        if _is_json_object(content):
+        if _is_json_object(content):  # what the engine would read: briefing.engines.schema
             return self.finding("ok", f"{fmt}: supported ({seconds:.2f} s{tokens})"), True, True
         return self.finding(
             "warn", f"{fmt}: accepted, but the answer is not a JSON object "
@@ -278,10 +275,9 @@ def _positive(value: object) -> bool:
 
 
 def _is_json_object(content: str) -> bool:
-    text = content.strip().removeprefix("```json").removeprefix("```").removesuffix("```")
     try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
+        return isinstance(load_json(content), dict)
+    except InvalidAnswer:
         return False
 
 

@@ -24,6 +24,7 @@ QUOTE_MARKS = "\"'«»“”„‟‘’‚‛‹›"
 _SCAN = re.compile(r"[\"«»“”„‟‘’‚‛‹›\n]")
 _CLOSERS = {"»": "«", "”": "“„‟", "›": "‹", "’": "‘‚‛"}
 _OPENERS = frozenset("«“„‟‹‘‚‛")
+OPENING_MARKS = "«“„‟‹‘\""  # what a quotation may start with (the low-9 ‚‛ are rare)
 # What a straight opening mark follows, and what follows a straight closing one.
 _BEFORE_OPENING = frozenset("([{«“‘—–-/")
 _AFTER_CLOSING = frozenset(".,;:!?)]}…»”’-—–/")

@@ -7,10 +7,11 @@ unchecked one. Drafts (`DraftBrief`, `DraftQuote`) are what engines propose.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from briefing.text import words
 
 
 @dataclass(frozen=True)
@@ -132,13 +133,13 @@ class Quote:
         if quote_language == brief_language:
             return replace(self, translation=None, untranslated=False)
         translation = (self.translation or "").strip()
-        if not translation or _words(translation) == _words(self.text):
+        if not translation or _folded_words(translation) == _folded_words(self.text):
             return replace(self, translation=None, untranslated=True)
         return replace(self, translation=translation, untranslated=False)
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.casefold())
+def _folded_words(text: str) -> list[str]:
+    return [word.casefold() for word in words(text)]
 
 
 @dataclass(frozen=True)

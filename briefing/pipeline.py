@@ -22,9 +22,6 @@ from briefing.sentences import iter_sentences
 from briefing.text import shorten
 
 log = logging.getLogger(__name__)
-# A headline longer than this is cut; the offline engine picks a whole sentence within it
-# (news leads run 25 to 40 words), models write one line.
-HEADLINE_WORDS = 40
 # A "sentence" longer than this is a run of text without punctuation, not a sentence.
 MAX_SENTENCE_CHARS = 2_000
 _SENTENCE_END = re.compile(r"""[.!?…][\s»”"’')\]]*$""")
@@ -78,7 +75,7 @@ def _top_up(lang: str, story: Story, check: QuoteCheck, settings: Settings) -> N
 def _finish(lang: str, draft: DraftBrief, story: Story, check: QuoteCheck,
             settings: Settings) -> Brief:
     cfg = settings.brief
-    headline = shorten(draft.headline, HEADLINE_WORDS)
+    headline = shorten(draft.headline, checks.HEADLINE_WORDS)
     point_check = checks.check_points(draft.points, lang, story)
     checks.record(check.counts, point_check)
     points = checks.fit_words(headline, point_check.points, cfg)

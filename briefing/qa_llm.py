@@ -7,7 +7,6 @@ The question and the passages go in the user message as delimited data
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from briefing.config import Settings
 from briefing.engines.prompting import Conversation, SourceFormatter
-from briefing.engines.schema import InvalidAnswer
+from briefing.engines.schema import InvalidAnswer, load_json
 from briefing.models import DraftQuote, Story
 from briefing.prompts import render_prompt
 from briefing.qa_index import LANGUAGE_NAMES, MAX_QUESTION_CHARS, Passage
@@ -67,13 +66,8 @@ class DraftAnswer:
 
 def parse_answer(content: str) -> DraftAnswer:
     """Validate the model's JSON into a draft answer (InvalidAnswer triggers a repair round)."""
-    text = content.strip()
-    if text.startswith("```"):  # some local models wrap JSON in a Markdown fence
-        text = text.strip("`").removeprefix("json").strip()
     try:
-        out = _AnswerOut.model_validate(json.loads(text))
-    except json.JSONDecodeError as exc:
-        raise InvalidAnswer(f"not valid JSON ({exc.msg} at char {exc.pos})") from None
+        out = _AnswerOut.model_validate(load_json(content))
     except ValidationError as exc:
         raise InvalidAnswer(f"answer: {exc.errors()[0]['msg']}") from None
     quotes = tuple(DraftQuote(q.text, q.source) for q in out.quotes)

@@ -21,14 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from briefing.marks import QUOTE_MARKS, pair_marks
+from briefing.marks import QUOTE_MARKS, Pairing, pair_marks
 from briefing.models import Document, Story
 from briefing.sentences import iter_sentences
 from briefing.text import terms, word_count
 
 # Scraped pages leave script code and boilerplate in the text; such lines never make a brief.
 _JUNK = re.compile(r"[{}<>]|function\s*\(|var\s+\w+\s*=|\bhttps?://|;\s*$|©|cookies?\b", re.I)
-_OPENING = "«“„‟‹‘\""
 SPEECH_WORDS = (6, 50)  # reported speech shorter than this is a phrase, longer a speech
 # Sentences of one source the offline engine reads: news states its facts early, and a 5 MB
 # file of short lines would otherwise cost a word bag per line (hundreds of MB). An article
@@ -87,10 +86,9 @@ class _Sentence:
     in_speech: bool
 
 
-def _sentences(doc: Document) -> list[_Sentence]:
+def _sentences(doc: Document, pairing: Pairing) -> list[_Sentence]:
     """Sentences with what their quotation marks say: linear in the text's length."""
     text = doc.text
-    pairing = pair_marks(text)
     partners = pairing.partners()
     marks = sorted([*partners, *pairing.unpaired])
     spans = list(itertools.islice(iter_sentences(text), MAX_RANKED_SENTENCES))
@@ -124,7 +122,9 @@ def speech_passages(story: Story, sources: tuple[Document, ...] | None = None) -
 
 @lru_cache(maxsize=16)  # both briefs and the top-up rank the same sources
 def _rank(docs: tuple[Document, ...]) -> Ranking:
-    rows = [(d, s) for d in docs for s in _sentences(d)]
+    # The marks of each source are paired once: sentences and reported speech both read them.
+    pairings = {d.id: pair_marks(d.text) for d in docs}
+    rows = [(d, s) for d in docs for s in _sentences(d, pairings[d.id])]
     bags = [Counter(terms(s.text)) for _, s in rows]
     df: Counter[str] = Counter(t for bag in bags for t in bag)
     idf = {t: math.log((1 + len(bags)) / (1 + n)) + 1 for t, n in df.items()}
@@ -154,7 +154,8 @@ def _rank(docs: tuple[Document, ...]) -> Ranking:
         ranked.append(Candidate(doc.id, sent.start, sent.end, sent.text, score,
                                 frozenset(bag), balanced=sent.balanced,
                                 in_speech=sent.in_speech, position=position))
-    speech = [c for doc in docs for c in _speech(doc, scores.get(doc.id, []))]
+    speech = [c for doc in docs
+              for c in _speech(doc, pairings[doc.id], scores.get(doc.id, []))]
     return Ranking(tuple(sorted(ranked, key=lambda c: -c.score)),
                    tuple(sorted(speech, key=lambda c: -c.score)))
 
@@ -165,11 +166,12 @@ def _is_title(text: str) -> bool:
     return bool(parts) and sum(w[0].isupper() for w in parts) / len(parts) > 0.6
 
 
-def _speech(doc: Document, scores: list[tuple[int, float]]) -> list[Candidate]:
+def _speech(doc: Document, pairing: Pairing,
+            scores: list[tuple[int, float]]) -> list[Candidate]:
     """Each quotation of `doc` between its own marks, whole, scored by its first sentence."""
     text, found = doc.text, []
     starts = [start for start, _ in scores]
-    for open_at, close_at in pair_marks(text).pairs:
+    for open_at, close_at in pairing.pairs:
         start, end = open_at + 1, close_at
         while start < end and text[start].isspace():
             start += 1

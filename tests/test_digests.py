@@ -173,16 +173,6 @@ def test_withheld_stories_never_reach_a_digest(db: Database) -> None:
                                             10)] == [shown]
 
 
-def test_digest_items_label_date_only_dates_as_dates(db: Database) -> None:
-    add_story(db, "dated", 1, datetime(2026, 1, 15, tzinfo=UTC), briefed=NOW - timedelta(hours=1),
-              published_text="2026-01-15")
-    add_story(db, "timed", 2, datetime(2026, 1, 15, 5, 10, tzinfo=UTC),
-              briefed=NOW - timedelta(hours=1))
-    with db.session() as session:
-        items = compose(session, NOW - timedelta(days=1), ("fr",), [], 10)
-    assert [i.published_text for i in items] == ["2026-01-15T05:10:00+00:00", "2026-01-15"]
-
-
 def test_digest_selection_uses_the_briefed_at_index(db: Database, store_url: str) -> None:
     """Selecting by arrival stays an index range, not a scan of every story."""
     if not store_url.startswith("sqlite"):

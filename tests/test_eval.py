@@ -317,3 +317,10 @@ def test_cut_points_and_unbalanced_quotes_are_counted() -> None:
     assert (signals.points, signals.points_ellipsis) == (2, 1)
     assert (signals.quotes_checked, signals.quotes_unbalanced) == (2, 1)
     assert signals.language_ok["en"] == signals.language_ok["fr"]
+
+
+def test_judge_verdicts_in_a_markdown_fence_are_read() -> None:
+    from briefing.evaluation.judge import parse_verdicts
+
+    fenced = '```json\n{"verdicts": [{"point": 1, "verdict": "supported"}]}\n```'
+    assert parse_verdicts(fenced, 1) == ["supported"]

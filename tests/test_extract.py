@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from briefing.errors import BadInput, ExtractionError
-from briefing.extract import decode, decode_text, extract, extract_html, extract_text, is_html
+from briefing.extract import decode_text, extract, extract_html, extract_text, is_html
 from tests.conftest import FIXTURES, SEEDS, shared_path
 
 TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
@@ -78,16 +78,16 @@ def test_short_text_in_an_unknown_charset_is_refused_not_guessed() -> None:
     # where a guess would print "L’śuvre coűte 5 € – « trčs cher »".
     longer = "L’œuvre coûte 5 € – « très cher », dit-il."
     with pytest.raises(BadInput, match="undecodable") as info:
-        decode(longer.encode("cp1252"), "note.txt")
+        decode_text(longer.encode("cp1252"), "note.txt")
     assert info.value.exit_code == 2
 
 
 def test_declared_charset_is_used() -> None:
     text = "Ça coûte très cher à l’été."
-    assert decode(text.encode("utf-8"), "x", charset="utf-8") == text
-    assert decode("Le café".encode("latin-1"), "x", charset="latin-1") == "Le café"
+    assert decode_text(text.encode("utf-8"), "x", charset="utf-8").text == text
+    assert decode_text("Le café".encode("latin-1"), "x", charset="latin-1").text == "Le café"
     # An unknown declared charset is ignored, not fatal.
-    assert decode(text.encode("utf-8"), "x", charset="no-such-charset") == text
+    assert decode_text(text.encode("utf-8"), "x", charset="no-such-charset").text == text
 
 
 def test_utf8_bom_is_removed() -> None:
@@ -102,13 +102,13 @@ def test_utf16_with_bom_is_decoded(codec: str) -> None:
     bom = "\ufeff" if codec != "utf-16" else ""
     data = (bom + text).encode(codec)
     assert data[:2] in (b"\xff\xfe", b"\xfe\xff")
-    assert decode(data, "a.txt").lstrip("\ufeff") == text
+    assert decode_text(data, "a.txt").text.lstrip("\ufeff") == text
     assert extract(data, name="a.txt").text == text
 
 
 def test_nul_bytes_without_bom_are_binary() -> None:
     with pytest.raises(BadInput, match="binary"):
-        decode("Bonjour".encode("utf-16-le"), "a.txt")
+        decode_text("Bonjour".encode("utf-16-le"), "a.txt")
 
 
 def test_crlf_becomes_lf() -> None:
@@ -201,7 +201,7 @@ def test_undecodable_bytes_raise_in_decode() -> None:
     with pytest.raises(UnicodeDecodeError):
         data.decode("cp1252")
     with pytest.raises(BadInput, match="undecodable"):
-        decode(data, "mystery.txt")
+        decode_text(data, "mystery.txt")
 
 
 def test_metadata_only_text_is_refused() -> None:

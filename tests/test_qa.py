@@ -309,3 +309,12 @@ def test_server_error_falls_back_to_the_passages(
     assert (got.engine, got.supported, got.text) == ("extractive", True, LEAD["fr"])
     assert all(verified(q, seed_story) for q in got.quotes)
     assert got.usage.calls == 0  # what the failed attempt spent (a 500 bills nothing)
+
+
+def test_an_answer_wrapped_in_prose_is_read_like_a_brief() -> None:
+    """A server that takes no response_format gets plain-mode answers: prose around the JSON."""
+    from briefing.qa_llm import parse_answer
+
+    answer = parse_answer('Voici la réponse : {"answer": "Pour un contrat.", "supported": true, '
+                          '"quotes": []} Bonne journée.')
+    assert answer.text == "Pour un contrat." and answer.supported

@@ -17,7 +17,7 @@ from briefing.bot.texts import t
 from briefing.clock import utcnow
 from briefing.config import Settings
 from briefing.errors import BadInput
-from briefing.service.feeds_admin import add_feed, remove_feed
+from briefing.service.feeds_admin import add_checked_feed, remove_feed
 from briefing.store.db import Database
 from briefing.store.models import FAILED, PENDING, SENT, Delivery, LLMCall, Story, Subscriber
 
@@ -69,9 +69,10 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state, args = state_of(context), context.args or []
     assert update.effective_message
     try:
-        feed_id = await asyncio.to_thread(add_feed, state.db, args[0] if args else "",
-                                          state.settings.fetch)
-        text = f"feed {feed_id} added: {args[0]}"
+        added = await asyncio.to_thread(add_checked_feed, state.db, args[0] if args else "",
+                                        state.settings.fetch, state.settings.service)
+        text = "\n".join([f"feed {added.id} added: {args[0]} ({added.entries} entries)",
+                           *added.warnings])
     except BadInput as exc:
         text = str(exc)
     await update.effective_message.reply_text(text, disable_web_page_preview=True)

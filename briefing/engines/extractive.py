@@ -15,29 +15,28 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from briefing.checks import HEADLINE_WORDS
 from briefing.citations import strip_edges
 from briefing.config import Settings
-from briefing.marks import QUOTE_MARKS, is_balanced, pair_marks
+from briefing.marks import OPENING_MARKS, QUOTE_MARKS, is_balanced, pair_marks
 from briefing.models import Document, DraftBrief, DraftQuote, Feedback, Proposal, Story
 from briefing.ranking import Candidate, rank_sentences, select, speech_passages
 from briefing.text import shorten, terms, word_count
 
 QUOTE_WORDS = 45  # longer passages are not quotes a reader takes in
 POINT_WORDS = 50  # a point is one sentence read at a glance, not a paragraph
-HEADLINE_WORDS = 40  # the pipeline's limit (pipeline.HEADLINE_WORDS): a longer one is cut
 HEADLINE_LOOK = 3  # a headline is one of the best few statements, not a detail further down
 HEADLINE_MIN = 12  # when the headline must be cut to leave room for a point, not below this
 # A further point must score at least this share of the best sentence: a weak sentence adds
 # words, not news, so a brief has fewer points rather than filler.
 POINT_SUPPORT = 0.7
-_OPENING_MARKS = "«“„‟‹‘\""
 
 
 def _quotable(cand: Candidate) -> bool:
     """A whole sentence or quotation, its marks paired, starting with a word or a mark."""
     text = strip_edges(cand.text)
     return (bool(text) and word_count(text) <= QUOTE_WORDS and is_balanced(text)
-            and (text[0].isalnum() or text[0] in _OPENING_MARKS))
+            and (text[0].isalnum() or text[0] in OPENING_MARKS))
 
 
 def _quote_pool(story: Story, sources: tuple[Document, ...] | None = None) -> list[Candidate]:

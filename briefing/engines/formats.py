@@ -21,10 +21,12 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import openai
+
+from briefing.engines.prompting import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,17 @@ def response_format(fmt: str, name: str, schema: dict[str, Any]) -> dict[str, An
     if fmt == "json_object":
         return {"type": "json_object"}
     return None
+
+
+def request_fields(fmt: str, convo: Conversation, name: str, schema: dict[str, Any],
+                   prompt: Callable[..., str]) -> dict[str, Any]:
+    """The `messages` (with the schema in the instructions below json_schema) and the
+    `response_format` (left out for plain) of a chat request in one output format."""
+    fields: dict[str, Any] = {"messages": convo.for_format(fmt, schema, prompt)}
+    wanted = response_format(fmt, name, schema)
+    if wanted is not None:
+        fields["response_format"] = wanted
+    return fields
 
 
 def server_key(base_url: str | None) -> str:

@@ -25,7 +25,7 @@ from briefing.engines.formats import (
     error_message,
     is_capability_error,
     no_retry_on_capability_error,
-    response_format,
+    request_fields,
     server_key,
 )
 from briefing.engines.prompting import Conversation, SourceFormatter
@@ -209,15 +209,11 @@ class LLMEngine:
     def _call_as(
         self, fmt: str, convo: Conversation, name: str, schema: dict[str, Any], usage: Usage
     ) -> tuple[str, str]:
-        messages = convo.for_format(fmt, schema, self._prompt)
         params: dict[str, Any] = {
-            "model": self.model, "messages": messages,
-            "temperature": self.settings.llm.temperature,
+            "model": self.model, "temperature": self.settings.llm.temperature,
             "max_tokens": self.settings.llm.max_output_tokens,
+            **request_fields(fmt, convo, name, schema, self._prompt),
         }
-        wanted = response_format(fmt, name, schema)
-        if wanted is not None:
-            params["response_format"] = wanted
         key = request_key(params)
         cached = self.cache.get(key) if self.cache else None
         if cached is not None:  # already paid for, e.g. before a crash
@@ -227,7 +223,7 @@ class LLMEngine:
         try:
             response = self.client.chat.completions.create(**params)
         except openai.APIStatusError as exc:
-            if wanted is not None and is_capability_error(exc):
+            if "response_format" in params and is_capability_error(exc):
                 # The request was answered: it counts as a call, but is never retried as is.
                 usage.add(Usage(calls=1))
                 self._log_failure(key, started, "unsupported")

@@ -75,7 +75,9 @@ class _NotesOut(BaseModel):
     quotes: list[_QuoteOut]
 
 
-def _load(content: str) -> Any:
+def load_json(content: str) -> Any:
+    """The JSON value of a model's answer, also inside a Markdown fence or surrounded by
+    prose (models in plain mode do both); InvalidAnswer when there is none."""
     text = content.strip()
     if text.startswith("```"):  # some local models wrap JSON in a Markdown fence
         text = text.strip("`").removeprefix("json").strip()
@@ -99,7 +101,7 @@ def _quotes(items: list[_QuoteOut]) -> tuple[DraftQuote, ...]:
 
 def parse_briefs(content: str, languages: tuple[str, ...]) -> dict[str, DraftBrief]:
     """Validate an answer into one draft brief per language."""
-    data = _load(content)
+    data = load_json(content)
     if not isinstance(data, dict) or not all(lang in data for lang in languages):
         raise InvalidAnswer(f"expected an object with keys {list(languages)}")
     briefs: dict[str, DraftBrief] = {}
@@ -115,7 +117,7 @@ def parse_briefs(content: str, languages: tuple[str, ...]) -> dict[str, DraftBri
 def parse_notes(content: str) -> tuple[list[str], tuple[DraftQuote, ...]]:
     """Validate a map-step answer into notes and candidate quotes."""
     try:
-        out = _NotesOut.model_validate(_load(content))
+        out = _NotesOut.model_validate(load_json(content))
     except ValidationError as exc:
         raise InvalidAnswer(f"notes: {exc.errors()[0]['msg']}") from None
     return out.notes, _quotes(out.quotes)

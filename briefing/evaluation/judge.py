@@ -9,7 +9,6 @@ language no source is written in hold a notice, not facts, and are not judged.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -17,7 +16,7 @@ from briefing.config import Settings
 from briefing.engines.cache import LLMCache
 from briefing.engines.llm import LLMEngine
 from briefing.engines.prompting import Conversation, SourceFormatter
-from briefing.engines.schema import InvalidAnswer
+from briefing.engines.schema import InvalidAnswer, load_json
 from briefing.evaluation.signals import states_facts
 from briefing.models import Result, Usage
 from briefing.prompts import render_prompt
@@ -43,7 +42,7 @@ SCHEMA: dict[str, Any] = {
 def parse_verdicts(content: str, count: int) -> list[str]:
     """The verdicts of a judge's answer, one per point in order; InvalidAnswer otherwise."""
     try:
-        items = json.loads(content)["verdicts"]
+        items = load_json(content)["verdicts"]
         verdicts = {int(v["point"]): str(v["verdict"]) for v in items}
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidAnswer(f"not the expected JSON ({type(exc).__name__})") from None

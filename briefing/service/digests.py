@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from briefing.config import Settings
-from briefing.dates import story_published
 from briefing.render.labels import briefs_once, own_name, untranslated_label
 from briefing.store.db import Database
 from briefing.store.models import PENDING, Article, Brief, Delivery, Story, Subscriber
@@ -44,9 +43,6 @@ class DigestItem:
     sources: tuple[tuple[str, str | None], ...]  # (outlet or title, url)
     published: datetime | None
     source_details: tuple[dict[str, Any], ...] = ()  # id (S1...), outlet, title, url
-    # The published date as shown: a date-only value stays a date ("2024-05-03"), an instant
-    # is ISO 8601 UTC (see briefing.dates.shown_published).
-    published_text: str | None = None
 
 
 def languages_of(setting: str) -> tuple[str, ...]:
@@ -99,8 +95,7 @@ def compose(
     for brief in briefs:
         by_story.setdefault(brief.story_id, []).append(brief)
     articles = session.execute(
-        select(Article.story_id, Article.outlet, Article.title, Article.url, Article.path,
-               Article.published, Article.published_text)
+        select(Article.story_id, Article.outlet, Article.title, Article.url, Article.path)
         .where(Article.story_id.in_(ids)).order_by(Article.id)
     ).all()
     items = []
@@ -111,10 +106,8 @@ def compose(
                         for i, a in enumerate(members, start=1))
         links = tuple((_label(a), a.url) for a in members)
         if found:
-            shown = story_published(row.last_published,
-                                    ((a.published, a.published_text) for a in members))
             items.append(DigestItem(row.id, tuple(_brief_dict(b) for b in found), links,
-                                    row.last_published, details, shown))
+                                    row.last_published, details))
     return items
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from briefing.config import FetchSettings, ServiceSettings
 from briefing.errors import BadInput
-from briefing.sources.feeds import FeedResult, FeedState, poll_feed
+from briefing.sources.feeds import FeedState, poll_feed
 from briefing.sources.fetch import Resolver
 from briefing.store.db import Database
 from briefing.store.models import Feed
@@ -37,12 +37,6 @@ class AddedFeed:
     warnings: tuple[str, ...]  # accepted, but worth telling the person who added it
 
 
-def check_feed(url: str, fetch: FetchSettings, service: ServiceSettings, *,
-               resolver: Resolver | None = None) -> FeedResult:
-    """Poll `url` once, unconditionally; BadInput (one line, with the reason) when unusable."""
-    return poll_feed(FeedState(url), fetch, service, resolver=resolver)
-
-
 def add_checked_feed(db: Database, url: str, fetch: FetchSettings,
                      service: ServiceSettings | None = None, *,
                      resolver: Resolver | None = None) -> AddedFeed:
@@ -53,7 +47,8 @@ def add_checked_feed(db: Database, url: str, fetch: FetchSettings,
     with db.session() as session:
         if session.scalars(select(Feed.id).where(Feed.url == url)).first() is not None:
             raise BadInput(f"feed already added: {url}")
-    result = check_feed(url, fetch, service or ServiceSettings(), resolver=resolver)
+    # One unconditional poll: BadInput (one line, with the reason) when unusable.
+    result = poll_feed(FeedState(url), fetch, service or ServiceSettings(), resolver=resolver)
     warnings = () if result.entries else (
         f"{url} is a valid feed with no entries yet; it is polled like the others",)
     try:
@@ -67,12 +62,6 @@ def add_checked_feed(db: Database, url: str, fetch: FetchSettings,
     except IntegrityError:  # added meanwhile, by someone else
         raise BadInput(f"feed already added: {url}") from None
     return added
-
-
-def add_feed(db: Database, url: str, fetch: FetchSettings,
-             service: ServiceSettings | None = None) -> int:
-    """Add a feed after checking it as :func:`add_checked_feed` does; returns its id."""
-    return add_checked_feed(db, url, fetch, service).id
 
 
 def remove_feed(db: Database, feed_id: int) -> None:

@@ -98,17 +98,15 @@ def open_database(settings: StoreSettings, migrate: bool = True) -> Database:
     url = database_url(settings)
     engine = make_engine(url)
     try:
-        with engine.connect():
-            pass
         if migrate:
-            upgrade(engine)
-    except OperationalError as exc:
+            upgrade(engine)  # connects, so it is the check too
+        else:
+            engine.connect().close()
+    except DatabaseError as exc:  # OperationalError: no server; else e.g. "not a database"
         engine.dispose()
         log.debug("cannot open the store", exc_info=True)
-        raise ConfigError(f"cannot open the store {_shown(engine)}: {_reason(exc)}") from None
-    except DatabaseError as exc:  # e.g. SQLite's "file is not a database"
-        engine.dispose()
-        log.debug("cannot open the store", exc_info=True)
+        if isinstance(exc, OperationalError):
+            raise ConfigError(f"cannot open the store {_shown(engine)}: {_reason(exc)}") from None
         raise ConfigError(f"{_shown(engine)} is not a usable database: {_reason(exc)}") from None
     return Database(engine)
 
