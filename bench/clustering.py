@@ -37,10 +37,11 @@ from typing import Any
 
 from common import CORPUS, ROOT, median, print_table, write_results, yes_no
 
-from briefing.clustering import Signature, assign, near_duplicate, same_event, same_story, signature
 from briefing.errors import ExtractionError
-from briefing.extract import extract
-from briefing.sentences import split_sentences
+from briefing.sources.extract import extract
+from briefing.stories.assign import assign, same_event, same_story
+from briefing.stories.signature import Signature, near_duplicate, signature
+from briefing.text.sentences import split_sentences
 
 LABELLED = ROOT / "bench" / "data" / "clusters.jsonl"
 TARGET_PRECISION = 0.95

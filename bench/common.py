@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from briefing.extract import extract
-from briefing.models import Document, Story
-from briefing.tokens import count_tokens, get_encoding
+from briefing.sources.extract import extract
+from briefing.sources.models import Document, Story
+from briefing.text.tokens import count_tokens, get_encoding
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"

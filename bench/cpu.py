@@ -43,17 +43,19 @@ from common import (
 )
 from rich.console import Console
 
-from briefing import checks, citations, ranking
+from briefing.briefs import checks, citations
+from briefing.briefs.engines import ranking
+from briefing.briefs.models import DraftBrief, DraftQuote, Feedback, Proposal
+from briefing.briefs.pipeline import summarise
 from briefing.config import Settings
-from briefing.engines import prompting
 from briefing.errors import ExtractionError
-from briefing.extract import extract
-from briefing.models import DraftBrief, DraftQuote, Feedback, Proposal, Story
-from briefing.pipeline import summarise
+from briefing.llm import conversation
 from briefing.render.terminal import render_terminal
-from briefing.sentences import split_sentences
-from briefing.text import shorten
-from briefing.tokens import chunk, count_tokens, get_encoding
+from briefing.sources.extract import extract
+from briefing.sources.models import Story
+from briefing.text.sentences import split_sentences
+from briefing.text.tokens import chunk, count_tokens, get_encoding
+from briefing.text.words import shorten
 
 T = TypeVar("T")
 TARGET_MS = 20.0
@@ -117,7 +119,7 @@ class StageClock:
 def clear_caches() -> None:
     """Forget the pipeline's per-text caches, so each run is a first run for its article."""
     citations.normalise.cache_clear()
-    prompting._sentences.cache_clear()
+    conversation._sentences.cache_clear()
     ranking._rank.cache_clear()
     checks._story_facts.cache_clear()
 

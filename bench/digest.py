@@ -60,7 +60,15 @@ from briefing.config import Settings, StoreSettings
 from briefing.service import digests
 from briefing.service.digests import compose, languages_of, schedule_digests
 from briefing.store.db import Database, open_database
-from briefing.store.models import SUMMARISED, Article, Brief, Delivery, Feed, Story, Subscriber
+from briefing.store.models import (
+    SUMMARISED,
+    ArticleRow,
+    BriefRow,
+    DeliveryRow,
+    FeedRow,
+    StoryRow,
+    SubscriberRow,
+)
 
 STORIES, SUBSCRIBERS, FEEDS = 10_000, 1_000, 20
 DAYS = 7
@@ -199,12 +207,12 @@ def fill(db: Database, now: datetime, days: int = DAYS, seed: int = 7) -> dict[s
     sizes = [rng.randint(1, 4) for _ in times]
     pending = set(rng.sample(range(1, len(times) + 1), int(PENDING_SHARE * len(times))))
     tables: list[tuple[Any, list[dict[str, Any]]]] = [
-        (Feed, [{"id": k, "url": f"https://outlet{k}.example/feed.xml", "title": f"Outlet {k}"}
+        (FeedRow, [{"id": k, "url": f"https://outlet{k}.example/feed.xml", "title": f"Outlet {k}"}
                 for k in range(1, FEEDS + 1)]),
-        (Story, story_rows(times, sizes, pending)),
-        (Article, article_rows(rng, corpus, times, sizes)),
-        (Brief, brief_rows(rng, corpus, sizes, pending)),
-        (Subscriber, subscriber_rows(random.Random(seed + 1), now)),  # same mix for any --days
+        (StoryRow, story_rows(times, sizes, pending)),
+        (ArticleRow, article_rows(rng, corpus, times, sizes)),
+        (BriefRow, brief_rows(rng, corpus, sizes, pending)),
+        (SubscriberRow, subscriber_rows(random.Random(seed + 1), now)),  # same mix for any --days
     ]
     with db.session() as session:
         for model, rows in tables:
@@ -235,7 +243,7 @@ class Reader:
 
 def readers(db: Database, now: datetime) -> list[Reader]:
     with db.session() as session:
-        subs = session.scalars(select(Subscriber).order_by(Subscriber.id)).all()
+        subs = session.scalars(select(SubscriberRow).order_by(SubscriberRow.id)).all()
         return [Reader(s.id, s.last_digest_at or now - timedelta(days=1),
                        languages_of(s.languages), list(s.feeds or []), s.languages)
                 for s in subs]
@@ -310,7 +318,7 @@ def schedule_pass(db: Database, now: datetime, settings: Settings) -> dict[str, 
     queued = schedule_digests(db, now, settings)
     seconds = time.perf_counter() - started
     with db.session() as session:
-        rows = session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
+        rows = session.execute(select(DeliveryRow.state, func.count()).group_by(DeliveryRow.state))
         states = {state: n for state, n in rows}
     handled = sum(states.values())
     return {"seconds": seconds, "queued": queued, "deliveries": states, "subscribers": handled,

@@ -102,10 +102,18 @@ from telegram.request import HTTPXRequest
 
 from briefing.bot.channel import RateLimiter, TelegramChannel
 from briefing.config import Settings, load_settings
-from briefing.service.delivery import DeliveryReport, deliver_pending, due_deliveries, send_delivery
 from briefing.service.digests import schedule_digests
+from briefing.service.outbox import DeliveryReport, deliver_pending, due_deliveries, send_delivery
 from briefing.store.db import Database, make_engine, upgrade
-from briefing.store.models import PENDING, SENT, Article, Brief, Delivery, Story, Subscriber
+from briefing.store.models import (
+    PENDING,
+    SENT,
+    ArticleRow,
+    BriefRow,
+    DeliveryRow,
+    StoryRow,
+    SubscriberRow,
+)
 
 sys.path.insert(0, str(ROOT))
 from tests.fakes.telegram_server import FakeTelegram
@@ -165,21 +173,21 @@ def build_store(path: Path, subscribers: int) -> TimedDatabase:
     with db.session() as session:
         for number, spec in enumerate(STORIES, start=1):
             published = NOW - timedelta(hours=10 - number)
-            story = Story(title=spec["title"], language="fr", version=1, summarised_version=1,
+            story = StoryRow(title=spec["title"], language="fr", version=1, summarised_version=1,
                           first_published=published, last_published=published)
             session.add(story)
             session.flush()
             for index, (outlet, url) in enumerate(spec["articles"]):
-                session.add(Article(
+                session.add(ArticleRow(
                     content_hash=f"{number:02d}{index:02d}".ljust(64, "0"), url=url,
                     title=spec["title"], outlet=outlet, published=published, language="fr",
                     text=f"{spec['quote']}. " * 3, state="summarised", story_id=story.id))
             quote = {"text": spec["quote"], "source": "S1"}
-            session.add(Brief(story_id=story.id, language="fr", story_version=1,
+            session.add(BriefRow(story_id=story.id, language="fr", story_version=1,
                               headline=spec["headline"], points=list(spec["points"]),
                               quotes=[quote], engine="bench", model=None, usage={},
                               citations={}))
-        session.execute(insert(Subscriber), [
+        session.execute(insert(SubscriberRow), [
             {"chat_id": str(FIRST_CHAT + i), "name": f"Lecteur {i}", "languages": "fr",
              "digest_time": "07:30", "timezone": "Europe/Paris", "feeds": [], "active": True}
             for i in range(subscribers)])
@@ -191,7 +199,7 @@ def queue_digests(db: Database, channel: TelegramChannel) -> dict[str, float]:
     """Queue the digests as the service does; returns counts and the part sizes."""
     queued = schedule_digests(db, NOW, SETTINGS, channel.render_digest)
     with db.session() as session:
-        rows = session.scalars(select(Delivery).where(Delivery.state == PENDING)).all()
+        rows = session.scalars(select(DeliveryRow).where(DeliveryRow.state == PENDING)).all()
         parts = [len(part["text"]) for row in rows for part in row.payload]
         per_row = Counter(len(row.payload) for row in rows)
     if per_row != Counter({1: queued}):
@@ -543,10 +551,10 @@ async def deliver_all(db: Database, channel: TelegramChannel, variant: Variant,
         run.retried_rows += report.retried
         run.failed_rows += report.failed
         with db.session() as session:
-            pending = session.scalar(select(func.count()).select_from(Delivery)
-                                     .where(Delivery.state == PENDING)) or 0
-            latest = session.scalar(select(func.max(Delivery.next_attempt_at))
-                                    .where(Delivery.state == PENDING))
+            pending = session.scalar(select(func.count()).select_from(DeliveryRow)
+                                     .where(DeliveryRow.state == PENDING)) or 0
+            latest = session.scalar(select(func.max(DeliveryRow.next_attempt_at))
+                                    .where(DeliveryRow.state == PENDING))
         if not pending:
             return
         if variant.cadence is not None:
@@ -605,15 +613,16 @@ def check(run: Run, record: FakeRecord, db: Database, texts: dict[int, str]) -> 
     run.wrong_text = sum(1 for chat, _, text in record.sent
                          if chat in texts and texts[chat] != text)
     with db.session() as session:
-        run.db_sent_rows = session.scalar(select(func.count()).select_from(Delivery)
-                                          .where(Delivery.state == SENT)) or 0
+        run.db_sent_rows = session.scalar(select(func.count()).select_from(DeliveryRow)
+                                          .where(DeliveryRow.state == SENT)) or 0
 
 
 def expected_texts(db: Database) -> dict[int, str]:
     """The queued text per chat id."""
     with db.session() as session:
-        rows = session.execute(select(Subscriber.chat_id, Delivery.payload)
-                               .join(Delivery, Delivery.subscriber_id == Subscriber.id)).all()
+        rows = session.execute(select(SubscriberRow.chat_id, DeliveryRow.payload)
+                               .join(DeliveryRow,
+                                     DeliveryRow.subscriber_id == SubscriberRow.id)).all()
     return {int(chat): payload[0]["text"] for chat, payload in rows}
 
 

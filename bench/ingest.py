@@ -72,13 +72,12 @@ from common import (
 from sqlalchemy import delete, func, select, update
 
 from briefing.config import Settings
-from briefing.sentences import split_sentences
-from briefing.service.feed_ingest import ingest_feeds
+from briefing.service.ingest import ingest_feeds
 from briefing.service.summaries import summarise_pending
 from briefing.store.db import Database, open_database
-from briefing.store.models import Article as ArticleRow
-from briefing.store.models import Brief, Feed, LLMCall, Story
-from briefing.text import STOPWORDS, WORD, fold
+from briefing.store.models import ArticleRow, BriefRow, FeedRow, LLMCallRow, StoryRow
+from briefing.text.sentences import split_sentences
+from briefing.text.words import STOPWORDS, WORD, fold
 
 sys.path.insert(0, str(ROOT))
 from tests.fakes.briefs import good_answer
@@ -394,7 +393,7 @@ def open_store(db_url: str, fakes: Fakes) -> Database:
     """A fresh migrated SQLite store with the feeds registered."""
     db = open_database(settings_for(fakes, db_url, 1).store)
     with db.session() as session:
-        session.add_all(Feed(url=f"{fakes.web_url}/feeds/{k}.xml") for k in range(FEEDS))
+        session.add_all(FeedRow(url=f"{fakes.web_url}/feeds/{k}.xml") for k in range(FEEDS))
     return db
 
 
@@ -436,22 +435,22 @@ def ingest(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
 
 def story_ids(db: Database) -> list[int]:
     with db.session() as session:
-        return list(session.scalars(select(Story.id).order_by(Story.id)))
+        return list(session.scalars(select(StoryRow.id).order_by(StoryRow.id)))
 
 
 def make_pending(db: Database, block: Sequence[int]) -> None:
     """Only `block` pending: the others parked as summarised; the LLM call log emptied."""
     with db.session() as session:
-        session.execute(update(Story).values(summarised_version=Story.version))
-        session.execute(update(Story).where(Story.id.in_(block)).values(summarised_version=0))
-        session.execute(delete(Brief).where(Brief.story_id.in_(block)))
-        session.execute(delete(LLMCall))
+        session.execute(update(StoryRow).values(summarised_version=StoryRow.version))
+        session.execute(update(StoryRow).where(StoryRow.id.in_(block)).values(summarised_version=0))
+        session.execute(delete(BriefRow).where(BriefRow.story_id.in_(block)))
+        session.execute(delete(LLMCallRow))
 
 
 def call_latencies(db: Database) -> list[float]:
     """Seconds per LLM call as the engine logged them (client side)."""
     with db.session() as session:
-        return [ms / 1000 for ms in session.scalars(select(LLMCall.duration_ms))]
+        return [ms / 1000 for ms in session.scalars(select(LLMCallRow.duration_ms))]
 
 
 def summarise_run(db: Database, fakes: Fakes, settings: Settings,

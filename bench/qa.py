@@ -48,14 +48,16 @@ from typing import Any
 from common import ROOT, load_orangesum, median, percentile, print_table, write_results, yes_no
 from sqlalchemy import func, insert, select
 
-from briefing import models
+from briefing.briefs.models import Quote
 from briefing.config import StoreSettings, load_settings
-from briefing.language import detect_language
-from briefing.qa import Answer, answer, story_index
-from briefing.sentences import split_sentences
+from briefing.qa.answer import Answer, answer_question
+from briefing.qa.retrieval import story_index
+from briefing.sources.models import Document, Story
 from briefing.store.db import Database, open_database
-from briefing.store.models import Article, Brief, Story
-from briefing.text import STOPWORDS, WORD, fold
+from briefing.store.models import ArticleRow, BriefRow, StoryRow
+from briefing.text.language import detect_language
+from briefing.text.sentences import split_sentences
+from briefing.text.words import STOPWORDS, WORD, fold
 
 TARGET_P95_MS = 30.0
 OUTLETS = ("Le Quotidien", "La Gazette", "Le Courrier", "L'Éclaireur", "Le Réveil", "La Dépêche")
@@ -161,9 +163,9 @@ def build_store(db: Database, stories: int, seed: int) -> dict[int, Generated]:
             brief_batch.append(brief)
             generated[story_id] = gen
         with db.session() as session:
-            session.execute(insert(Story), story_batch)
-            session.execute(insert(Article), article_batch)
-            session.execute(insert(Brief), brief_batch)
+            session.execute(insert(StoryRow), story_batch)
+            session.execute(insert(ArticleRow), article_batch)
+            session.execute(insert(BriefRow), brief_batch)
     return generated
 
 
@@ -173,7 +175,7 @@ def keywords_from_store(db: Database, seed: int, ids: Sequence[int]) -> dict[int
     found: dict[int, Generated] = {}
     with db.session() as session:
         for story_id in ids:
-            texts = session.scalars(select(Article.text).where(Article.story_id == story_id))
+            texts = session.scalars(select(ArticleRow.text).where(ArticleRow.story_id == story_id))
             found[story_id] = Generated(keywords(" ".join(t or "" for t in texts), rng))
     return found
 
@@ -181,21 +183,21 @@ def keywords_from_store(db: Database, seed: int, ids: Sequence[int]) -> dict[int
 # --------------------------------------------------------------------------- one question
 
 
-def load_story(db: Database, story_id: int) -> models.Story:
+def load_story(db: Database, story_id: int) -> Story:
     """The story as the bot loads it: one query for its articles, in order."""
     with db.session() as session:
         rows = session.scalars(
-            select(Article).where(Article.story_id == story_id).order_by(Article.id)
+            select(ArticleRow).where(ArticleRow.story_id == story_id).order_by(ArticleRow.id)
         ).all()
         docs = tuple(
-            models.Document(f"S{i}", a.text or "", a.language or "und", title=a.title,
+            Document(f"S{i}", a.text or "", a.language or "und", title=a.title,
                             url=a.url, outlet=a.outlet, published=a.published_text)
             for i, a in enumerate(rows, start=1)
         )
-    return models.Story(docs)
+    return Story(docs)
 
 
-def render_html(got: Answer, story: models.Story) -> str:
+def render_html(got: Answer, story: Story) -> str:
     """The answer as a Telegram HTML message: escaped text, quotes in blockquotes."""
     parts = [html.escape(got.text, quote=False)]
     for quote in got.quotes:
@@ -206,7 +208,7 @@ def render_html(got: Answer, story: models.Story) -> str:
     return "\n\n".join(parts)
 
 
-def verified(quote: models.Quote, story: models.Story) -> bool:
+def verified(quote: Quote, story: Story) -> bool:
     """The quote is its source's characters at its offsets."""
     doc = story.source(quote.source)
     return doc is not None and doc.text[quote.start:quote.end] == quote.text
@@ -232,7 +234,7 @@ def ask(db: Database, story_id: int, question: str) -> Timing:
     t0 = time.perf_counter()
     story = load_story(db, story_id)
     t1 = time.perf_counter()
-    got = answer(story, question, SETTINGS)
+    got = answer_question(story, question, SETTINGS)
     t2 = time.perf_counter()
     message = render_html(got, story)
     t3 = time.perf_counter()
@@ -316,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with store(args.db) as (db, file):
         started = time.perf_counter()
         with db.session() as session:
-            count = session.scalar(select(func.count()).select_from(Story)) or 0
+            count = session.scalar(select(func.count()).select_from(StoryRow)) or 0
         if count and count != args.stories:
             sys.exit(f"{file} holds {count} stories, not --stories {args.stories}: remove it")
         ids = rng.sample(range(1, args.stories + 1), args.questions + 5)
@@ -327,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             generated = build_store(db, args.stories, args.seed)
             built = round(time.perf_counter() - started, 1)
         with db.session() as session:
-            articles = session.scalar(select(func.count()).select_from(Article)) or 0
+            articles = session.scalar(select(func.count()).select_from(ArticleRow)) or 0
         story_index.cache_clear()
         warm_ms = warm_up(db, ids[:5], generated, rng)
         first, later = run_questions(db, ids[5:], generated, rng)

@@ -35,9 +35,9 @@ from common import (
     yes_no,
 )
 
+from briefing.briefs.pipeline import summarise
 from briefing.config import Settings
-from briefing.models import Story
-from briefing.pipeline import summarise
+from briefing.sources.models import Story
 
 sys.path.insert(0, str(ROOT))
 from tests.fakes.openai_server import FakeOpenAI, Reply, prompt_tokens

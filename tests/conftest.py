@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from briefing.config import Settings, load_settings
-from briefing.models import Document, Story
 from briefing.sources.load import load_story
+from briefing.sources.models import Document, Story
 from tests.fakes.openai_server import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from briefing.briefs.engines.select import select_engine
 from briefing.config import load_settings
-from briefing.engines import select_engine
 from briefing.errors import ConfigError
 
 

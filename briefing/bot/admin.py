@@ -19,7 +19,15 @@ from briefing.config import Settings
 from briefing.errors import BadInput
 from briefing.service.feeds_admin import add_checked_feed, remove_feed
 from briefing.store.db import Database
-from briefing.store.models import FAILED, PENDING, SENT, Delivery, LLMCall, Story, Subscriber
+from briefing.store.models import (
+    FAILED,
+    PENDING,
+    SENT,
+    DeliveryRow,
+    LLMCallRow,
+    StoryRow,
+    SubscriberRow,
+)
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
@@ -46,16 +54,16 @@ def stats_text(db: Database, now: datetime, settings: Settings) -> str:
         def count(query: object) -> int:
             return int(session.scalar(query) or 0)  # type: ignore[call-overload]
 
-        subs = count(select(func.count(Subscriber.id)).where(Subscriber.active))
-        stories = count(select(func.count(Story.id)).where(Story.created_at >= midnight))
-        sent = count(select(func.count(Delivery.id)).where(Delivery.state == SENT,
-                                                           Delivery.sent_at >= midnight))
-        failed = count(select(func.count(Delivery.id)).where(Delivery.state == FAILED))
-        pending = count(select(func.count(Delivery.id)).where(Delivery.state == PENDING))
-        prompt = count(select(func.coalesce(func.sum(LLMCall.prompt_tokens), 0))
-                       .where(LLMCall.created_at >= midnight))
-        completion = count(select(func.coalesce(func.sum(LLMCall.completion_tokens), 0))
-                           .where(LLMCall.created_at >= midnight))
+        subs = count(select(func.count(SubscriberRow.id)).where(SubscriberRow.active))
+        stories = count(select(func.count(StoryRow.id)).where(StoryRow.created_at >= midnight))
+        sent = count(select(func.count(DeliveryRow.id)).where(DeliveryRow.state == SENT,
+                                                           DeliveryRow.sent_at >= midnight))
+        failed = count(select(func.count(DeliveryRow.id)).where(DeliveryRow.state == FAILED))
+        pending = count(select(func.count(DeliveryRow.id)).where(DeliveryRow.state == PENDING))
+        prompt = count(select(func.coalesce(func.sum(LLMCallRow.prompt_tokens), 0))
+                       .where(LLMCallRow.created_at >= midnight))
+        completion = count(select(func.coalesce(func.sum(LLMCallRow.completion_tokens), 0))
+                           .where(LLMCallRow.created_at >= midnight))
     cost = (prompt * settings.llm.price_input_per_mtok
             + completion * settings.llm.price_output_per_mtok) / 1e6
     return (f"subscribers: {subs}\nstories today: {stories}\ndeliveries today: {sent} sent, "

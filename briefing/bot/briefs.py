@@ -7,29 +7,29 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from briefing import models
+from briefing.briefs.engines.select import select_engine
 from briefing.config import Settings
-from briefing.engines import select_engine
 from briefing.errors import ExtractionError
-from briefing.extract import extract
 from briefing.render.labels import briefs_once
 from briefing.render.telegram import Block, brief_lines, sources_line
 from briefing.service.articles import store_article
 from briefing.service.digests import DigestItem, compose, languages_of
 from briefing.service.llm_log import StoreLLMCache
 from briefing.service.summaries import summarise_story
+from briefing.sources.extract import extract
 from briefing.sources.fetch import fetch_url
+from briefing.sources.models import Document, Story
 from briefing.store.db import Database
-from briefing.store.models import Article, SentMessage, Story, Subscriber
+from briefing.store.models import ArticleRow, SentMessageRow, StoryRow, SubscriberRow
 
 
-def label(article: Article) -> str:
+def label(article: ArticleRow) -> str:
     """How a reader recognises an article: outlet, else title, else file name."""
     return article.outlet or article.title or (Path(article.path).name if article.path
                                                  else "source")
 
 
-def _sources(articles: list[Article]) -> dict[str, dict[str, str | None]]:
+def _sources(articles: list[ArticleRow]) -> dict[str, dict[str, str | None]]:
     return {f"S{i}": {"outlet": label(a), "title": a.title, "url": a.url}
             for i, a in enumerate(articles, start=1)}
 
@@ -39,7 +39,7 @@ def story_blocks(db: Database, story_ids: list[int], languages: tuple[str, ...])
     blocks: list[Block] = []
     with db.session() as session:
         for story_id in story_ids:
-            story = session.get(Story, story_id)
+            story = session.get(StoryRow, story_id)
             if story is None:
                 continue
             briefs = {b.language: b for b in story.briefs}
@@ -59,30 +59,30 @@ def story_blocks(db: Database, story_ids: list[int], languages: tuple[str, ...])
 def record_sent(db: Database, chat_id: str, message_id: int, story_ids: list[int]) -> None:
     """Remember what a message is about, so a reply to it can be answered."""
     with db.session() as session:
-        session.add(SentMessage(chat_id=chat_id, message_id=str(message_id),
+        session.add(SentMessageRow(chat_id=chat_id, message_id=str(message_id),
                                 story_ids=list(story_ids)))
 
 
 def replied_stories(db: Database, chat_id: str, message_id: int | None) -> list[int]:
     """The stories of the message replied to, or of the last brief sent to this chat."""
     with db.session() as session:
-        query = select(SentMessage).where(SentMessage.chat_id == chat_id)
+        query = select(SentMessageRow).where(SentMessageRow.chat_id == chat_id)
         if message_id is not None:
-            query = query.where(SentMessage.message_id == str(message_id))
-        rows = session.scalars(query.order_by(SentMessage.id.desc()).limit(20)).all()
+            query = query.where(SentMessageRow.message_id == str(message_id))
+        rows = session.scalars(query.order_by(SentMessageRow.id.desc()).limit(20)).all()
         return next((list(r.story_ids) for r in rows if r.story_ids), [])
 
 
-def load_stories(db: Database, story_ids: list[int]) -> models.Story:
+def load_stories(db: Database, story_ids: list[int]) -> Story:
     """The sources of these stories as one pipeline story (ids S1, S2, ...)."""
     with db.session() as session:
-        articles = session.scalars(select(Article).where(Article.story_id.in_(story_ids))
-                                   .order_by(Article.story_id, Article.id)).all()
-        docs = tuple(models.Document(
+        articles = session.scalars(select(ArticleRow).where(ArticleRow.story_id.in_(story_ids))
+                                   .order_by(ArticleRow.story_id, ArticleRow.id)).all()
+        docs = tuple(Document(
             id=f"S{i}", text=a.text or "", language=a.language or "und", title=a.title,
             url=a.url, outlet=a.outlet, published=a.published_text)
             for i, a in enumerate(articles, start=1))
-    return models.Story(docs)
+    return Story(docs)
 
 
 def summarise_url(db: Database, url: str, settings: Settings) -> int:
@@ -95,7 +95,7 @@ def summarise_url(db: Database, url: str, settings: Settings) -> int:
     if stored.story_id is None:
         raise ExtractionError(f"{url}: could not be stored")
     with db.session() as session:
-        story = session.get_one(Story, stored.story_id)
+        story = session.get_one(StoryRow, stored.story_id)
         fresh = story.summarised_version >= story.version
     if not fresh:
         engine = select_engine(settings, cache=StoreLLMCache(db))
@@ -106,7 +106,7 @@ def summarise_url(db: Database, url: str, settings: Settings) -> int:
 def reader_languages(db: Database, chat_id: str, default: str) -> tuple[str, ...]:
     """The brief languages of a reader (their setting, else their interface language)."""
     with db.session() as session:
-        sub = session.scalars(select(Subscriber).where(Subscriber.chat_id == chat_id)).first()
+        sub = session.scalars(select(SubscriberRow).where(SubscriberRow.chat_id == chat_id)).first()
         return languages_of(sub.languages if sub else default)
 
 
@@ -114,7 +114,7 @@ def digest_now(db: Database, chat_id: str, now: datetime, settings: Settings,
                default: str) -> tuple[list[DigestItem], tuple[str, ...]]:
     """A digest for this reader now: what is new since their last one (or a day)."""
     with db.session() as session:
-        sub = session.scalars(select(Subscriber).where(Subscriber.chat_id == chat_id)).first()
+        sub = session.scalars(select(SubscriberRow).where(SubscriberRow.chat_id == chat_id)).first()
         since = (sub.last_digest_at if sub and sub.last_digest_at else now - timedelta(days=1))
         languages = languages_of(sub.languages if sub else default)
         items = compose(session, since, languages, list(sub.feeds or []) if sub else [],
@@ -128,5 +128,5 @@ def latest_story_ids(db: Database, n: int) -> list[int]:
     """The `n` most recent summarised stories."""
     with db.session() as session:
         return list(session.scalars(
-            select(Story.id).where(Story.summarised_version > 0)
-            .order_by(Story.last_published.desc(), Story.id.desc()).limit(n)))
+            select(StoryRow.id).where(StoryRow.summarised_version > 0)
+            .order_by(StoryRow.last_published.desc(), StoryRow.id.desc()).limit(n)))

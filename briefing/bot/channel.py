@@ -25,8 +25,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import BaseRateLimiter
 
 from briefing.render.telegram import digest_messages
-from briefing.service.delivery import Gone, RetryLater
 from briefing.service.digests import DigestItem, Part
+from briefing.service.outbox import Gone, RetryLater
 
 log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_WAITS = 3

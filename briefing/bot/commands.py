@@ -18,7 +18,7 @@ from briefing.service.subscribers import (
     check_timezone,
 )
 from briefing.store.db import Database
-from briefing.store.models import Feed, Subscriber
+from briefing.store.models import FeedRow, SubscriberRow
 
 TIMES = ("06:00", "07:00", "07:30", "08:00", "12:00", "18:00")
 LANG_LABELS = {"fr": "Français", "en": "English", "both": "FR + EN"}
@@ -32,9 +32,10 @@ def settings_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([langs, times[:3], times[3:]])
 
 
-def _subscriber(db: Database, chat_id: str) -> Subscriber | None:
+def _subscriber(db: Database, chat_id: str) -> SubscriberRow | None:
     with db.session() as session:
-        return session.scalars(select(Subscriber).where(Subscriber.chat_id == chat_id)).first()
+        query = select(SubscriberRow).where(SubscriberRow.chat_id == chat_id)
+        return session.scalars(query).first()
 
 
 def settings_text(db: Database, chat_id: str, lang: str) -> str:
@@ -50,9 +51,9 @@ def settings_text(db: Database, chat_id: str, lang: str) -> str:
 
 def _update(db: Database, chat_id: str, **values: object) -> None:
     with db.session() as session:
-        sub = session.scalars(select(Subscriber).where(Subscriber.chat_id == chat_id)).first()
+        sub = session.scalars(select(SubscriberRow).where(SubscriberRow.chat_id == chat_id)).first()
         if sub is None:
-            sub = Subscriber(chat_id=chat_id)
+            sub = SubscriberRow(chat_id=chat_id)
             session.add(sub)
         for key, value in values.items():
             setattr(sub, key, value)
@@ -144,7 +145,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def _feeds(db: Database) -> list[tuple[int, str]]:
     with db.session() as session:
         return [(f.id, f.title or f.url) for f in
-                session.scalars(select(Feed).where(Feed.active).order_by(Feed.id))]
+                session.scalars(select(FeedRow).where(FeedRow.active).order_by(FeedRow.id))]
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -10,16 +10,16 @@ from telegram import Message, Update
 from telegram.constants import ChatAction
 from telegram.ext import ContextTypes
 
-from briefing import qa
 from briefing.bot import briefs
 from briefing.bot.channel import send_html
 from briefing.bot.limits import within_budget
 from briefing.bot.state import BotState, chat_of, lang_of, state_of
 from briefing.bot.texts import t
+from briefing.briefs.engines.llm import LLMEngine
+from briefing.briefs.engines.select import select_engine
 from briefing.clock import utcnow
-from briefing.engines import select_engine
-from briefing.engines.llm import LLMEngine
 from briefing.errors import BadInput
+from briefing.qa.answer import Answer, answer_question
 from briefing.render.telegram import Block, e, quote_block, split_messages
 from briefing.service.llm_log import StoreLLMCache
 
@@ -119,7 +119,7 @@ async def url_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await summarise_page(update, context, match.group(1))
 
 
-def render_answer(answer: qa.Answer, story_sources: dict[str, dict[str, str | None]]) -> str:
+def render_answer(answer: Answer, story_sources: dict[str, dict[str, str | None]]) -> str:
     """An answer as Telegram HTML: the text, then its checked quotes."""
     text = answer.text if answer.supported else t("sources_do_not_say", answer.language)
     lines = [e(text)]
@@ -136,7 +136,7 @@ def _answer(state: BotState, story_ids: list[int], question: str,
     engine = None
     if state.settings.llm.configured and state.settings.llm.engine != "extractive":
         engine = select_engine(state.settings, cache=StoreLLMCache(state.db))
-    result = qa.answer(story, question, state.settings,
+    result = answer_question(story, question, state.settings,
                        engine if isinstance(engine, LLMEngine) else None, default_language=lang)
     sources = {d.id: {"outlet": d.outlet, "title": d.title, "url": d.url} for d in story.sources}
     return render_answer(result, sources), story_ids

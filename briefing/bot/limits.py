@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from briefing.store.db import Database
-from briefing.store.models import LLMCall
+from briefing.store.models import LLMCallRow
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 
@@ -43,8 +43,8 @@ def tokens_today(db: Database, now: datetime) -> int:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     with db.session() as session:
         total = session.scalar(select(
-            func.coalesce(func.sum(LLMCall.prompt_tokens + LLMCall.completion_tokens), 0)
-        ).where(LLMCall.created_at >= midnight))
+            func.coalesce(func.sum(LLMCallRow.prompt_tokens + LLMCallRow.completion_tokens), 0)
+        ).where(LLMCallRow.created_at >= midnight))
     return int(total or 0)
 
 

@@ -12,19 +12,20 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from briefing.briefs.engines.extractive import ExtractiveEngine
+from briefing.briefs.engines.select import select_engine
+from briefing.briefs.models import CitationCounts, Result
+from briefing.briefs.pipeline import summarise
 from briefing.config import Settings
-from briefing.engines import select_engine
-from briefing.engines.extractive import ExtractiveEngine
 from briefing.errors import BriefingError, LLMError
 from briefing.evaluation.cache import CallRecorder, CallStat, FileCache
 from briefing.evaluation.corpus import Item, load_item
 from briefing.evaluation.judge import Judge
 from briefing.evaluation.rouge import rouge
 from briefing.evaluation.signals import Signals, brief_text, measure
-from briefing.models import CitationCounts, Result, Story
-from briefing.pipeline import summarise
-from briefing.sentences import split_sentences
-from briefing.tokens import count_tokens, get_encoding
+from briefing.sources.models import Story
+from briefing.text.sentences import split_sentences
+from briefing.text.tokens import count_tokens, get_encoding
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from briefing.engines.cache import CallRecord
-from briefing.models import Usage
+from briefing.llm.calls import CallRecord
+from briefing.llm.usage import Usage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (

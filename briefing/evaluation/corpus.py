@@ -21,9 +21,9 @@ from typing import Any
 
 from briefing.config import FetchSettings
 from briefing.errors import BadInput
-from briefing.extract import Extracted, extract
-from briefing.models import Story
+from briefing.sources.extract import Extracted, extract
 from briefing.sources.load import load_one, to_document
+from briefing.sources.models import Story
 
 REFERENCE_FIELDS = ("reference", "reference_abstract", "reference_summary", "summary", "abstract")
 REFERENCE_SUFFIX = ".ref.txt"

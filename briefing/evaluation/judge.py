@@ -12,14 +12,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from briefing.briefs.engines.llm import LLMEngine
+from briefing.briefs.engines.schema import InvalidAnswer, load_json
+from briefing.briefs.models import Result
 from briefing.config import Settings
-from briefing.engines.cache import LLMCache
-from briefing.engines.llm import LLMEngine
-from briefing.engines.prompting import Conversation, SourceFormatter
-from briefing.engines.schema import InvalidAnswer, load_json
 from briefing.evaluation.signals import states_facts
-from briefing.models import Result, Usage
-from briefing.prompts import render_prompt
+from briefing.llm.calls import LLMCache
+from briefing.llm.conversation import Conversation, SourceFormatter
+from briefing.llm.prompts import render_prompt
+from briefing.llm.usage import Usage
 
 VERDICTS = ("supported", "partly", "not")
 SCHEMA: dict[str, Any] = {

@@ -19,7 +19,7 @@ from briefing.evaluation.article import ArticleEval, Context, evaluate
 from briefing.evaluation.cache import FileCache
 from briefing.evaluation.corpus import Item
 from briefing.evaluation.rouge import rouge
-from briefing.language import detect_language
+from briefing.text.language import detect_language
 
 
 @dataclass(frozen=True)

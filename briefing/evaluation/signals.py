@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from briefing.checks import SourceFacts, unknown_names, unsupported_numbers
-from briefing.language import detect_language
-from briefing.marks import is_balanced
-from briefing.models import Brief, Result, Story
-from briefing.text import word_count
+from briefing.briefs.checks import SourceFacts, unknown_names, unsupported_numbers
+from briefing.briefs.models import Brief, Result
+from briefing.sources.models import Story
+from briefing.text.language import detect_language
+from briefing.text.marks import is_balanced
+from briefing.text.words import word_count
 
 _NOTHING = SourceFacts(frozenset(), "")  # facts of an empty text: every number/name is unknown
 

@@ -15,12 +15,12 @@ from dataclasses import asdict, fields
 from statistics import fmean
 from typing import Any
 
+from briefing.briefs.models import CitationCounts
 from briefing.evaluation.article import ArticleEval
 from briefing.evaluation.cache import CallStat
 from briefing.evaluation.judge import VERDICTS
 from briefing.evaluation.rouge import ROUGE_TYPES
 from briefing.evaluation.runner import Prices, Run
-from briefing.models import CitationCounts
 
 SYSTEMS = ("brief", "offline", "lead2")
 

@@ -1,1 +1,5 @@
-"""Renderers: terminal (rich) and JSON; Telegram HTML comes with the bot."""
+"""Renderers: typed briefs, quotes and digests in, strings out: Telegram HTML
+(`telegram`), the terminal (`terminal`), plain text (`text`), and the labels they share.
+
+May import `service` (digest items), `briefs`, `sources`, `text`.
+"""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from briefing.language import language_name
+from briefing.text.language import language_name
 
 T = TypeVar("T")
 # (language, original_language or None, headline, points) of a brief, whatever its type.

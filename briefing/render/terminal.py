@@ -8,9 +8,10 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.text import Text
 
-from briefing.language import language_name
-from briefing.models import Brief, Document, Quote, Result
+from briefing.briefs.models import Brief, Quote, Result
 from briefing.render.labels import own_name, shown_once, untranslated_label
+from briefing.sources.models import Document
+from briefing.text.language import language_name
 
 
 def source_label(doc: Document) -> str:

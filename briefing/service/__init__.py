@@ -1,1 +1,6 @@
-"""The long-running service: ingestion, story store, summaries, digests, delivery."""
+"""The long-running service: ingest from the folder and feeds, cluster into stories,
+summarise pending stories, schedule digests and deliver them through the outbox.
+
+May import `store`, `qa`, `briefs`, `llm`, `stories`, `sources`, `text` and the base
+modules; never `render`, `bot` or `cli` (channels are passed in).
+"""

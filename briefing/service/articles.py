@@ -2,7 +2,7 @@
 
 An article is stored once: the same content hash or the same canonical URL is
 recognised and skipped. A new article joins the story it belongs to (see
-`briefing.clustering`), which then needs its brief updated (`version` grows),
+`briefing.stories.assign`), which then needs its brief updated (`version` grows),
 or starts a story of its own.
 """
 
@@ -18,11 +18,12 @@ from datetime import timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from briefing import clustering
 from briefing.clock import utcnow
-from briefing.dates import parse_published
-from briefing.extract import Extracted
-from briefing.store.models import EXTRACTED, Article, Story
+from briefing.sources.extract import Extracted
+from briefing.store.models import EXTRACTED, ArticleRow, StoryRow
+from briefing.stories.assign import assign
+from briefing.stories.signature import Signature, signature
+from briefing.text.dates import parse_published
 
 log = logging.getLogger(__name__)
 CANDIDATE_WINDOW = timedelta(days=4)
@@ -43,39 +44,39 @@ class Stored:
     duplicate: bool
 
 
-def find_duplicate(session: Session, digest: str, url: str | None) -> Article | None:
+def find_duplicate(session: Session, digest: str, url: str | None) -> ArticleRow | None:
     """An article already stored with this content hash or canonical URL."""
-    condition = Article.content_hash == digest
+    condition = ArticleRow.content_hash == digest
     if url:
-        condition = or_(condition, Article.url == url)
-    return session.scalars(select(Article).where(condition).limit(1)).first()
+        condition = or_(condition, ArticleRow.url == url)
+    return session.scalars(select(ArticleRow).where(condition).limit(1)).first()
 
 
-Members = dict[int, list[clustering.Signature]]
+Members = dict[int, list[Signature]]
 
 
 def url_known(session: Session, url: str) -> bool:
     """Whether an article with this canonical URL is already stored."""
-    found = session.scalars(select(Article.id).where(Article.url == url).limit(1)).first()
+    found = session.scalars(select(ArticleRow.id).where(ArticleRow.url == url).limit(1)).first()
     return found is not None
 
 
-_SIGNATURES: OrderedDict[int, clustering.Signature] = OrderedDict()
+_SIGNATURES: OrderedDict[int, Signature] = OrderedDict()
 _SIGNATURES_KEPT = 50_000
 _SIGNATURES_LOCK = threading.Lock()
 
 
-def _signatures(session: Session, article_ids: list[int]) -> dict[int, clustering.Signature]:
+def _signatures(session: Session, article_ids: list[int]) -> dict[int, Signature]:
     """Parsed signatures of these articles; parsed once per process, then kept."""
     with _SIGNATURES_LOCK:
         known = {i: _SIGNATURES[i] for i in article_ids if i in _SIGNATURES}
     missing = [i for i in article_ids if i not in known]
     for chunk_start in range(0, len(missing), 500):
-        rows = session.execute(select(Article.id, Article.signature).where(
-            Article.id.in_(missing[chunk_start:chunk_start + 500]))).all()
+        rows = session.execute(select(ArticleRow.id, ArticleRow.signature).where(
+            ArticleRow.id.in_(missing[chunk_start:chunk_start + 500]))).all()
         for article_id, data in rows:
             if data:
-                known[article_id] = clustering.Signature.from_json(data)
+                known[article_id] = Signature.from_json(data)
     with _SIGNATURES_LOCK:
         for article_id in missing:
             if article_id in known:
@@ -85,20 +86,20 @@ def _signatures(session: Session, article_ids: list[int]) -> dict[int, clusterin
     return known
 
 
-def _candidates(session: Session, sig: clustering.Signature) -> Members:
+def _candidates(session: Session, sig: Signature) -> Members:
     """Stories the article may belong to, with their members' signatures.
 
     Those published around the article's date, and those that got a source
     recently (an article without a date is compared with what is current).
     """
     now = utcnow()
-    near_date = and_(Story.last_published >= (sig.published or now) - CANDIDATE_WINDOW,
-                     Story.first_published <= (sig.published or now) + CANDIDATE_WINDOW)
-    recent = Story.updated_at >= now - CANDIDATE_WINDOW
-    story_ids = (select(Story.id).where(or_(near_date, recent))
-                 .order_by(Story.updated_at.desc()).limit(MAX_CANDIDATE_STORIES))
+    near_date = and_(StoryRow.last_published >= (sig.published or now) - CANDIDATE_WINDOW,
+                     StoryRow.first_published <= (sig.published or now) + CANDIDATE_WINDOW)
+    recent = StoryRow.updated_at >= now - CANDIDATE_WINDOW
+    story_ids = (select(StoryRow.id).where(or_(near_date, recent))
+                 .order_by(StoryRow.updated_at.desc()).limit(MAX_CANDIDATE_STORIES))
     rows = session.execute(
-        select(Article.id, Article.story_id).where(Article.story_id.in_(story_ids))).all()
+        select(ArticleRow.id, ArticleRow.story_id).where(ArticleRow.story_id.in_(story_ids))).all()
     parsed = _signatures(session, [article_id for article_id, _ in rows])
     stories: Members = {}
     for article_id, story_id in rows:
@@ -107,12 +108,12 @@ def _candidates(session: Session, sig: clustering.Signature) -> Members:
     return stories
 
 
-def _join(session: Session, story_id: int | None, article: Article) -> Story:
+def _join(session: Session, story_id: int | None, article: ArticleRow) -> StoryRow:
     # An article without a date counts as published when we first saw it.
     published = article.published or utcnow()
-    story = session.get(Story, story_id) if story_id is not None else None
+    story = session.get(StoryRow, story_id) if story_id is not None else None
     if story is None:
-        story = Story(title=article.title, language=article.language,
+        story = StoryRow(title=article.title, language=article.language,
                       first_published=published, last_published=published)
         session.add(story)
     else:
@@ -134,13 +135,13 @@ def store_article(
     if existing is not None:
         return Stored(existing.id, existing.story_id, duplicate=True)
     published = parse_published(extracted.published)
-    sig = clustering.signature(extracted.text, extracted.title, extracted.language, published)
-    article = Article(
+    sig = signature(extracted.text, extracted.title, extracted.language, published)
+    article = ArticleRow(
         content_hash=digest, url=url, path=path, title=extracted.title, outlet=extracted.outlet,
         published=published, published_text=extracted.published, language=extracted.language,
         text=extracted.text, state=EXTRACTED, signature=sig.to_json(), feed_id=feed_id,
     )
-    story = _join(session, clustering.assign(sig, _candidates(session, sig)), article)
+    story = _join(session, assign(sig, _candidates(session, sig)), article)
     article.story_id = story.id
     session.add(article)
     session.flush()

@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session, aliased
 from briefing.config import Settings
 from briefing.render.labels import briefs_once, own_name, untranslated_label
 from briefing.store.db import Database
-from briefing.store.models import PENDING, Article, Brief, Delivery, Story, Subscriber
+from briefing.store.models import (
+    PENDING,
+    ArticleRow,
+    BriefRow,
+    DeliveryRow,
+    StoryRow,
+    SubscriberRow,
+)
 
 log = logging.getLogger(__name__)
 SKIPPED = "skipped"  # a due digest with nothing to say: remembered so it is not recomputed
@@ -55,19 +62,19 @@ def _story_rows(session: Session, since: datetime, feeds: list[int], limit: int)
     # The ids come from a range of ix_stories_briefed_at in a subquery of their own: joined
     # directly, SQLite (no ANALYZE) prefers scanning every story to grouping by id after the
     # range, and that scan would grow with the store's history.
-    arrived = aliased(Story)
+    arrived = aliased(StoryRow)
     recent = select(arrived.id).where(arrived.briefed_at > since, arrived.withheld.is_(None))
-    sources = func.count(func.distinct(Article.id)).label("sources")
+    sources = func.count(func.distinct(ArticleRow.id)).label("sources")
     query = (
-        select(Story.id, Story.last_published, sources)
-        .join(Article, Article.story_id == Story.id)
-        .where(Story.id.in_(recent))
-        .group_by(Story.id, Story.last_published)
-        .order_by(sources.desc(), Story.last_published.desc(), Story.id.desc())
+        select(StoryRow.id, StoryRow.last_published, sources)
+        .join(ArticleRow, ArticleRow.story_id == StoryRow.id)
+        .where(StoryRow.id.in_(recent))
+        .group_by(StoryRow.id, StoryRow.last_published)
+        .order_by(sources.desc(), StoryRow.last_published.desc(), StoryRow.id.desc())
         .limit(limit)
     )
     if feeds:
-        query = query.where(Article.feed_id.in_(feeds))
+        query = query.where(ArticleRow.feed_id.in_(feeds))
     return list(session.execute(query))
 
 
@@ -76,7 +83,7 @@ def _label(row: Any) -> str:
     return str(row.outlet or row.title or (row.path or "source").rsplit("/", 1)[-1])
 
 
-def _brief_dict(brief: Brief) -> dict[str, Any]:
+def _brief_dict(brief: BriefRow) -> dict[str, Any]:
     return {"language": brief.language, "headline": brief.headline,
             "points": list(brief.points), "quotes": list(brief.quotes[:1]),
             "original_language": brief.original_language}
@@ -89,14 +96,15 @@ def compose(
     rows = _story_rows(session, since, feeds, limit)
     ids = [row.id for row in rows]
     briefs = session.scalars(
-        select(Brief).where(Brief.story_id.in_(ids), Brief.language.in_(languages))
+        select(BriefRow).where(BriefRow.story_id.in_(ids), BriefRow.language.in_(languages))
     ).all()
-    by_story: dict[int, list[Brief]] = {}
+    by_story: dict[int, list[BriefRow]] = {}
     for brief in briefs:
         by_story.setdefault(brief.story_id, []).append(brief)
     articles = session.execute(
-        select(Article.story_id, Article.outlet, Article.title, Article.url, Article.path)
-        .where(Article.story_id.in_(ids)).order_by(Article.id)
+        select(ArticleRow.story_id, ArticleRow.outlet, ArticleRow.title, ArticleRow.url,
+               ArticleRow.path)
+        .where(ArticleRow.story_id.in_(ids)).order_by(ArticleRow.id)
     ).all()
     items = []
     for row in rows:
@@ -119,7 +127,7 @@ def local_zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def due_date(subscriber: Subscriber, now: datetime, grace: timedelta) -> date | None:
+def due_date(subscriber: SubscriberRow, now: datetime, grace: timedelta) -> date | None:
     """The local date whose digest is due now for this reader, if any."""
     local_now = now.astimezone(local_zone(subscriber.timezone))
     hour, minute = (int(x) for x in subscriber.digest_time.split(":"))
@@ -161,17 +169,17 @@ def render_text(items: list[DigestItem], day: date, languages: tuple[str, ...] =
     return parts
 
 
-def _queue(session: Session, sub: Subscriber, day: date, now: datetime,
+def _queue(session: Session, sub: SubscriberRow, day: date, now: datetime,
            settings: Settings, render: Renderer) -> bool:
     since = sub.last_digest_at or now - timedelta(days=1)
     items = compose(session, since, languages_of(sub.languages), list(sub.feeds or []),
                     settings.service.digest_max_stories)
     key = digest_key(sub.id, day)
     if not items:
-        session.add(Delivery(key=key, subscriber_id=sub.id, kind="digest", payload=[],
+        session.add(DeliveryRow(key=key, subscriber_id=sub.id, kind="digest", payload=[],
                              state=SKIPPED))
         return False
-    session.add(Delivery(key=key, subscriber_id=sub.id, kind="digest",
+    session.add(DeliveryRow(key=key, subscriber_id=sub.id, kind="digest",
                          story_ids=[i.story_id for i in items],
                          payload=render(items, day, languages_of(sub.languages)),
                          state=PENDING))
@@ -185,9 +193,9 @@ def schedule_digests(db: Database, now: datetime, settings: Settings,
     grace = timedelta(hours=settings.service.digest_grace_hours)
     queued = 0
     with db.session() as session:
-        subscribers = session.scalars(select(Subscriber).where(Subscriber.active)).all()
-        done = set(session.scalars(select(Delivery.key).where(Delivery.kind == "digest",
-                                                            Delivery.created_at > now
+        subscribers = session.scalars(select(SubscriberRow).where(SubscriberRow.active)).all()
+        done = set(session.scalars(select(DeliveryRow.key).where(DeliveryRow.kind == "digest",
+                                                            DeliveryRow.created_at > now
                                                             - timedelta(days=2))))
         for sub in subscribers:
             day = due_date(sub, now, grace)

@@ -21,10 +21,10 @@ from sqlalchemy.exc import IntegrityError
 
 from briefing.config import FetchSettings, ServiceSettings
 from briefing.errors import BadInput
-from briefing.sources.feeds import FeedState, poll_feed
+from briefing.sources.feeds.poll import FeedState, poll_feed
 from briefing.sources.fetch import Resolver
 from briefing.store.db import Database
-from briefing.store.models import Feed
+from briefing.store.models import FeedRow
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def add_checked_feed(db: Database, url: str, fetch: FetchSettings,
     if not url:
         raise BadInput("a feed URL is needed")
     with db.session() as session:
-        if session.scalars(select(Feed.id).where(Feed.url == url)).first() is not None:
+        if session.scalars(select(FeedRow.id).where(FeedRow.url == url)).first() is not None:
             raise BadInput(f"feed already added: {url}")
     # One unconditional poll: BadInput (one line, with the reason) when unusable.
     result = poll_feed(FeedState(url), fetch, service or ServiceSettings(), resolver=resolver)
@@ -55,7 +55,7 @@ def add_checked_feed(db: Database, url: str, fetch: FetchSettings,
         with db.session() as session:
             # Not the check's ETag / Last-Modified: the first poll must get the entries, not
             # a 304.
-            feed = Feed(url=url, title=result.title[:500] if result.title else None)
+            feed = FeedRow(url=url, title=result.title[:500] if result.title else None)
             session.add(feed)
             session.flush()
             added = AddedFeed(feed.id, result.title, len(result.entries), warnings)
@@ -67,7 +67,7 @@ def add_checked_feed(db: Database, url: str, fetch: FetchSettings,
 def remove_feed(db: Database, feed_id: int) -> None:
     """Remove a feed; its articles stay."""
     with db.session() as session:
-        feed = session.get(Feed, feed_id)
+        feed = session.get(FeedRow, feed_id)
         if feed is None:
             raise BadInput(f"no feed {feed_id}")
         session.delete(feed)

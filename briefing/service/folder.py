@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 
 from briefing.config import FetchSettings
 from briefing.errors import BadInput
-from briefing.extract import extract
 from briefing.service.articles import store_article
+from briefing.sources.extract import extract
 from briefing.sources.load import read_file
 from briefing.store.db import Database
 

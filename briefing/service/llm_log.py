@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from briefing.engines.cache import CallRecord
+from briefing.llm.calls import CallRecord
 from briefing.store.db import Database
-from briefing.store.models import LLMCall
+from briefing.store.models import LLMCallRow
 
 
 class StoreLLMCache:
@@ -23,9 +23,9 @@ class StoreLLMCache:
         """The last successful answer to this exact request."""
         with self.db.session() as session:
             row = session.scalars(
-                select(LLMCall)
-                .where(LLMCall.request_hash == key, LLMCall.content.is_not(None))
-                .order_by(LLMCall.id.desc())
+                select(LLMCallRow)
+                .where(LLMCallRow.request_hash == key, LLMCallRow.content.is_not(None))
+                .order_by(LLMCallRow.id.desc())
                 .limit(1)
             ).first()
             return (row.content or "", row.finish_reason or "stop") if row else None
@@ -33,7 +33,7 @@ class StoreLLMCache:
     def put(self, key: str, record: CallRecord) -> None:
         """Log the call at once, in its own transaction, so a crash right after keeps it."""
         with self.db.session() as session:
-            session.add(LLMCall(
+            session.add(LLMCallRow(
                 request_hash=key, model=record.model, content=record.content,
                 finish_reason=record.finish_reason, outcome=record.outcome,
                 prompt_tokens=record.usage.prompt_tokens,

@@ -20,10 +20,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from briefing.clock import utcnow
 from briefing.config import Settings
-from briefing.service.delivery import Channel, deliver_pending
 from briefing.service.digests import schedule_digests
-from briefing.service.feed_ingest import ingest_feeds
 from briefing.service.folder import FolderWatcher
+from briefing.service.ingest import ingest_feeds
+from briefing.service.outbox import Channel, deliver_pending
 from briefing.service.summaries import EngineFactory, summarise_pending
 from briefing.store.db import Database
 

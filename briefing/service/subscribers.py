@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from briefing.errors import BadInput
 from briefing.store.db import Database
-from briefing.store.models import Subscriber
+from briefing.store.models import SubscriberRow
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -44,9 +44,9 @@ def add_subscriber(db: Database, chat_id: str, time: str = "07:30",
     """Add (or reactivate and update) a reader; returns their id."""
     values = (check_time(time), check_timezone(timezone), check_languages(languages))
     with db.session() as session:
-        sub = session.scalars(select(Subscriber).where(Subscriber.chat_id == chat_id)).first()
+        sub = session.scalars(select(SubscriberRow).where(SubscriberRow.chat_id == chat_id)).first()
         if sub is None:
-            sub = Subscriber(chat_id=chat_id)
+            sub = SubscriberRow(chat_id=chat_id)
             session.add(sub)
         sub.digest_time, sub.timezone, sub.languages = values
         sub.active = True

@@ -17,15 +17,16 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from briefing import models
+from briefing.briefs.engines.select import Engine, select_engine
+from briefing.briefs.models import Result
+from briefing.briefs.pipeline import summarise
 from briefing.clock import utcnow
 from briefing.config import Settings
-from briefing.engines import Engine, select_engine
 from briefing.errors import EngineError
-from briefing.pipeline import summarise
 from briefing.service.llm_log import StoreLLMCache
+from briefing.sources.models import Document, Story
 from briefing.store.db import Database
-from briefing.store.models import SUMMARISED, Article, Brief, Story
+from briefing.store.models import SUMMARISED, ArticleRow, BriefRow, StoryRow
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], Engine]
@@ -42,31 +43,31 @@ class SummaryReport:
 def pending_story_ids(db: Database, limit: int = 1000) -> list[int]:
     """Stories whose brief is missing or older than their sources, oldest first."""
     with db.session() as session:
-        query = (select(Story.id).where(Story.summarised_version < Story.version)
-                 .order_by(Story.id).limit(limit))
+        query = (select(StoryRow.id).where(StoryRow.summarised_version < StoryRow.version)
+                 .order_by(StoryRow.id).limit(limit))
         return list(session.scalars(query))
 
 
-def _document(article: Article, index: int) -> models.Document:
-    return models.Document(
+def _document(article: ArticleRow, index: int) -> Document:
+    return Document(
         id=f"S{index}", text=article.text or "", language=article.language or "und",
         title=article.title, url=article.url, path=article.path, outlet=article.outlet,
         published=article.published_text,
     )
 
 
-def load_story(session: Session, story_id: int) -> tuple[models.Story, int]:
+def load_story(session: Session, story_id: int) -> tuple[Story, int]:
     """The pipeline's view of a stored story, and the version it reflects."""
-    story = session.get_one(Story, story_id)
+    story = session.get_one(StoryRow, story_id)
     docs = tuple(_document(a, i) for i, a in enumerate(story.articles, start=1))
-    return models.Story(docs), story.version
+    return Story(docs), story.version
 
 
-def _save(session: Session, story_id: int, version: int, result: models.Result) -> None:
-    story = session.get_one(Story, story_id)
+def _save(session: Session, story_id: int, version: int, result: Result) -> None:
+    story = session.get_one(StoryRow, story_id)
     existing = {b.language: b for b in story.briefs}
     for lang, brief in result.briefs.items():
-        row = existing.get(lang) or Brief(story_id=story_id, language=lang)
+        row = existing.get(lang) or BriefRow(story_id=story_id, language=lang)
         row.story_version = version
         row.headline, row.points = brief.headline, list(brief.points)
         row.original_language = brief.original_language

@@ -1,1 +1,5 @@
-"""Where articles come from: fetching URLs (and, later, feeds and pages)."""
+"""Where articles come from: bounded reads of files and stdin (`load`), URLs (`fetch`),
+RSS/Atom feeds (`feeds`), and the clean text and metadata of a page (`extract`).
+
+Produces `Document` and `Story` (`models`). May import `text`, `config`, `errors`.
+"""

@@ -24,8 +24,6 @@ import httpx
 from briefing.config import FetchSettings
 from briefing.errors import FetchError
 
-__all__ = ["PAGE_TYPES", "Fetched", "Resolver", "check_url", "fetch_url"]
-
 log = logging.getLogger(__name__)
 
 Resolver = Callable[[str, int], list[str]]

@@ -16,9 +16,9 @@ from typing import BinaryIO
 
 from briefing.config import FetchSettings
 from briefing.errors import BadInput
-from briefing.extract import Extracted, extract
-from briefing.models import Document, Story
+from briefing.sources.extract import Extracted, extract
 from briefing.sources.fetch import fetch_url
+from briefing.sources.models import Document, Story
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".xhtml", "")
 STDIN = "-"

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from briefing.dates import as_utc
+from briefing.text.dates import as_utc
 
 # States an article moves through; the service resumes each from where it stopped.
 NEW, EXTRACTED, SUMMARISED, DELIVERED = "new", "extracted", "summarised", "delivered"
@@ -56,7 +56,7 @@ def _now() -> datetime:
     return utcnow()
 
 
-class Feed(Base):
+class FeedRow(Base):
     """An RSS/Atom feed we poll, with what conditional GET and backoff need."""
 
     __tablename__ = "feeds"
@@ -72,7 +72,7 @@ class Feed(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
-class Story(Base):
+class StoryRow(Base):
     """A cluster of articles about one event; `version` grows when a source joins."""
 
     __tablename__ = "stories"
@@ -89,15 +89,16 @@ class Story(Base):
     briefed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Why the latest brief must not reach readers (no sentence, no point, too few quotes).
     withheld: Mapped[str | None] = mapped_column(Text)
-    articles: Mapped[list[Article]] = relationship(back_populates="story", order_by="Article.id")
-    briefs: Mapped[list[Brief]] = relationship(back_populates="story")
+    articles: Mapped[list[ArticleRow]] = relationship(back_populates="story",
+                                                      order_by="ArticleRow.id")
+    briefs: Mapped[list[BriefRow]] = relationship(back_populates="story")
 
     __table_args__ = (Index("ix_stories_pending", "summarised_version", "version"),
                       Index("ix_stories_last_published", "last_published"),
                       Index("ix_stories_briefed_at", "briefed_at"))
 
 
-class Article(Base):
+class ArticleRow(Base):
     """One article, stored once (content hash and canonical URL are unique)."""
 
     __tablename__ = "articles"
@@ -121,10 +122,10 @@ class Article(Base):
     # articles; led by story_id, the plan stays on the recent stories.
     __table_args__ = (Index("ix_articles_story_feed", "story_id", "feed_id"),)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
-    story: Mapped[Story | None] = relationship(back_populates="articles")
+    story: Mapped[StoryRow | None] = relationship(back_populates="articles")
 
 
-class Brief(Base):
+class BriefRow(Base):
     """The checked brief of a story in one language, for one version of the story."""
 
     __tablename__ = "briefs"
@@ -142,12 +143,12 @@ class Brief(Base):
     usage: Mapped[dict[str, Any]] = mapped_column(JSON)
     citations: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
-    story: Mapped[Story] = relationship(back_populates="briefs")
+    story: Mapped[StoryRow] = relationship(back_populates="briefs")
 
     __table_args__ = (UniqueConstraint("story_id", "language", name="uq_brief_story_language"),)
 
 
-class Subscriber(Base):
+class SubscriberRow(Base):
     """A reader: where to deliver, in which languages, at what local time."""
 
     __tablename__ = "subscribers"
@@ -163,7 +164,7 @@ class Subscriber(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
-class Delivery(Base):
+class DeliveryRow(Base):
     """The outbox: one row per message to send, keyed so that it is never sent twice."""
 
     __tablename__ = "deliveries"
@@ -185,7 +186,7 @@ class Delivery(Base):
     __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),)
 
 
-class LLMCall(Base):
+class LLMCallRow(Base):
     """Every LLM call: cost accounting, and a cache so a paid answer is never bought twice."""
 
     __tablename__ = "llm_calls"
@@ -202,7 +203,7 @@ class LLMCall(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
-class SentMessage(Base):
+class SentMessageRow(Base):
     """A message the bot sent, and the stories it is about: a reply to it is a question."""
 
     __tablename__ = "sent_messages"

@@ -1,0 +1,38 @@
+"""`briefing llm check`: see what the LLM server supports before relying on it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from briefing.cli.common import ConfigOption, edge, settings_from
+from briefing.llm.check import Finding, check_llm, exit_code
+
+commands = typer.Typer()
+llm_app = typer.Typer(help="The LLM server: check what it supports.", no_args_is_help=True)
+commands.add_typer(llm_app, name="llm")
+
+
+@llm_app.command("check")
+def check_command(
+    model: Annotated[str | None, typer.Option(help="Model name (else BRIEFING_MODEL).")] = None,
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", help="Server URL, e.g. http://localhost:8080/v1 (else OPENAI_BASE_URL)."
+    )] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Reachable? Model listed? Which JSON output formats work, context size, call time.
+
+    One line per finding; exit 0 when briefs can use the server, 2 when the server
+    cannot serve them, 3 when a setting must change.
+    """
+    findings: list[Finding] = []
+    with edge():
+        settings = settings_from(config, model=model, base_url=base_url)
+        for finding in check_llm(settings):
+            typer.echo(finding.line())
+            findings.append(finding)
+    code = exit_code(findings)
+    if code:
+        raise typer.Exit(code)

@@ -1,0 +1,214 @@
+"""Follow-up questions about a story, answered from its sources only.
+
+A reader replies to a brief (or sends `/ask question`); the answer comes from
+the story's own sources, never from outside knowledge:
+
+1. **Language**: the question's language (French or English); the answer is
+   written in it, quotes stay in their source's language.
+2. **Retrieval**: the story's sentences ranked by Okapi BM25 over folded terms.
+   Both are in `briefing.qa.retrieval`, which documents them.
+3. **Without an LLM**: the best passages (up to 3, none scoring under half the
+   best, no repeats) are the answer, as quotes built from the source offsets, so
+   verified by construction; a sentence too long to quote is cut to its best window.
+4. **With an LLM**: the question and the passages go in the user message as
+   delimited data (`<question>`, then numbered `<source>` sentences); the answer
+   is strict JSON (the prompt and its parsing are in `briefing.qa.drafting`). Every
+   quote is checked like a brief's (`check_quote`);
+   rejected ones are dropped and counted; a supported answer left without a
+   quote gets the best passage; a sentence of the answer stating a number no
+   source contains is dropped. "Not supported" is always said with a fixed
+   sentence, never the model's words. If the LLM fails, the passages are the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from briefing.briefs.checks import SourceFacts, unsupported_numbers
+from briefing.briefs.citations import MAX_QUOTE_WORDS, check_quote
+from briefing.briefs.models import DraftQuote, Quote
+from briefing.config import Settings
+from briefing.errors import LLMError
+from briefing.llm.usage import Usage
+from briefing.qa.drafting import (
+    ANSWER_SCHEMA,
+    DraftAnswer,
+    answer_conversation,
+    parse_answer,
+)
+from briefing.qa.retrieval import (
+    PREFIX,
+    Passage,
+    lead_passages,
+    question_language,
+    question_terms,
+    retrieve,
+)
+from briefing.sources.models import Story
+from briefing.text.sentences import split_sentences
+
+if TYPE_CHECKING:  # the extractive path never imports the openai SDK
+    from briefing.briefs.engines.llm import LLMEngine
+
+
+log = logging.getLogger(__name__)
+
+EXTRACTIVE_QUOTES = 3  # passages shown when there is no LLM
+ANSWER_QUOTES = 3  # checked quotes kept under an LLM answer
+CLIP_WORDS = 45  # a sentence longer than a quote may be is cut to its best window
+SAME_PASSAGE = 0.7  # term overlap above which two passages say the same thing
+RELATIVE = 0.5  # without an LLM, a passage scoring under half the best one is left out
+
+LEAD = {
+    "fr": "Voici les passages des sources les plus proches de votre question :",
+    "en": "Here are the passages of the sources closest to your question:",
+}
+NOT_SAID = {
+    "fr": "Les sources de cette information ne le disent pas.",
+    "en": "The sources of this story do not say.",
+}
+
+
+# --------------------------------------------------------------------------- the answer
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to a follow-up question, ready to render."""
+
+    language: str  # "fr" or "en": the question's language
+    text: str  # the answer (plain text, not HTML); the fixed sentence when not supported
+    quotes: tuple[Quote, ...]  # checked quotes (text == source.text[start:end])
+    supported: bool  # False: the sources do not say
+    engine: str  # "llm" or "extractive": what wrote `text`
+    usage: Usage
+    rejected: int = 0  # quotes the model proposed that failed the check
+
+
+# --------------------------------------------------------------------------- quotes from passages
+
+
+def _clip(passage: Passage, question: str) -> tuple[int, int]:
+    """Offsets of the passage, or of its best window of CLIP_WORDS words when too long to quote."""
+    spans = [m.span() for m in re.finditer(r"\S+", passage.text)]
+    if len(spans) <= MAX_QUOTE_WORDS:
+        return passage.start, passage.end
+    wanted = set(question_terms(question))
+    wanted |= {w[:PREFIX] for w in wanted}
+    hits = [any(w in wanted or w[:PREFIX] in wanted for w in question_terms(passage.text[a:b]))
+            for a, b in spans]
+    best = max(range(len(spans) - CLIP_WORDS + 1), key=lambda i: sum(hits[i:i + CLIP_WORDS]))
+    return passage.start + spans[best][0], passage.start + spans[best + CLIP_WORDS - 1][1]
+
+
+def passage_quote(story: Story, passage: Passage, question: str = "") -> Quote:
+    """A quote of the passage, from the source's own characters: checked by construction."""
+    doc = story.source(passage.source)
+    if doc is None:
+        raise ValueError(f"passage from an unknown source {passage.source!r}")
+    start, end = _clip(passage, question)
+    return Quote(doc.text[start:end], doc.id, start, end)
+
+
+def _distinct(passages: Sequence[Passage], n: int) -> list[Passage]:
+    """Up to `n` passages, leaving out repeats (one quote reported by two outlets)."""
+    chosen: list[tuple[Passage, set[str]]] = []
+    for passage in passages:
+        words = set(question_terms(passage.text))
+        if all(len(words & seen) <= SAME_PASSAGE * min(len(words), len(seen))
+               for _, seen in chosen):
+            chosen.append((passage, words))
+        if len(chosen) == n:
+            break
+    return [p for p, _ in chosen]
+
+
+def extractive_answer(
+    story: Story, question: str, language: str, passages: Sequence[Passage] | None = None,
+    usage: Usage | None = None,
+) -> Answer:
+    """The passages closest to the question, as checked quotes; or "the sources do not say".
+
+    Passages scoring under RELATIVE times the best one share only a word or two
+    with the question: they are left out rather than shown as an answer.
+    """
+    ranked = passages if passages is not None else retrieve(story, question)
+    best = max((p.score for p in ranked), default=0.0)
+    found = [p for p in ranked if p.score > 0 and p.score >= RELATIVE * best]
+    quotes = tuple(passage_quote(story, p, question) for p in _distinct(found, EXTRACTIVE_QUOTES))
+    text = LEAD[language] if quotes else NOT_SAID[language]
+    return Answer(language, text, quotes, bool(quotes), "extractive", usage or Usage())
+
+
+# --------------------------------------------------------------------------- the LLM answer
+
+
+def _check(story: Story, drafts: Sequence[DraftQuote]) -> tuple[list[Quote], int]:
+    """The quotes found in the sources (exact characters), and how many were rejected."""
+    kept: list[Quote] = []
+    rejected = 0
+    for draft in drafts:
+        quote, reason = check_quote(draft, story)
+        if quote is None:
+            rejected += 1
+            log.info("follow-up quote rejected: %s", reason)
+        elif all((q.source, q.start) != (quote.source, quote.start) for q in kept):
+            kept.append(quote)
+    return kept[:ANSWER_QUOTES], rejected
+
+
+def _sourced_text(text: str, story: Story) -> str:
+    """The answer without its sentences that state a number no source contains."""
+    facts = SourceFacts.of("\n".join(doc.text for doc in story.sources))
+    kept = [text[s.start:s.end] for s in split_sentences(text)
+            if not unsupported_numbers(text[s.start:s.end], facts)]
+    return " ".join(kept)
+
+
+def _checked_answer(story: Story, draft: DraftAnswer, language: str, question: str,
+                    context: Sequence[Passage], usage: Usage) -> Answer:
+    if not draft.supported or not draft.text:
+        return Answer(language, NOT_SAID[language], (), False, "llm", usage)
+    quotes, rejected = _check(story, draft.quotes)
+    if not quotes and context:  # supported, but nothing checkable: the best passage backs it
+        quotes = [passage_quote(story, context[0], question)]
+    text = _sourced_text(draft.text, story)
+    if not text or not quotes:
+        log.info("follow-up answer unusable (numbers not in the sources); passages instead")
+        return replace(extractive_answer(story, question, language, context, usage),
+                       rejected=rejected)
+    return Answer(language, text, tuple(quotes), True, "llm", usage, rejected)
+
+
+def _llm_answer(story: Story, question: str, language: str, passages: Sequence[Passage],
+                settings: Settings, engine: LLMEngine, usage: Usage) -> Answer:
+    context = list(passages) or lead_passages(story)
+    if not context or not question.strip():  # nothing to ask about, or nothing asked
+        return extractive_answer(story, question, language, passages, usage)
+    convo = answer_conversation(story, question, language, context, settings)
+    draft, _ = engine.ask(convo, "answer", ANSWER_SCHEMA, parse_answer, usage)
+    return _checked_answer(story, draft, language, question, context, usage)
+
+
+def answer_question(
+    story: Story, question: str, settings: Settings, engine: LLMEngine | None = None,
+    default_language: str = "en",
+) -> Answer:
+    """Answer a reader's question about the story from its sources only.
+
+    Without an engine, or when the LLM fails, the answer is the closest passages.
+    """
+    language = question_language(question, default_language)
+    passages = retrieve(story, question)
+    if engine is None:
+        return extractive_answer(story, question, language, passages)
+    usage = Usage()
+    try:
+        return _llm_answer(story, question, language, passages, settings, engine, usage)
+    except LLMError as exc:
+        log.warning("follow-up answer: the LLM failed (%s); passages instead", exc)
+        return extractive_answer(story, question, language, passages, usage)

@@ -1,0 +1,152 @@
+"""Polling the feeds in the store and storing their new articles.
+
+Feeds are polled with bounded concurrency overall and per host (polite to
+servers that carry several feeds). The service polls the feeds that are due;
+a feed that fails waits longer and longer before its next poll (backoff up to
+a day). `briefing ingest` polls every active feed at once (still a conditional
+GET). An entry that carries the article (TEASER_WORDS words or more) is stored
+from the feed; one that holds only a teaser gets its page fetched and
+extracted, and when that fails the teaser is kept. The feed's title and date
+win over the page's: the page only fills what the feed leaves out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from briefing.config import Settings
+from briefing.errors import BadInput
+from briefing.service.articles import store_article, url_known
+from briefing.sources.extract import Extracted, extract, extract_text
+from briefing.sources.feeds.parse import FeedEntry
+from briefing.sources.feeds.poll import FeedResult, FeedState, poll_feed
+from briefing.sources.fetch import fetch_url
+from briefing.store.db import Database
+from briefing.store.models import FeedRow
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = timedelta(days=1)
+
+
+@dataclass
+class FeedReport:
+    """What one pass over the feeds did."""
+
+    polled: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def due_feeds(db: Database, now: datetime, *, due_only: bool = True
+              ) -> list[tuple[int, FeedState]]:
+    """Active feeds whose next poll time has come (every active feed when not `due_only`)."""
+    query = select(FeedRow).where(FeedRow.active).order_by(FeedRow.id)
+    if due_only:
+        query = query.where(or_(FeedRow.next_poll_at.is_(None), FeedRow.next_poll_at <= now))
+    with db.session() as session:
+        return [(f.id, FeedState(f.url, f.etag, f.last_modified))
+                for f in session.scalars(query)]
+
+
+def _entry_article(entry: FeedEntry, settings: Settings) -> Extracted | None:
+    """The article of one entry: from the feed, or from its page when the feed has a teaser."""
+    published = entry.published.isoformat() if entry.published else None
+    if entry.is_teaser and entry.url:
+        try:
+            page = fetch_url(entry.url, settings.fetch)
+            found = extract(page.content, url=page.final_url, content_type=page.content_type,
+                            charset=page.charset)
+            # The feed states the item's title and date; the page's own are extracted (its
+            # title may carry the site's name, its date may be only a day): they fill gaps.
+            return Extracted(found.text, found.language, entry.title or found.title,
+                             published or found.published, found.outlet, entry.url)
+        except BadInput as exc:
+            log.info("page of %s unavailable (%s): keeping the teaser", entry.url, exc)
+    text = entry.text
+    if not text or not text.strip():
+        return None
+    base = extract_text(text)
+    return Extracted(base.text, base.language, entry.title, published, None, entry.url)
+
+
+def _store_entries(db: Database, feed_id: int, result: FeedResult, settings: Settings,
+                   report: FeedReport) -> None:
+    for entry in result.entries:
+        with db.session() as session:
+            if entry.url and url_known(session, entry.url):
+                report.duplicates += 1
+                continue
+        article = _entry_article(entry, settings)
+        if article is None:
+            continue
+        try:
+            with db.session() as session:
+                stored = store_article(session, article, url=entry.url, feed_id=feed_id)
+        except IntegrityError:
+            report.duplicates += 1
+            continue
+        report.duplicates += stored.duplicate
+        report.stored += not stored.duplicate
+
+
+def _record(db: Database, feed_id: int, now: datetime, settings: Settings,
+            result: FeedResult | None, error: str | None) -> None:
+    with db.session() as session:
+        feed = session.get_one(FeedRow, feed_id)
+        interval = timedelta(minutes=settings.service.poll_minutes)
+        if result is not None:
+            feed.etag, feed.last_modified = result.state.etag, result.state.last_modified
+            feed.title = result.title or feed.title
+            feed.errors, feed.last_error, feed.next_poll_at = 0, None, now + interval
+        else:
+            feed.errors += 1
+            feed.last_error = error
+            feed.next_poll_at = now + min(MAX_BACKOFF, interval * 2 ** feed.errors)
+
+
+def poll_one(db: Database, feed_id: int, state: FeedState, now: datetime, settings: Settings,
+             report: FeedReport) -> None:
+    """Poll one feed, store its new articles, and remember how it went."""
+    try:
+        result = poll_feed(state, settings.fetch, settings.service)
+    except BadInput as exc:
+        log.warning("feed %s: %s", state.url, exc)
+        report.errors[state.url] = str(exc)
+        _record(db, feed_id, now, settings, None, str(exc))
+        return
+    report.polled += 1
+    if not result.not_modified:
+        _store_entries(db, feed_id, result, settings, report)
+    _record(db, feed_id, now, settings, result, None)
+
+
+def ingest_feeds(db: Database, now: datetime, settings: Settings, *,
+                 due_only: bool = True) -> FeedReport:
+    """Poll the due feeds, a few at a time and at most a few per host.
+
+    `due_only=False` polls every active feed whatever its next poll time (`briefing ingest`:
+    one pass now); the requests stay conditional, so an unchanged feed costs a 304.
+    """
+    report = FeedReport()
+    feeds = due_feeds(db, now, due_only=due_only)
+    limit = settings.service.per_host_concurrency
+    hosts = {host: threading.BoundedSemaphore(limit)
+             for host in {urlsplit(state.url).hostname or "" for _, state in feeds}}
+
+    def work(item: tuple[int, FeedState]) -> None:
+        feed_id, state = item
+        with hosts[urlsplit(state.url).hostname or ""]:
+            poll_one(db, feed_id, state, now, settings, report)
+
+    with ThreadPoolExecutor(max_workers=settings.service.feed_concurrency) as pool:
+        list(pool.map(work, feeds))
+    return report

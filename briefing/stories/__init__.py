@@ -1,0 +1,5 @@
+"""Which articles tell the same event: a signature per article (`signature`, from the
+names and numbers of `names`) and the rule that assigns an article to a story (`assign`).
+
+May import `text`.
+"""

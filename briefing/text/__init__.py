@@ -1,0 +1,6 @@
+"""Text primitives every stage shares: words and folding, sentences, tokens, language,
+dates, quotation marks.
+
+Owns no state and knows nothing of articles or briefs. May import only the standard
+library, third-party text libraries and `briefing.errors`.
+"""
