@@ -15,10 +15,9 @@ from briefing.bot.channel import send_html
 from briefing.bot.limits import within_budget
 from briefing.bot.state import BotState, chat_of, lang_of, state_of
 from briefing.bot.texts import t
-from briefing.briefs.engines.llm import LLMEngine
-from briefing.briefs.engines.select import select_engine
 from briefing.clock import utcnow
 from briefing.errors import BadInput
+from briefing.llm.client import LLMClient
 from briefing.qa.answer import Answer, answer_question
 from briefing.render.telegram import Block, e, quote_block, split_messages
 from briefing.service.llm_log import StoreLLMCache
@@ -133,11 +132,10 @@ def render_answer(answer: Answer, story_sources: dict[str, dict[str, str | None]
 def _answer(state: BotState, story_ids: list[int], question: str,
             lang: str) -> tuple[str, list[int]]:
     story = briefs.load_stories(state.db, story_ids)
-    engine = None
+    llm = None
     if state.settings.llm.configured and state.settings.llm.engine != "extractive":
-        engine = select_engine(state.settings, cache=StoreLLMCache(state.db))
-    result = answer_question(story, question, state.settings,
-                       engine if isinstance(engine, LLMEngine) else None, default_language=lang)
+        llm = LLMClient(state.settings, cache=StoreLLMCache(state.db))
+    result = answer_question(story, question, state.settings, llm, default_language=lang)
     sources = {d.id: {"outlet": d.outlet, "title": d.title, "url": d.url} for d in story.sources}
     return render_answer(result, sources), story_ids
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from briefing.briefs.engines.llm import LLMEngine
-from briefing.briefs.engines.schema import InvalidAnswer, load_json
 from briefing.briefs.models import Result
 from briefing.config import Settings
 from briefing.evaluation.signals import states_facts
+from briefing.llm.answers import InvalidAnswer, load_json
 from briefing.llm.calls import LLMCache
+from briefing.llm.client import LLMClient
 from briefing.llm.conversation import Conversation, SourceFormatter
 from briefing.llm.prompts import render_prompt
 from briefing.llm.usage import Usage
@@ -60,7 +60,7 @@ class Judge:
     def __init__(self, settings: Settings, model: str, cache: LLMCache) -> None:
         llm = settings.llm.model_copy(update={"model": model})
         self.settings = settings.model_copy(update={"llm": llm})
-        self.engine = LLMEngine(self.settings, cache=cache)
+        self.llm = LLMClient(self.settings, cache=cache)
         self.system = render_prompt(self.settings.prompts_dir, "judge_system")
 
     def judge(self, result: Result) -> Counter[str]:
@@ -78,6 +78,6 @@ class Judge:
         convo = Conversation.start(self.system)
         convo.user(render_prompt(self.settings.prompts_dir, "judge_user", sources=sources,
                                  language=lang, count=len(points), points=listing))
-        verdicts, _ = self.engine.ask(convo, "judgement", SCHEMA,
-                                      lambda text: parse_verdicts(text, len(points)), Usage())
+        verdicts, _ = self.llm.structured(convo, "judgement", SCHEMA,
+                                          lambda text: parse_verdicts(text, len(points)), Usage())
         return verdicts

@@ -29,9 +29,9 @@ from typing import Any
 import httpx
 import openai
 
-from briefing.briefs.engines.llm import make_client
-from briefing.briefs.engines.schema import InvalidAnswer, load_json
 from briefing.config import Settings
+from briefing.llm.answers import InvalidAnswer, load_json
+from briefing.llm.client import openai_client
 from briefing.llm.conversation import Conversation
 from briefing.llm.formats import (
     DEFAULT_SERVER,
@@ -92,7 +92,7 @@ class _Checker:
         self.llm = settings.llm
         self.secrets = [self.llm.api_key.get_secret_value()] if self.llm.api_key else []
         # Tiny calls: no retries (a failure is a finding), the configured timeout.
-        self.client = make_client(settings).with_options(max_retries=0)
+        self.client = openai_client(settings).with_options(max_retries=0)
         self.server = (self.llm.base_url or DEFAULT_SERVER).rstrip("/")
 
     def clean(self, text: str) -> str:

@@ -186,4 +186,4 @@ class Capabilities:
 
 
 CAPABILITIES = Capabilities()
-"""The process-wide record every `LLMEngine` consults."""
+"""The process-wide record every `LLMClient` consults."""

@@ -52,7 +52,7 @@ from briefing.sources.models import Story
 from briefing.text.sentences import split_sentences
 
 if TYPE_CHECKING:  # the extractive path never imports the openai SDK
-    from briefing.briefs.engines.llm import LLMEngine
+    from briefing.llm.client import LLMClient
 
 
 log = logging.getLogger(__name__)
@@ -185,30 +185,30 @@ def _checked_answer(story: Story, draft: DraftAnswer, language: str, question: s
 
 
 def _llm_answer(story: Story, question: str, language: str, passages: Sequence[Passage],
-                settings: Settings, engine: LLMEngine, usage: Usage) -> Answer:
+                settings: Settings, llm: LLMClient, usage: Usage) -> Answer:
     context = list(passages) or lead_passages(story)
     if not context or not question.strip():  # nothing to ask about, or nothing asked
         return extractive_answer(story, question, language, passages, usage)
     convo = answer_conversation(story, question, language, context, settings)
-    draft, _ = engine.ask(convo, "answer", ANSWER_SCHEMA, parse_answer, usage)
+    draft, _ = llm.structured(convo, "answer", ANSWER_SCHEMA, parse_answer, usage)
     return _checked_answer(story, draft, language, question, context, usage)
 
 
 def answer_question(
-    story: Story, question: str, settings: Settings, engine: LLMEngine | None = None,
+    story: Story, question: str, settings: Settings, llm: LLMClient | None = None,
     default_language: str = "en",
 ) -> Answer:
     """Answer a reader's question about the story from its sources only.
 
-    Without an engine, or when the LLM fails, the answer is the closest passages.
+    Without an LLM client, or when the LLM fails, the answer is the closest passages.
     """
     language = question_language(question, default_language)
     passages = retrieve(story, question)
-    if engine is None:
+    if llm is None:
         return extractive_answer(story, question, language, passages)
     usage = Usage()
     try:
-        return _llm_answer(story, question, language, passages, settings, engine, usage)
+        return _llm_answer(story, question, language, passages, settings, llm, usage)
     except LLMError as exc:
         log.warning("follow-up answer: the LLM failed (%s); passages instead", exc)
         return extractive_answer(story, question, language, passages, usage)

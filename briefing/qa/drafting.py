@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from briefing.briefs.engines.schema import InvalidAnswer, load_json
 from briefing.briefs.models import DraftQuote
 from briefing.config import Settings
+from briefing.llm.answers import InvalidAnswer, load_json
 from briefing.llm.conversation import Conversation, SourceFormatter
 from briefing.llm.prompts import render_prompt
 from briefing.qa.retrieval import LANGUAGE_NAMES, MAX_QUESTION_CHARS, Passage

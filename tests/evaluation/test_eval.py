@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from briefing.briefs.engines.schema import InvalidAnswer
 from briefing.config import Settings
 from briefing.errors import BadInput
 from briefing.evaluation.corpus import read_corpus
@@ -21,10 +20,11 @@ from briefing.evaluation.report import print_run, write_markdown
 from briefing.evaluation.rouge import Tokenizer, rouge
 from briefing.evaluation.runner import Options, Prices, Run, run_eval
 from briefing.evaluation.summary import overall, percentile, to_json
+from briefing.llm.answers import InvalidAnswer
+from tests.cli.test_summarize import one_line_error, run
 from tests.conftest import SEEDS, orangesum, shared_path
 from tests.fakes.briefs import brief_answer, good_answer
 from tests.fakes.openai_server import FakeOpenAI, Reply
-from tests.cli.test_summarize import one_line_error, run
 
 PRICES = Prices(input=1.0, output=2.0, cached=0.5)
 REFERENCE = "Amazon conteste en justice l'attribution du contrat JEDI du Pentagone à Microsoft."

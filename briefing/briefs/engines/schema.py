@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from briefing.briefs.models import DraftBrief, DraftQuote
+from briefing.llm.answers import InvalidAnswer, load_json
 
 _QUOTE = {
     "type": "object",
@@ -51,10 +51,6 @@ def brief_schema(languages: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-class InvalidAnswer(ValueError):
-    """The model's answer is not JSON of the expected shape."""
-
-
 class _QuoteOut(BaseModel):
     model_config = ConfigDict(extra="ignore")
     text: str
@@ -73,26 +69,6 @@ class _NotesOut(BaseModel):
     model_config = ConfigDict(extra="ignore")
     notes: list[str]
     quotes: list[_QuoteOut]
-
-
-def load_json(content: str) -> Any:
-    """The JSON value of a model's answer, also inside a Markdown fence or surrounded by
-    prose (models in plain mode do both); InvalidAnswer when there is none."""
-    text = content.strip()
-    if text.startswith("```"):  # some local models wrap JSON in a Markdown fence
-        text = text.strip("`").removeprefix("json").strip()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        error = exc
-    # Without a server-side format (plain mode) a model may wrap the object in prose.
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end:
-        try:
-            return json.loads(text[start : end + 1])
-        except json.JSONDecodeError:
-            pass
-    raise InvalidAnswer(f"not valid JSON ({error.msg} at char {error.pos})")
 
 
 def _quotes(items: list[_QuoteOut]) -> tuple[DraftQuote, ...]:
