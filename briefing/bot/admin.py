@@ -14,7 +14,6 @@ from telegram.ext import ContextTypes
 from briefing.bot.limits import tokens_today
 from briefing.bot.state import lang_of, state_of
 from briefing.bot.texts import t
-from briefing.clock import utcnow
 from briefing.config import Settings
 from briefing.errors import BadInput
 from briefing.service.feeds_admin import add_checked_feed, remove_feed
@@ -107,6 +106,6 @@ async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/stats: today's figures."""
     state = state_of(context)
-    text = await asyncio.to_thread(stats_text, state.db, utcnow(), state.settings)
+    text = await asyncio.to_thread(stats_text, state.db, state.clock(), state.settings)
     assert update.effective_message
     await update.effective_message.reply_text(text)

@@ -14,13 +14,13 @@ from briefing.render.labels import briefs_once
 from briefing.render.telegram import Block, brief_lines, sources_line
 from briefing.service.articles import store_article
 from briefing.service.digests import DigestItem, compose, languages_of
-from briefing.service.llm_log import StoreLLMCache
 from briefing.service.summaries import summarise_story
-from briefing.sources.extract import extract
-from briefing.sources.fetch import fetch_url
+from briefing.sources.load import fetch_article
 from briefing.sources.models import Document, Story
 from briefing.store.db import Database
+from briefing.store.llm_calls import CallLog
 from briefing.store.models import ArticleRow, SentMessageRow, StoryRow, SubscriberRow
+from briefing.store.stories import needs_brief
 
 
 def label(article: ArticleRow) -> str:
@@ -85,21 +85,16 @@ def load_stories(db: Database, story_ids: list[int]) -> Story:
     return Story(docs)
 
 
-def summarise_url(db: Database, url: str, settings: Settings) -> int:
+def summarise_url(db: Database, url: str, settings: Settings, now: datetime) -> int:
     """Fetch, store and summarise a page; returns its story id (reused when known)."""
-    page = fetch_url(url, settings.fetch)
-    extracted = extract(page.content, url=page.final_url, content_type=page.content_type,
-                        charset=page.charset)
-    with db.session() as session:
-        stored = store_article(session, extracted, url=page.final_url)
+    extracted = fetch_article(url, settings.fetch)
+    stored = store_article(db, extracted, now, url=extracted.url)
     if stored.story_id is None:
         raise ExtractionError(f"{url}: could not be stored")
-    with db.session() as session:
-        story = session.get_one(StoryRow, stored.story_id)
-        fresh = story.summarised_version >= story.version
-    if not fresh:
-        engine = select_engine(settings, cache=StoreLLMCache(db))
-        summarise_story(db, stored.story_id, engine, settings, fallback=True)
+    if needs_brief(db, stored.story_id):
+        engine = select_engine(settings, cache=CallLog(db))
+        summarise_story(db, stored.story_id, engine, settings, fallback=True,
+                        clock=lambda: now)
     return stored.story_id
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
+from typing import Any
 
-from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
@@ -12,13 +13,14 @@ from briefing.bot.state import chat_of, lang_of, state_of
 from briefing.bot.texts import help_text, t
 from briefing.errors import BadInput
 from briefing.service.subscribers import (
-    add_subscriber,
     check_languages,
     check_time,
     check_timezone,
 )
+from briefing.service.subscribers import subscribe as subscribe_reader
 from briefing.store.db import Database
-from briefing.store.models import FeedRow, SubscriberRow
+from briefing.store.feeds import active_feeds
+from briefing.store.subscribers import find, upsert
 
 TIMES = ("06:00", "07:00", "07:30", "08:00", "12:00", "18:00")
 LANG_LABELS = {"fr": "Français", "en": "English", "both": "FR + EN"}
@@ -32,15 +34,9 @@ def settings_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([langs, times[:3], times[3:]])
 
 
-def _subscriber(db: Database, chat_id: str) -> SubscriberRow | None:
-    with db.session() as session:
-        query = select(SubscriberRow).where(SubscriberRow.chat_id == chat_id)
-        return session.scalars(query).first()
-
-
 def settings_text(db: Database, chat_id: str, lang: str) -> str:
     """The reader's settings in one sentence."""
-    sub = _subscriber(db, chat_id)
+    sub = find(db, chat_id)
     if sub is None:
         return help_text(lang)
     feeds = ", ".join(str(f) for f in sub.feeds) if sub.feeds else t("all_feeds", lang)
@@ -49,27 +45,16 @@ def settings_text(db: Database, chat_id: str, lang: str) -> str:
              state=t("active" if sub.active else "paused", lang))
 
 
-def _update(db: Database, chat_id: str, **values: object) -> None:
-    with db.session() as session:
-        sub = session.scalars(select(SubscriberRow).where(SubscriberRow.chat_id == chat_id)).first()
-        if sub is None:
-            sub = SubscriberRow(chat_id=chat_id)
-            session.add(sub)
-        for key, value in values.items():
-            setattr(sub, key, value)
-
-
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Welcome the reader in their language, subscribe them, offer the settings buttons."""
     state, lang, chat = state_of(context), lang_of(update), chat_of(update)
-    existing = await asyncio.to_thread(_subscriber, state.db, chat)
-    languages = existing.languages if existing else lang
-    await asyncio.to_thread(add_subscriber, state.db, chat,
-                            existing.digest_time if existing else "07:30",
-                            existing.timezone if existing else "Europe/Paris", languages)
-    sub = await asyncio.to_thread(_subscriber, state.db, chat)
+    existing = await asyncio.to_thread(find, state.db, chat)
+    if existing is None:  # a new reader starts in their interface language
+        sub, _ = await asyncio.to_thread(subscribe_reader, state.db, chat, languages=lang)
+    else:  # /start again: resume, settings kept
+        sub, _ = await asyncio.to_thread(upsert, state.db, chat, active=True)
     name = update.effective_user.first_name if update.effective_user else ""
-    assert update.effective_message and sub
+    assert update.effective_message
     await update.effective_message.reply_text(
         t("welcome", lang, name=name, time=sub.digest_time, tz=sub.timezone),
         reply_markup=settings_keyboard())
@@ -91,9 +76,9 @@ async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(text, reply_markup=settings_keyboard())
 
 
-async def _set(update: Update, context: ContextTypes.DEFAULT_TYPE, **values: object) -> None:
+async def _set(update: Update, context: ContextTypes.DEFAULT_TYPE, **values: Any) -> None:
     state, lang = state_of(context), lang_of(update)
-    await asyncio.to_thread(_update, state.db, chat_of(update), **values)
+    await asyncio.to_thread(partial(upsert, state.db, chat_of(update), **values))
     text = await asyncio.to_thread(settings_text, state.db, chat_of(update), lang)
     assert update.effective_message
     await update.effective_message.reply_text(f"{t('saved', lang)} {text}")
@@ -107,7 +92,7 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Pause deliveries, keeping the settings."""
     state = state_of(context)
-    await asyncio.to_thread(_update, state.db, chat_of(update), active=False)
+    await asyncio.to_thread(partial(upsert, state.db, chat_of(update), active=False))
     assert update.effective_message
     await update.effective_message.reply_text(t("unsubscribed", lang_of(update)))
 
@@ -143,9 +128,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _feeds(db: Database) -> list[tuple[int, str]]:
-    with db.session() as session:
-        return [(f.id, f.title or f.url) for f in
-                session.scalars(select(FeedRow).where(FeedRow.active).order_by(FeedRow.id))]
+    return [(f.id, f.title or f.url) for f in active_feeds(db)]
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -168,10 +151,10 @@ async def _follow(update: Update, context: ContextTypes.DEFAULT_TYPE, follow: bo
     if feed_id not in {fid for fid, _ in await asyncio.to_thread(_feeds, state.db)}:
         await update.effective_message.reply_text(t("no_such_feed", lang, n=feed_id))
         return
-    sub = await asyncio.to_thread(_subscriber, state.db, chat_of(update))
-    current = set(sub.feeds if sub else [])
+    sub = await asyncio.to_thread(find, state.db, chat_of(update))
+    current = set(sub.feeds if sub else ())
     current = current | {feed_id} if follow else current - {feed_id}
-    await _set(update, context, feeds=sorted(current))
+    await _set(update, context, feeds=tuple(sorted(current)))
 
 
 async def follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -190,12 +173,14 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert query is not None
     kind, _, value = (query.data or "").partition(":")
     state, lang = state_of(context), lang_of(update)
-    changes = {"lang": {"languages": value}, "time": {"digest_time": value}}.get(kind)
-    if changes is None or (kind == "lang" and value not in LANG_LABELS) or \
-            (kind == "time" and value not in TIMES):
+    if kind == "lang" and value in LANG_LABELS:
+        change = partial(upsert, state.db, chat_of(update), languages=value)
+    elif kind == "time" and value in TIMES:
+        change = partial(upsert, state.db, chat_of(update), digest_time=value)
+    else:
         await query.answer()
         return
-    await asyncio.to_thread(_update, state.db, chat_of(update), **changes)
+    await asyncio.to_thread(change)
     await query.answer(t("saved", lang))
     text = await asyncio.to_thread(settings_text, state.db, chat_of(update), lang)
     await query.edit_message_text(text, reply_markup=settings_keyboard())

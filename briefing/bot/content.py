@@ -15,12 +15,11 @@ from briefing.bot.channel import send_html
 from briefing.bot.limits import within_budget
 from briefing.bot.state import BotState, chat_of, lang_of, state_of
 from briefing.bot.texts import t
-from briefing.clock import utcnow
 from briefing.errors import BadInput
 from briefing.llm.client import LLMClient
 from briefing.qa.answer import Answer, answer_question
 from briefing.render.telegram import Block, e, quote_block, split_messages
-from briefing.service.llm_log import StoreLLMCache
+from briefing.store.llm_calls import CallLog
 
 log = logging.getLogger(__name__)
 URL = re.compile(r"^\s*(https?://\S+)\s*$")
@@ -44,13 +43,13 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The digest now: what is new since the reader's last digest."""
     state, lang, chat = state_of(context), lang_of(update), chat_of(update)
     items, languages = await asyncio.to_thread(
-        briefs.digest_now, state.db, chat, utcnow(), state.settings, lang)
+        briefs.digest_now, state.db, chat, state.clock(), state.settings, lang)
     if not items:
         await _reply(update, t("nothing_new", lang))
         return
     from briefing.bot.channel import TelegramChannel
 
-    for part in TelegramChannel(context.bot).render_digest(items, utcnow().date(), languages):
+    for part in TelegramChannel(context.bot).render_digest(items, state.clock().date(), languages):
         message = await send_html(context.bot, chat, part["text"])
         await asyncio.to_thread(briefs.record_sent, state.db, chat, message.message_id,
                                 part["stories"])
@@ -74,10 +73,11 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def _llm_blocked(state: BotState, user_id: int, kind: str, lang: str) -> str | None:
     """Why this request may not run now (quota or budget), or None."""
     llm_on = state.settings.llm.configured and state.settings.llm.engine != "extractive"
-    if llm_on and not within_budget(state.db, utcnow(), state.settings.telegram.daily_token_budget):
+    budget = state.settings.telegram.daily_token_budget
+    if llm_on and not within_budget(state.db, state.clock(), budget):
         return t("budget", lang)  # checked first: a refused request uses up no quota
     quota = state.summaries if kind == "summary" else state.questions
-    hit = quota.allow(user_id, utcnow())
+    hit = quota.allow(user_id, state.clock())
     return t("over_limit", lang, what=f"{kind}/{hit}") if hit is not None else None
 
 
@@ -91,7 +91,8 @@ async def summarise_page(update: Update, context: ContextTypes.DEFAULT_TYPE, url
         return
     await context.bot.send_chat_action(chat, ChatAction.TYPING)
     try:
-        story_id = await asyncio.to_thread(briefs.summarise_url, state.db, url, state.settings)
+        story_id = await asyncio.to_thread(briefs.summarise_url, state.db, url, state.settings,
+                                           state.clock())
     except BadInput as exc:
         await _reply(update, t("cannot_read", lang, reason=str(exc)))
         return
@@ -134,7 +135,7 @@ def _answer(state: BotState, story_ids: list[int], question: str,
     story = briefs.load_stories(state.db, story_ids)
     llm = None
     if state.settings.llm.configured and state.settings.llm.engine != "extractive":
-        llm = LLMClient(state.settings, cache=StoreLLMCache(state.db))
+        llm = LLMClient(state.settings, cache=CallLog(state.db))
     result = answer_question(story, question, state.settings, llm, default_language=lang)
     sources = {d.id: {"outlet": d.outlet, "title": d.title, "url": d.url} for d in story.sources}
     return render_answer(result, sources), story_ids

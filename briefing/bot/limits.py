@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-
 from briefing.store.db import Database
-from briefing.store.models import LLMCallRow
+from briefing.store.llm_calls import tokens_since
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 
@@ -40,12 +38,8 @@ class Quota:
 
 def tokens_today(db: Database, now: datetime) -> int:
     """Prompt and completion tokens logged since midnight UTC."""
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    with db.session() as session:
-        total = session.scalar(select(
-            func.coalesce(func.sum(LLMCallRow.prompt_tokens + LLMCallRow.completion_tokens), 0)
-        ).where(LLMCallRow.created_at >= midnight))
-    return int(total or 0)
+    prompt, completion = tokens_since(db, now.replace(hour=0, minute=0, second=0, microsecond=0))
+    return prompt + completion
 
 
 def within_budget(db: Database, now: datetime, budget: int) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from telegram import Update
@@ -10,6 +12,7 @@ from telegram.ext import ContextTypes
 
 from briefing.bot.limits import Quota
 from briefing.bot.texts import ui_language
+from briefing.clock import utcnow
 from briefing.config import Settings
 from briefing.store.db import Database
 
@@ -25,6 +28,8 @@ class BotState:
     summaries: Quota
     questions: Quota
     extra: dict[str, Any] = field(default_factory=dict)
+    # Every handler reads the time here, so tests can set it.
+    clock: Callable[[], datetime] = utcnow
 
     @classmethod
     def create(cls, settings: Settings, db: Database) -> BotState:

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
 from briefing.config import FetchSettings, ServiceSettings
 from briefing.errors import BadInput
 from briefing.sources.feeds.poll import FeedState, poll_feed
 from briefing.sources.fetch import Resolver
+from briefing.store import feeds as store_feeds
 from briefing.store.db import Database
-from briefing.store.models import FeedRow
+from briefing.store.feeds import add_feed, feed_exists
 
 
 @dataclass(frozen=True)
@@ -44,30 +42,19 @@ def add_checked_feed(db: Database, url: str, fetch: FetchSettings,
     url = url.strip()
     if not url:
         raise BadInput("a feed URL is needed")
-    with db.session() as session:
-        if session.scalars(select(FeedRow.id).where(FeedRow.url == url)).first() is not None:
-            raise BadInput(f"feed already added: {url}")
+    if feed_exists(db, url):
+        raise BadInput(f"feed already added: {url}")
     # One unconditional poll: BadInput (one line, with the reason) when unusable.
     result = poll_feed(FeedState(url), fetch, service or ServiceSettings(), resolver=resolver)
     warnings = () if result.entries else (
         f"{url} is a valid feed with no entries yet; it is polled like the others",)
-    try:
-        with db.session() as session:
-            # Not the check's ETag / Last-Modified: the first poll must get the entries, not
-            # a 304.
-            feed = FeedRow(url=url, title=result.title[:500] if result.title else None)
-            session.add(feed)
-            session.flush()
-            added = AddedFeed(feed.id, result.title, len(result.entries), warnings)
-    except IntegrityError:  # added meanwhile, by someone else
-        raise BadInput(f"feed already added: {url}") from None
-    return added
+    feed_id = add_feed(db, url, result.title)
+    if feed_id is None:  # added meanwhile, by someone else
+        raise BadInput(f"feed already added: {url}")
+    return AddedFeed(feed_id, result.title, len(result.entries), warnings)
 
 
 def remove_feed(db: Database, feed_id: int) -> None:
     """Remove a feed; its articles stay."""
-    with db.session() as session:
-        feed = session.get(FeedRow, feed_id)
-        if feed is None:
-            raise BadInput(f"no feed {feed_id}")
-        session.delete(feed)
+    if not store_feeds.remove_feed(db, feed_id):
+        raise BadInput(f"no feed {feed_id}")

@@ -19,18 +19,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
-
 from briefing.config import Settings
 from briefing.errors import BadInput
-from briefing.service.articles import store_article, url_known
-from briefing.sources.extract import Extracted, extract, extract_text
+from briefing.service.articles import store_article
+from briefing.sources.extract import Extracted, extract_text
 from briefing.sources.feeds.parse import FeedEntry
 from briefing.sources.feeds.poll import FeedResult, FeedState, poll_feed
-from briefing.sources.fetch import fetch_url
+from briefing.sources.load import fetch_article
+from briefing.store.articles import url_known
 from briefing.store.db import Database
-from briefing.store.models import FeedRow
+from briefing.store.feeds import active_feeds, record_failure, record_poll
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(days=1)
@@ -38,23 +36,26 @@ MAX_BACKOFF = timedelta(days=1)
 
 @dataclass
 class FeedReport:
-    """What one pass over the feeds did."""
+    """What one pass over the feeds did (each feed's report is added up in one thread)."""
 
     polled: int = 0
     stored: int = 0
     duplicates: int = 0
     errors: dict[str, str] = field(default_factory=dict)
 
+    def add(self, other: FeedReport) -> None:
+        """Add another feed's report to this one."""
+        self.polled += other.polled
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.errors.update(other.errors)
+
 
 def due_feeds(db: Database, now: datetime, *, due_only: bool = True
               ) -> list[tuple[int, FeedState]]:
     """Active feeds whose next poll time has come (every active feed when not `due_only`)."""
-    query = select(FeedRow).where(FeedRow.active).order_by(FeedRow.id)
-    if due_only:
-        query = query.where(or_(FeedRow.next_poll_at.is_(None), FeedRow.next_poll_at <= now))
-    with db.session() as session:
-        return [(f.id, FeedState(f.url, f.etag, f.last_modified))
-                for f in session.scalars(query)]
+    return [(f.id, FeedState(f.url, f.etag, f.last_modified))
+            for f in active_feeds(db, now if due_only else None)]
 
 
 def _entry_article(entry: FeedEntry, settings: Settings) -> Extracted | None:
@@ -62,9 +63,7 @@ def _entry_article(entry: FeedEntry, settings: Settings) -> Extracted | None:
     published = entry.published.isoformat() if entry.published else None
     if entry.is_teaser and entry.url:
         try:
-            page = fetch_url(entry.url, settings.fetch)
-            found = extract(page.content, url=page.final_url, content_type=page.content_type,
-                            charset=page.charset)
+            found = fetch_article(entry.url, settings.fetch)
             # The feed states the item's title and date; the page's own are extracted (its
             # title may carry the site's name, its date may be only a day): they fill gaps.
             return Extracted(found.text, found.language, entry.title or found.title,
@@ -78,55 +77,38 @@ def _entry_article(entry: FeedEntry, settings: Settings) -> Extracted | None:
     return Extracted(base.text, base.language, entry.title, published, None, entry.url)
 
 
-def _store_entries(db: Database, feed_id: int, result: FeedResult, settings: Settings,
-                   report: FeedReport) -> None:
+def _store_entries(db: Database, feed_id: int, result: FeedResult, now: datetime,
+                   settings: Settings, report: FeedReport) -> None:
     for entry in result.entries:
-        with db.session() as session:
-            if entry.url and url_known(session, entry.url):
-                report.duplicates += 1
-                continue
+        if entry.url and url_known(db, entry.url):
+            report.duplicates += 1
+            continue
         article = _entry_article(entry, settings)
         if article is None:
             continue
-        try:
-            with db.session() as session:
-                stored = store_article(session, article, url=entry.url, feed_id=feed_id)
-        except IntegrityError:
-            report.duplicates += 1
-            continue
+        stored = store_article(db, article, now, url=entry.url, feed_id=feed_id)
         report.duplicates += stored.duplicate
         report.stored += not stored.duplicate
 
 
-def _record(db: Database, feed_id: int, now: datetime, settings: Settings,
-            result: FeedResult | None, error: str | None) -> None:
-    with db.session() as session:
-        feed = session.get_one(FeedRow, feed_id)
-        interval = timedelta(minutes=settings.service.poll_minutes)
-        if result is not None:
-            feed.etag, feed.last_modified = result.state.etag, result.state.last_modified
-            feed.title = result.title or feed.title
-            feed.errors, feed.last_error, feed.next_poll_at = 0, None, now + interval
-        else:
-            feed.errors += 1
-            feed.last_error = error
-            feed.next_poll_at = now + min(MAX_BACKOFF, interval * 2 ** feed.errors)
-
-
-def poll_one(db: Database, feed_id: int, state: FeedState, now: datetime, settings: Settings,
-             report: FeedReport) -> None:
+def poll_one(db: Database, feed_id: int, state: FeedState, now: datetime,
+             settings: Settings) -> FeedReport:
     """Poll one feed, store its new articles, and remember how it went."""
+    report = FeedReport()
+    interval = timedelta(minutes=settings.service.poll_minutes)
     try:
         result = poll_feed(state, settings.fetch, settings.service)
     except BadInput as exc:
         log.warning("feed %s: %s", state.url, exc)
         report.errors[state.url] = str(exc)
-        _record(db, feed_id, now, settings, None, str(exc))
-        return
+        record_failure(db, feed_id, now, str(exc), interval, MAX_BACKOFF)
+        return report
     report.polled += 1
     if not result.not_modified:
-        _store_entries(db, feed_id, result, settings, report)
-    _record(db, feed_id, now, settings, result, None)
+        _store_entries(db, feed_id, result, now, settings, report)
+    record_poll(db, feed_id, now + interval, etag=result.state.etag,
+                last_modified=result.state.last_modified, title=result.title)
+    return report
 
 
 def ingest_feeds(db: Database, now: datetime, settings: Settings, *,
@@ -142,11 +124,13 @@ def ingest_feeds(db: Database, now: datetime, settings: Settings, *,
     hosts = {host: threading.BoundedSemaphore(limit)
              for host in {urlsplit(state.url).hostname or "" for _, state in feeds}}
 
-    def work(item: tuple[int, FeedState]) -> None:
+    def work(item: tuple[int, FeedState]) -> FeedReport:
         feed_id, state = item
         with hosts[urlsplit(state.url).hostname or ""]:
-            poll_one(db, feed_id, state, now, settings, report)
+            return poll_one(db, feed_id, state, now, settings)
 
+    # Workers return their feed's report; only this thread adds them up.
     with ThreadPoolExecutor(max_workers=settings.service.feed_concurrency) as pool:
-        list(pool.map(work, feeds))
+        for done in pool.map(work, feeds):
+            report.add(done)
     return report

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
-
 from briefing.errors import BadInput
 from briefing.store.db import Database
-from briefing.store.models import SubscriberRow
+from briefing.store.models import (
+    DEFAULT_DIGEST_TIME,
+    DEFAULT_LANGUAGES,
+    DEFAULT_TIMEZONE,
+    READER_LANGUAGES,
+)
+from briefing.store.subscribers import Subscriber, upsert
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -34,21 +38,21 @@ def check_timezone(value: str) -> str:
 
 def check_languages(value: str) -> str:
     """fr, en or both, or BadInput."""
-    if value not in ("fr", "en", "both"):
-        raise BadInput(f"invalid language {value!r}: use fr, en or both")
+    if value not in READER_LANGUAGES:
+        raise BadInput(f"invalid language {value!r}: use {', '.join(READER_LANGUAGES)}")
     return value
 
 
-def add_subscriber(db: Database, chat_id: str, time: str = "07:30",
-                   timezone: str = "Europe/Paris", languages: str = "both") -> int:
-    """Add (or reactivate and update) a reader; returns their id."""
-    values = (check_time(time), check_timezone(timezone), check_languages(languages))
-    with db.session() as session:
-        sub = session.scalars(select(SubscriberRow).where(SubscriberRow.chat_id == chat_id)).first()
-        if sub is None:
-            sub = SubscriberRow(chat_id=chat_id)
-            session.add(sub)
-        sub.digest_time, sub.timezone, sub.languages = values
-        sub.active = True
-        session.flush()
-        return sub.id
+def subscribe(db: Database, chat_id: str, time: str = DEFAULT_DIGEST_TIME,
+              timezone: str = DEFAULT_TIMEZONE,
+              languages: str = DEFAULT_LANGUAGES) -> tuple[Subscriber, bool]:
+    """Add (or reactivate and update) a reader, settings checked; returns them and whether
+    they are new (False: an existing reader was updated)."""
+    return upsert(db, chat_id, digest_time=check_time(time), timezone=check_timezone(timezone),
+                  languages=check_languages(languages), active=True)
+
+
+def add_subscriber(db: Database, chat_id: str, time: str = DEFAULT_DIGEST_TIME,
+                   timezone: str = DEFAULT_TIMEZONE, languages: str = DEFAULT_LANGUAGES) -> int:
+    """`subscribe`, returning only the reader's id."""
+    return subscribe(db, chat_id, time, timezone, languages)[0].id

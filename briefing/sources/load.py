@@ -95,15 +95,22 @@ def _read_named(spec: str, max_bytes: int) -> bytes:
     return read_file(path, spec, max_bytes)
 
 
+def fetch_article(url: str, fetch: FetchSettings) -> Extracted:
+    """The article of a web page: fetched (bounded, redirects followed), then extracted
+    with what the response says of its type and charset; `url` of the result is the final
+    URL after redirects."""
+    page = fetch_url(url, fetch)
+    return extract(page.content, url=page.final_url, content_type=page.content_type,
+                   charset=page.charset)
+
+
 def load_one(spec: str, fetch: FetchSettings) -> tuple[Extracted, str | None]:
     """Extract one source; returns the extraction and its path (`-` for stdin), if any."""
     if spec == STDIN:
         data = read_capped(sys.stdin.buffer, "stdin", fetch.max_bytes)
         return extract(data, name="stdin"), STDIN
     if spec.startswith(("http://", "https://")):
-        page = fetch_url(spec, fetch)
-        return extract(page.content, url=page.final_url, content_type=page.content_type,
-                       charset=page.charset), None
+        return fetch_article(spec, fetch), None
     return extract(_read_named(spec, fetch.max_bytes), name=spec), spec
 
 

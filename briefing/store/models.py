@@ -24,6 +24,10 @@ from briefing.text.dates import as_utc
 
 # States an article moves through; the service resumes each from where it stopped.
 NEW, EXTRACTED, SUMMARISED, DELIVERED = "new", "extracted", "summarised", "delivered"
+# A reader's settings until they choose: the one default of the CLI, the bot and the store.
+# `languages` is fr, en or both; READER_LANGUAGES gives the brief languages of each.
+READER_LANGUAGES = {"fr": ("fr",), "en": ("en",), "both": ("fr", "en")}
+DEFAULT_LANGUAGES, DEFAULT_DIGEST_TIME, DEFAULT_TIMEZONE = "both", "07:30", "Europe/Paris"
 # States of a delivery in the outbox.
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 
@@ -155,9 +159,9 @@ class SubscriberRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_id: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str | None] = mapped_column(String(300))
-    languages: Mapped[str] = mapped_column(String(10), default="both")
-    digest_time: Mapped[str] = mapped_column(String(5), default="07:30")
-    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    languages: Mapped[str] = mapped_column(String(10), default=DEFAULT_LANGUAGES)
+    digest_time: Mapped[str] = mapped_column(String(5), default=DEFAULT_DIGEST_TIME)
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
     feeds: Mapped[list[Any]] = mapped_column(JSON, default=list)  # empty: every feed
     active: Mapped[bool] = mapped_column(default=True)
     last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -8,14 +8,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select, update
 
 from briefing.config import Settings
 from briefing.service.folder import FolderWatcher
-from briefing.service.summaries import pending_story_ids, summarise_pending
+from briefing.service.summaries import summarise_pending
 from briefing.store.db import Database
 from briefing.store.models import ArticleRow, BriefRow, StoryRow
+from briefing.store.stories import pending_story_ids
 from tests.conftest import SEEDS, service_settings
 from tests.fakes.briefs import good_answer
 from tests.fakes.openai_server import FakeOpenAI, Reply
@@ -120,25 +120,23 @@ def test_a_paid_answer_is_never_bought_twice(
 
 
 def test_a_new_brief_records_when_it_was_made_and_that_it_may_be_read(
-    db: Database, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Database, store_url: str, tmp_path: Path
 ) -> None:
     settings = service_settings(store_url, tmp_path)
     first = datetime(2024, 3, 1, 6, 20, tzinfo=UTC)
-    monkeypatch.setattr("briefing.service.summaries.utcnow", lambda: first)
     ingest_seeds(db, tmp_path)
-    summarise_pending(db, settings)
+    summarise_pending(db, settings, clock=lambda: first)
     with db.session() as session:
         story = session.scalars(select(StoryRow)).one()
         assert (story.briefed_at, story.withheld) == (first, None)
         story_id = story.id
     # A new brief (here: forced by a lost save) moves briefed_at; none keeps it still.
     later = datetime(2024, 3, 1, 9, 45, tzinfo=UTC)
-    monkeypatch.setattr("briefing.service.summaries.utcnow", lambda: later)
-    summarise_pending(db, settings)
+    summarise_pending(db, settings, clock=lambda: later)
     with db.session() as session:
         assert session.get_one(StoryRow, story_id).briefed_at == first
         session.execute(update(StoryRow).values(summarised_version=0))
-    summarise_pending(db, settings)
+    summarise_pending(db, settings, clock=lambda: later)
     with db.session() as session:
         assert session.get_one(StoryRow, story_id).briefed_at == later
 

@@ -1,20 +1,19 @@
-"""The LLM call log in the store, which doubles as a cache of answers already paid for.
-
-After a crash, the service replays a story's pipeline; every request that had
-already succeeded is answered from here, so no paid call is made twice.
-"""
+"""Queries of the LLM call log: every call with its tokens and outcome, which is also the
+cache that keeps a paid answer from being bought twice, and the day's token count."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import func, select
 
 from briefing.llm.calls import CallRecord
 from briefing.store.db import Database
 from briefing.store.models import LLMCallRow
 
 
-class StoreLLMCache:
-    """`LLMCache` backed by the `llm_calls` table."""
+class CallLog:
+    """`briefing.llm.calls.LLMCache` backed by the `llm_calls` table."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -41,3 +40,13 @@ class StoreLLMCache:
                 cached_tokens=record.usage.cached_tokens,
                 duration_ms=int(record.seconds * 1000),
             ))
+
+
+def tokens_since(db: Database, since: datetime) -> tuple[int, int]:
+    """Prompt and completion tokens of the calls logged at or after `since`."""
+    with db.session() as session:
+        prompt, completion = session.execute(select(
+            func.coalesce(func.sum(LLMCallRow.prompt_tokens), 0),
+            func.coalesce(func.sum(LLMCallRow.completion_tokens), 0),
+        ).where(LLMCallRow.created_at >= since)).one()
+    return int(prompt), int(completion)

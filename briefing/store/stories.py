@@ -1,0 +1,121 @@
+"""Queries of the stories aggregate: a story, its articles as the pipeline reads them, and
+its briefs.
+
+One rule turns stored articles into the pipeline's `Document`s (`document`), whoever reads
+them: the service summarising, the bot answering a question, the CLI listing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from briefing.briefs.models import Result
+from briefing.sources.models import Document, Story
+from briefing.store.db import Database
+from briefing.store.models import DELIVERED, SUMMARISED, ArticleRow, BriefRow, StoryRow
+
+
+def document(article: ArticleRow, index: int) -> Document:
+    """A stored article as the pipeline's source number `index` (S1, S2, ...)."""
+    return Document(
+        id=f"S{index}", text=article.text or "", language=article.language or "und",
+        title=article.title, url=article.url, path=article.path, outlet=article.outlet,
+        published=article.published_text,
+    )
+
+
+def pending_story_ids(db: Database, limit: int = 1000) -> list[int]:
+    """Stories whose brief is missing or older than their sources, oldest first."""
+    with db.session() as session:
+        query = (select(StoryRow.id).where(StoryRow.summarised_version < StoryRow.version)
+                 .order_by(StoryRow.id).limit(limit))
+        return list(session.scalars(query))
+
+
+def story_to_brief(db: Database, story_id: int) -> tuple[Story, int]:
+    """The pipeline's view of a stored story, and the version it reflects."""
+    with db.session() as session:
+        story = session.get_one(StoryRow, story_id)
+        docs = tuple(document(a, i) for i, a in enumerate(story.articles, start=1))
+        return Story(docs), story.version
+
+
+def stories_as_one(db: Database, story_ids: Sequence[int]) -> Story:
+    """The articles of several stories as one story (a reply to a digest message covering
+    them is answered from all their sources), in story then arrival order."""
+    with db.session() as session:
+        articles = session.scalars(select(ArticleRow).where(ArticleRow.story_id.in_(story_ids))
+                                   .order_by(ArticleRow.story_id, ArticleRow.id)).all()
+        return Story(tuple(document(a, i) for i, a in enumerate(articles, start=1)))
+
+
+def save_result(db: Database, story_id: int, version: int, result: Result,
+                now: datetime) -> None:
+    """Store the briefs of one summary of `version` of the story, briefed at `now`."""
+    with db.session() as session:
+        story = session.get_one(StoryRow, story_id)
+        existing = {b.language: b for b in story.briefs}
+        for lang, brief in result.briefs.items():
+            row = existing.get(lang) or BriefRow(story_id=story_id, language=lang)
+            row.story_version = version
+            row.headline, row.points = brief.headline, list(brief.points)
+            row.original_language = brief.original_language
+            row.quotes = [asdict(q) for q in brief.quotes]
+            row.engine, row.model = result.engine, result.model
+            row.usage, row.citations = asdict(result.usage), asdict(result.citations)
+            session.add(row)
+        # Digests cover what was briefed since a reader's last one, and skip what is withheld.
+        story.briefed_at = now
+        story.withheld = result.withheld
+        # A source that arrived while we worked raised `version`: the story stays pending.
+        story.summarised_version = max(story.summarised_version, version)
+        for article in story.articles:
+            article.state = SUMMARISED if article.state != DELIVERED else article.state
+
+
+def needs_brief(db: Database, story_id: int) -> bool:
+    """Whether the story has no brief yet, or one older than its sources."""
+    with db.session() as session:
+        story = session.get_one(StoryRow, story_id)
+        return story.summarised_version < story.version
+
+
+def latest_briefed(db: Database, limit: int) -> list[int]:
+    """The ids of the `limit` most recently published stories that have a brief."""
+    with db.session() as session:
+        return list(session.scalars(
+            select(StoryRow.id).where(StoryRow.summarised_version > 0)
+            .order_by(StoryRow.last_published.desc(), StoryRow.id.desc()).limit(limit)))
+
+
+def created_since(db: Database, since: datetime) -> int:
+    """How many stories were created at or after `since`."""
+    with db.session() as session:
+        return int(session.scalar(select(func.count(StoryRow.id))
+                                  .where(StoryRow.created_at >= since)) or 0)
+
+
+def join_story(session: Session, story_id: int | None, article: ArticleRow,
+               now: datetime) -> StoryRow:
+    """Attach a new article to story `story_id` (its version grows: the brief must be
+    updated), or to a new story when None. Part of `articles.add_article`'s transaction."""
+    # An article without a date counts as published when we first saw it.
+    published = article.published or now
+    story = session.get(StoryRow, story_id) if story_id is not None else None
+    if story is None:
+        story = StoryRow(title=article.title, language=article.language,
+                         first_published=published, last_published=published,
+                         created_at=now, updated_at=now)
+        session.add(story)
+    else:
+        story.version += 1
+        story.first_published = min(story.first_published or published, published)
+        story.last_published = max(story.last_published or published, published)
+        story.updated_at = now
+    session.flush()
+    return story
