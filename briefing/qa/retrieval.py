@@ -26,7 +26,6 @@ from __future__ import annotations
 import heapq
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ import py3langid
 from briefing.briefs.citations import MIN_QUOTE_WORDS
 from briefing.sources.models import Story
 from briefing.text.sentences import Span, split_sentences
-from briefing.text.words import STOPWORDS
+from briefing.text.words import STOPWORDS, fold
 
 K1, B = 1.5, 0.75
 PREFIX = 5  # letters of a word's prefix: French/English cognates and plurals share it
@@ -46,7 +45,6 @@ LANGID_MIN_WORDS = 3  # py3langid guesses at random on a word or two
 LANGUAGE_NAMES = {"fr": "French", "en": "English"}
 
 _WORD = re.compile(r"[^\W_]+")
-_COMBINING = re.compile(r"[\u0300-\u036f]+")
 
 # Words that ask, or point at the story itself, rather than tell: never search terms.
 _QUESTION_WORDS = frozenset(
@@ -111,14 +109,9 @@ class Passage:
 # --------------------------------------------------------------------------- language
 
 
-def _fold(text: str) -> str:
-    """Lower-case and strip accents (a regex over NFKD: faster than a character loop)."""
-    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.lower()))
-
-
 def _cue_scores(question: str) -> tuple[int, int]:
     """(French, English) evidence: question words, accents, French spacing, contractions."""
-    words = re.findall(r"[a-z]+", _fold(question).replace("'", " ").replace("’", " "))
+    words = re.findall(r"[a-z]+", fold(question).replace("'", " ").replace("’", " "))
     french = sum(w in _FR_CUES for w in words)
     english = sum(w in _EN_CUES for w in words)
     french += bool(_FR_ACCENTS.search(question)) + bool(_FR_SPACING.search(question))
@@ -159,7 +152,7 @@ def question_language(question: str, default: str = "en") -> str:
 
 def question_terms(text: str) -> list[str]:
     """Folded content words; numbers kept whatever their length."""
-    return [w for w in _WORD.findall(_fold(text))
+    return [w for w in _WORD.findall(fold(text))
             if (len(w) > 2 or w.isdigit()) and w not in _IGNORED]
 
 
@@ -192,7 +185,7 @@ def _kinds(text: str, words: Iterable[str]) -> list[str]:
 
 def _question_kinds(question: str) -> list[str]:
     """Virtual terms for what a question asks for."""
-    asked = set(_WORD.findall(_fold(question)))
+    asked = set(_WORD.findall(fold(question)))
     kinds = [_AMOUNT] if asked & _AMOUNT_CUES else []
     return kinds + ([_WHEN] if asked & _WHEN_CUES else [])
 

@@ -137,7 +137,7 @@ def fetch_url(
                 response.close()
             current = _next_hop(url, target, seen)
     raise FetchError(
-        f"too many redirects fetching {_shown(url)} (fetch.max_redirects = "
+        f"too many redirects fetching {shown_url(url)} (fetch.max_redirects = "
         f"{settings.max_redirects})"
     )
 
@@ -160,15 +160,16 @@ def _parse_url(text: str) -> httpx.URL:
         raise FetchError(f"not a valid URL: {shown}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise FetchError(
-            f"refused to fetch {_shown(text)}: only http:// and https:// URLs "
+            f"refused to fetch {shown_url(text)}: only http:// and https:// URLs "
             "with a host can be fetched"
         )
     return url
 
 
-def _shown(url: str | httpx.URL) -> str:
-    """The URL fit for a one-line message or a log: no credentials, no control characters."""
-    return _CONTROL.sub("?", _USERINFO.sub(r"\1\2", str(url), count=1))
+def shown_url(url: str | httpx.URL) -> str:
+    """The URL fit for a one-line message or a log: no credentials, no line breaks or other
+    control characters (the one rule for every message that names a URL)."""
+    return _CONTROL.sub("?", _USERINFO.sub(r"\1\2", str(url).strip(), count=1))
 
 
 def _system_resolver(host: str, port: int) -> list[str]:
@@ -186,7 +187,7 @@ def _checked_addresses(url: httpx.URL, settings: FetchSettings, resolve: Resolve
             address = ipaddress.ip_address(text.partition("%")[0])
         except ValueError:
             raise FetchError(
-                f"cannot fetch {_shown(url)}: its host resolved to {text!r}, "
+                f"cannot fetch {shown_url(url)}: its host resolved to {text!r}, "
                 "which is not an IP address"
             ) from None
         kind = _refused_kind(address, settings.allow_private)
@@ -201,9 +202,9 @@ def _resolve(url: httpx.URL, resolve: Resolver) -> list[str]:
     try:
         addresses = resolve(url.raw_host.decode("ascii"), port)
     except (OSError, UnicodeError) as exc:
-        raise FetchError(f"cannot resolve the host of {_shown(url)}: {exc}") from None
+        raise FetchError(f"cannot resolve the host of {shown_url(url)}: {exc}") from None
     if not addresses:
-        raise FetchError(f"cannot resolve the host of {_shown(url)}: no address")
+        raise FetchError(f"cannot resolve the host of {shown_url(url)}: no address")
     return addresses
 
 
@@ -230,7 +231,8 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
 def _refusal(url: httpx.URL, address: str, kind: str) -> str:
     """The one-line message refusing url because it resolves to address, of the given kind."""
     article = "an" if kind[0] in "aeiou" else "a"
-    message = f"refused to fetch {_shown(url)}: it resolves to {article} {kind} address ({address})"
+    message = (f"refused to fetch {shown_url(url)}: it resolves to {article} {kind} address "
+               f"({address})")
     if kind in _LIFTABLE:
         return message + (
             "; set fetch.allow_private = true (BRIEFING_ALLOW_PRIVATE_URLS=1) to allow it"
@@ -267,7 +269,7 @@ def _send(
         except httpx.ConnectError as exc:
             log.debug(
                 "cannot connect to %s at %s (%s); trying the next address",
-                _shown(url),
+                shown_url(url),
                 address,
                 exc,
             )
@@ -278,7 +280,7 @@ def _pinned_request(
     client: httpx.Client, url: httpx.URL, address: str, extra: Mapping[str, str]
 ) -> httpx.Request:
     """A GET for url that connects to address but names url's host (Host header, TLS SNI)."""
-    log.debug("GET %s via %s", _shown(url), address)
+    log.debug("GET %s via %s", shown_url(url), address)
     # sni_hostname makes httpcore send the real name in the TLS handshake and check the server's
     # certificate against it, not against the IP address we connect to.
     extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
@@ -296,7 +298,8 @@ def _redirect_target(response: httpx.Response, current: httpx.URL) -> httpx.URL 
     if response.status_code not in _REDIRECTS or not location:
         return None
     target = _parse_url(str(current.join(location)))
-    log.debug("%s redirects (%d) to %s", _shown(current), response.status_code, _shown(target))
+    log.debug("%s redirects (%d) to %s", shown_url(current), response.status_code,
+              shown_url(target))
     return target
 
 
@@ -304,7 +307,7 @@ def _next_hop(url: str, target: httpx.URL, seen: set[str]) -> httpx.URL:
     """Return target as the next URL to fetch, or FetchError when it was already visited."""
     if str(target) in seen:
         raise FetchError(
-            f"too many redirects fetching {_shown(url)}: they loop back to {_shown(target)}"
+            f"too many redirects fetching {shown_url(url)}: they loop back to {shown_url(target)}"
         )
     seen.add(str(target))
     return target
@@ -323,22 +326,22 @@ def _fetched(
     content_type, charset = _parse_content_type(response.headers.get("content-type"))
     if response.status_code == _NOT_MODIFIED and _CONDITIONAL & {h.lower() for h in extra}:
         return Fetched(
-            _shown(url), _shown(final), b"", content_type, charset, _NOT_MODIFIED, kept
+            shown_url(url), shown_url(final), b"", content_type, charset, _NOT_MODIFIED, kept
         )
     if not response.is_success:
         raise FetchError(
-            f"could not fetch {_shown(final)}: the server answered HTTP "
+            f"could not fetch {shown_url(final)}: the server answered HTTP "
             f"{response.status_code} {response.reason_phrase}".rstrip()
         )
     if content_type is not None and content_type not in rules.accept:
         wanted = "a web page or text" if rules.accept == PAGE_TYPES else "accepted here"
         raise FetchError(
-            f"refused to fetch {_shown(final)}: its content type {content_type} "
+            f"refused to fetch {shown_url(final)}: its content type {content_type} "
             f"is not {wanted} ({', '.join(sorted(rules.accept))})"
         )
     content = _read_body(response, final, settings, rules)
     return Fetched(
-        _shown(url), _shown(final), content, content_type, charset, response.status_code, kept
+        shown_url(url), shown_url(final), content, content_type, charset, response.status_code, kept
     )
 
 
@@ -348,7 +351,7 @@ def _read_body(
     """Read the (decoded) body, stopping as soon as it exceeds the size limit."""
     limit = rules.limit
     setting = "fetch.max_bytes" if rules.override is None else "the size limit"
-    too_large = f"refused to fetch {_shown(url)}: it is larger than {setting} ({limit} bytes)"
+    too_large = f"refused to fetch {shown_url(url)}: it is larger than {setting} ({limit} bytes)"
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise FetchError(f"{too_large}; Content-Length says {declared}")
@@ -383,8 +386,8 @@ def _fetch_errors(url: str, settings: FetchSettings) -> Iterator[None]:
         yield
     except httpx.TimeoutException as exc:
         raise FetchError(
-            f"timed out fetching {_shown(url)} (fetch.timeout = {settings.timeout:g} s)"
+            f"timed out fetching {shown_url(url)} (fetch.timeout = {settings.timeout:g} s)"
         ) from exc
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         detail = _CONTROL.sub(" ", str(exc)) or type(exc).__name__
-        raise FetchError(f"could not fetch {_shown(url)}: {detail}") from exc
+        raise FetchError(f"could not fetch {shown_url(url)}: {detail}") from exc

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -32,6 +32,7 @@ from briefing.stories.names import (
     lead_terms,
     title_case,
 )
+from briefing.text.dates import as_utc
 from briefing.text.words import WORD, fold
 
 NUM_PERM = 64
@@ -72,7 +73,7 @@ class Signature:
             numbers=tuple(str(v) for v in data["numbers"]),
             title_terms=tuple(str(v) for v in data["title_terms"]),
             language=str(data["language"]),
-            published=_as_utc(datetime.fromisoformat(published)) if published else None,
+            published=as_utc(datetime.fromisoformat(published)) if published else None,
         )
 
     @cached_property
@@ -105,10 +106,6 @@ class Signature:
 
 
 # --- building a signature ---------------------------------------------------------------
-
-
-def _as_utc(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _shingles(text: str) -> set[bytes]:
@@ -156,7 +153,7 @@ def signature(
         numbers=extract_numbers(both),
         title_terms=lead_terms(text, title),
         language=language,
-        published=_as_utc(published) if published else None,
+        published=as_utc(published) if published else None,
     )
 
 

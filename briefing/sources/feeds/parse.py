@@ -32,7 +32,8 @@ from briefing.sources.feeds.text import (
     one_line,
     parser_headers,
 )
-from briefing.sources.feeds.urls import WEB_SCHEMES, canonical_url, shown_url
+from briefing.sources.feeds.urls import WEB_SCHEMES, canonical_url
+from briefing.sources.fetch import shown_url
 
 # The logger of briefing.sources.feeds.poll: the name these records had before this module split
 # off (log lines show it, logging settings and tests select it).

@@ -53,15 +53,3 @@ def _is_tracking(part: str) -> bool:
     """True for a name=value pair whose name is a tracking parameter."""
     name = unquote_plus(part.partition("=")[0]).strip().lower()
     return name.startswith("utm_") or name in _TRACKING_PARAMS
-
-
-def shown_url(url: str) -> str:
-    """url for a message: without user:password@, on one line."""
-    text = " ".join(url.split())
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return text
-    if "@" not in parts.netloc:
-        return text
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
