@@ -14,8 +14,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+# The tests cover `briefing eval` too, so they need its extra.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,eval]'
 	touch $@ $(VENV)/.installed
 
 # Summarise the two seed articles offline: no key, no network.
@@ -34,8 +35,9 @@ pytest: $(VENV)/.installed-dev
 test: lint typecheck pytest
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/tokens.py
-	$(BIN)/python bench/cpu.py
+	for name in tokens cpu clustering qa digest ingest fanout; do \
+		$(BIN)/python -m bench.$$name $(BENCH_ARGS) || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

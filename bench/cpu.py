@@ -14,42 +14,53 @@ Two variants per article, each timed as 1 warm-up run then the median of N runs:
   with no network and no model. The real LLMEngine's own work (prompt building,
   token counting, JSON parsing) is not part of this figure.
 
-The pipeline's small caches (normalised texts, sentence splits) are cleared
-before every timed run: each article is summarised once in real use.
-Run: .venv/bin/python bench/cpu.py
+Each article is summarised once in real use, so no run may reuse what the
+pipeline cached for an earlier one: `citations.normalise` (keyed by text) is
+cleared before every run, and every run reads the article under a file name of
+its own, so the caches keyed by document or story (sentence ranking, the
+story's facts for the point checks) never hit either.
+
+Baselines in the same run: `offline` for `llm-stub` (ratio of the median CPU),
+`count_tokens` alone for `chunk` (ratio of the CPU time).
+
+Run: .venv/bin/python -m bench.cpu            (about 10 s)
+     .venv/bin/python -m bench.cpu --quick    (3 articles, 3 runs, 0.5 MB of text)
 """
 
 from __future__ import annotations
 
-import argparse
 import io
+import itertools
 import json
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from common import (
-    CORPUS,
-    ROOT,
-    Article,
-    load_orangesum,
-    median,
-    percentile,
-    print_table,
-    story_from_text,
-    write_results,
-    yes_no,
-)
 from rich.console import Console
 
-from briefing.briefs import checks, citations
-from briefing.briefs.engines import ranking
+from bench.common import CORPUS, Article, load_orangesum, story_from_text
+from bench.harness import (
+    Stages,
+    context,
+    finish,
+    median,
+    parser,
+    percentile,
+    pick,
+    print_context,
+    print_table,
+    ratio,
+    repeat,
+    result_name,
+    timed,
+    times,
+    yes_no,
+)
+from briefing.briefs import citations
 from briefing.briefs.models import DraftBrief, DraftQuote, Feedback, Proposal
 from briefing.briefs.pipeline import summarise
 from briefing.config import Settings
 from briefing.errors import ExtractionError
-from briefing.llm import conversation
 from briefing.render.terminal import render_terminal
 from briefing.sources.extract import extract
 from briefing.sources.models import Story
@@ -57,22 +68,36 @@ from briefing.text.sentences import split_sentences
 from briefing.text.tokens import chunk, count_tokens, get_encoding
 from briefing.text.words import shorten
 
-T = TypeVar("T")
 TARGET_MS = 20.0
 TARGET_MB_S = 5.0
 STAGES = ("extract", "summarise", "render", "json")
 
+
+@dataclass(frozen=True)
+class Scale:
+    """How much to measure."""
+
+    articles: int | None  # None: all 20
+    runs: int  # timed runs per article and variant
+    chunk_bytes: int
+    chunk_runs: int
+
+
+FULL = Scale(articles=None, runs=7, chunk_bytes=5_000_000, chunk_runs=3)
+QUICK = Scale(articles=3, runs=3, chunk_bytes=500_000, chunk_runs=1)
+
 # ---------------------------------------------------------------- the LLM stand-in
 
 
-def _sentences(story: Story) -> list[str]:
+def sentences_of(story: Story) -> list[str]:
+    """The sentences of the story's first source."""
     doc = story.sources[0]
     return [doc.text[s.start:s.end] for s in split_sentences(doc.text)]
 
 
 def canned_proposal(story: Story, languages: tuple[str, ...]) -> Proposal:
     """An LLM-shaped proposal: headline, 3 points, 2 verbatim quotes per language."""
-    sentences = _sentences(story)
+    sentences = sentences_of(story)
     quotable = [s for s in sentences if 8 <= len(s.split()) <= 40] or sentences[:2]
     briefs = {}
     for lang in languages:
@@ -99,35 +124,14 @@ class CannedLLMEngine:
 
 # ---------------------------------------------------------------- timing
 
-
-@dataclass
-class StageClock:
-    """CPU (process_time) and wall (perf_counter) seconds spent in each named stage."""
-
-    cpu: dict[str, float] = field(default_factory=dict)
-    wall: dict[str, float] = field(default_factory=dict)
-
-    def time(self, stage: str, fn: Callable[[], T]) -> T:
-        """Run `fn`, adding its CPU and wall time to `stage`."""
-        cpu, wall = time.process_time(), time.perf_counter()
-        value = fn()
-        self.cpu[stage] = self.cpu.get(stage, 0.0) + time.process_time() - cpu
-        self.wall[stage] = self.wall.get(stage, 0.0) + time.perf_counter() - wall
-        return value
+RUN_NAMES = (f"a{n:05d}.txt" for n in itertools.count())  # a file name per run: no cache hit
 
 
-def clear_caches() -> None:
-    """Forget the pipeline's per-text caches, so each run is a first run for its article."""
-    citations.normalise.cache_clear()
-    conversation._sentences.cache_clear()
-    ranking._rank.cache_clear()
-    checks._story_facts.cache_clear()
-
-
-def full_path(text: str, settings: Settings, engine: CannedLLMEngine | None) -> StageClock:
+def full_path(text: str, settings: Settings, engine: CannedLLMEngine | None) -> Stages:
     """extract -> summarise -> render to a string -> JSON, timed by stage."""
-    clock = StageClock()
-    story = clock.time("extract", lambda: story_from_text(text))
+    clock = Stages()
+    name = next(RUN_NAMES)
+    story = clock.time("extract", lambda: story_from_text(text, name))
     result = clock.time("summarise", lambda: summarise(story, settings, engine))
     console = Console(file=io.StringIO(), width=100)
     clock.time("render", lambda: render_terminal(result, console))
@@ -135,16 +139,11 @@ def full_path(text: str, settings: Settings, engine: CannedLLMEngine | None) -> 
     return clock
 
 
-def timed_runs(run: Callable[[], StageClock], runs: int) -> dict[str, float]:
+def timed_runs(run: Callable[[], Stages], runs: int) -> dict[str, float]:
     """Median milliseconds (total CPU, total wall, CPU per stage) after one warm-up run."""
-    clear_caches()
-    run()
-    clocks = []
-    for _ in range(runs):
-        clear_caches()
-        clocks.append(run())
-    out = {"cpu_ms": median([sum(c.cpu.values()) for c in clocks]) * 1000,
-           "wall_ms": median([sum(c.wall.values()) for c in clocks]) * 1000}
+    clocks = repeat(run, runs, warmup=1, before=citations.normalise.cache_clear)
+    out = {"cpu_ms": median([c.cpu_s for c in clocks]) * 1000,
+           "wall_ms": median([c.wall_s for c in clocks]) * 1000}
     for stage in STAGES:
         out[f"{stage}_cpu_ms"] = median([c.cpu.get(stage, 0.0) for c in clocks]) * 1000
     return out
@@ -192,13 +191,15 @@ def print_articles(rows: list[dict[str, Any]]) -> None:
 
 
 def print_variants(summaries: dict[str, dict[str, Any]]) -> None:
-    """Summary per variant, with the median CPU of each stage."""
+    """Summary per variant, with the median CPU of each stage and the ratio to `offline`."""
+    base = summaries["offline"]["median_cpu_ms"]
     headers = ["variant", "median cpu", "p95 cpu", "max cpu", "median wall",
-               *[f"{s} cpu" for s in STAGES], f"<= {TARGET_MS:.0f} ms"]
+               *[f"{s} cpu" for s in STAGES], "vs offline", f"<= {TARGET_MS:.0f} ms"]
     print_table(headers, [
         [name, *(f"{s[k]:.2f}" for k in ("median_cpu_ms", "p95_cpu_ms", "max_cpu_ms",
                                          "median_wall_ms")),
-         *(f"{s[f'median_{st}_cpu_ms']:.2f}" for st in STAGES), yes_no(s["passes"])]
+         *(f"{s[f'median_{st}_cpu_ms']:.2f}" for st in STAGES),
+         times(ratio(s["median_cpu_ms"], base)), yes_no(s["passes"])]
         for name, s in summaries.items()
     ])
 
@@ -206,7 +207,7 @@ def print_variants(summaries: dict[str, dict[str, Any]]) -> None:
 # ---------------------------------------------------------------- chunking throughput
 
 
-def corpus_text(articles: list[Article], min_bytes: int = 5_000_000) -> str:
+def corpus_text(articles: Sequence[Article], min_bytes: int) -> str:
     """At least `min_bytes` of UTF-8 text: the OrangeSum articles and the HTML pages' text."""
     texts = [a.text for a in articles]
     for page in sorted((CORPUS / "html").glob("*.html")):
@@ -219,39 +220,40 @@ def corpus_text(articles: list[Article], min_bytes: int = 5_000_000) -> str:
     return "\n\n".join([unit] * copies)
 
 
-def throughput(label: str, fn: Callable[[], Any], size: int, runs: int = 3) -> dict[str, Any]:
+def throughput(label: str, fn: Callable[[], Sequence[Any]], size: int,
+               runs: int) -> dict[str, Any]:
     """MB/s of `fn` over `size` bytes: median of `runs` (after one warm-up), CPU and wall."""
-    fn()
-    cpu_s, wall_s = [], []
-    for _ in range(runs):
-        cpu, wall = time.process_time(), time.perf_counter()
-        count = len(fn())
-        cpu_s.append(time.process_time() - cpu)
-        wall_s.append(time.perf_counter() - wall)
-    return {"what": label, "items": count, "cpu_s": median(cpu_s), "wall_s": median(wall_s),
-            "cpu_mb_s": size / 1e6 / median(cpu_s), "wall_mb_s": size / 1e6 / median(wall_s)}
+    samples = repeat(lambda: timed(fn), runs, warmup=1)
+    cpu_s, wall_s = median([s[1] for s in samples]), median([s[2] for s in samples])
+    return {"what": label, "items": len(samples[-1][0]), "cpu_s": cpu_s, "wall_s": wall_s,
+            "cpu_mb_s": size / 1e6 / cpu_s, "wall_mb_s": size / 1e6 / wall_s}
 
 
-def chunking(articles: list[Article]) -> dict[str, Any]:
-    """chunk(text, 4000, 64), and split_sentences and count_tokens alone, on >= 5 MB."""
-    text = corpus_text(articles)
+def chunking(articles: Sequence[Article], scale: Scale) -> dict[str, Any]:
+    """chunk(text, 4000, 64), and split_sentences and count_tokens alone (the baseline)."""
+    text = corpus_text(articles, scale.chunk_bytes)
     size = len(text.encode("utf-8"))
     enc = get_encoding()
+    runs = scale.chunk_runs
     measures = [
-        throughput("chunk(text, 4000, 64)", lambda: chunk(text, 4000, 64, enc), size),
-        throughput("split_sentences(text)", lambda: split_sentences(text), size),
-        throughput("count_tokens(text)", lambda: range(count_tokens(text, enc)), size),
+        throughput("chunk(text, 4000, 64)", lambda: chunk(text, 4000, 64, enc), size, runs),
+        throughput("split_sentences(text)", lambda: split_sentences(text), size, runs),
+        throughput("count_tokens(text)", lambda: range(count_tokens(text, enc)), size, runs),
     ]
-    return {"bytes": size, "chars": len(text), "measures": measures,
+    base = measures[-1]["cpu_s"]
+    for measure in measures:
+        measure["cpu_vs_count_tokens"] = ratio(measure["cpu_s"], base)
+    return {"bytes": size, "chars": len(text), "runs": runs, "measures": measures,
             "passes": measures[0]["cpu_mb_s"] >= TARGET_MB_S}
 
 
 def print_chunking(result: dict[str, Any]) -> None:
     """The throughput table (items: chunks, sentences, tokens)."""
     print(f"text: {result['bytes'] / 1e6:.2f} MB UTF-8 ({result['chars']} chars)")
-    print_table(["operation", "items", "cpu s", "wall s", "cpu MB/s", "wall MB/s"], [
+    print_table(["operation", "items", "cpu s", "wall s", "cpu MB/s", "wall MB/s",
+                 "cpu vs count_tokens"], [
         [m["what"], m["items"], f"{m['cpu_s']:.3f}", f"{m['wall_s']:.3f}",
-         f"{m['cpu_mb_s']:.2f}", f"{m['wall_mb_s']:.2f}"]
+         f"{m['cpu_mb_s']:.2f}", f"{m['wall_mb_s']:.2f}", times(m["cpu_vs_count_tokens"])]
         for m in result["measures"]
     ])
 
@@ -273,26 +275,41 @@ def print_summary(summaries: dict[str, dict[str, Any]], chunks: dict[str, Any]) 
           f"{'pass' if chunks['passes'] else 'FAIL'}")
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Time every article, both variants, then chunking; print and save the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=7, help="timed runs per article (>= 5)")
-    args = parser.parse_args()
+    options = parser(__doc__)
+    options.add_argument("--runs", type=int, help="timed runs per article (default 7, >= 5 "
+                                                  "unless --quick)")
+    args = options.parse_args(argv)
+    base = QUICK if args.quick else FULL
+    runs = pick(args.runs, FULL.runs, QUICK.runs, args.quick)
+    scale = Scale(base.articles, runs if args.quick else max(5, runs), base.chunk_bytes,
+                  base.chunk_runs)
+    info = context("cpu", args.quick)
+    print_context(info)
     articles = load_orangesum()
     settings = offline_settings()
-    rows = [article_row(a, settings, max(5, args.runs)) for a in articles]
+    rows = [article_row(a, settings, scale.runs) for a in articles[:scale.articles]]
     summaries = {v: variant_summary(rows, v) for v in ("offline", "llm_stub")}
-    print(f"Per-article CPU, ms (median of {max(5, args.runs)} runs after 1 warm-up)\n")
+    print(f"Per-article CPU, ms (median of {scale.runs} runs after 1 warm-up)\n")
     print_articles(rows)
     print()
     print_variants(summaries)
-    print("\nChunking throughput (median of 3 runs after 1 warm-up)")
-    chunks = chunking(articles)
+    print(f"\nChunking throughput (median of {scale.chunk_runs} runs after 1 warm-up)")
+    chunks = chunking(articles, scale)
     print_chunking(chunks)
     print_summary(summaries, chunks)
-    data = {"runs": max(5, args.runs), "target_ms": TARGET_MS, "articles": rows,
+    data = {"runs": scale.runs, "target_ms": TARGET_MS, "articles": rows,
             "summary": summaries, "chunking": chunks}
-    print(f"\nwritten: {write_results('cpu', data).relative_to(ROOT)}")
+    stub, offline = summaries["llm_stub"], summaries["offline"]
+    finish(info, result_name("cpu", args.quick), data, {
+        "offline_median_cpu_ms": round(offline["median_cpu_ms"], 2),
+        "llm_stub_median_cpu_ms": round(stub["median_cpu_ms"], 2),
+        "llm_stub_vs_offline": round(ratio(stub["median_cpu_ms"], offline["median_cpu_ms"]), 3),
+        "cpu_pass": offline["passes"] and stub["passes"],
+        "chunk_cpu_mb_s": round(chunks["measures"][0]["cpu_mb_s"], 2),
+        "chunk_vs_count_tokens": round(chunks["measures"][0]["cpu_vs_count_tokens"], 3),
+        "chunk_pass": chunks["passes"]})
 
 
 if __name__ == "__main__":

@@ -14,33 +14,35 @@ chosen so that every digest is due at `now`.
 
 1. `compose(...)` per subscriber, as `schedule_digests` calls it (since =
    last_digest_at, the reader's languages and feeds, limit
-   service.digest_max_stories = 8), each in its own session; one untimed call
-   first. Median, p95 and max ms, overall and per kind of reader.
-2. One full `schedule_digests` pass over the 1,000 due subscribers (compose,
-   render, outbox rows, one transaction); its time / 1,000.
+   service.digest_max_stories = 8; compose opens its own session); one untimed
+   call first. Median, p95 and max ms, overall and per kind of reader.
+2. One full `schedule_digests` pass over the 1,000 due subscribers (compose for
+   each, the outbox rows in one transaction; the channel renders at delivery,
+   so no rendering here); its time / 1,000.
 
 For one reader of each kind, compose's three statements are run raw (no ORM)
 with SQLite's query plan. When the median misses the target (or with
 `--profile`), the compose calls are profiled (cProfile). `--what-if` times
 compose again on copies of the temp store changed by each candidate in
-`WHAT_IF` (ANALYZE; the feed index as (story_id, feed_id)): a what-if only, the
-project's schema is not changed.
+`WHAT_IF` (ANALYZE): a what-if only, the project's schema is not changed.
+
+The baseline of every what-if is compose on the unchanged store, in the same
+run (ratio of the medians).
 
 `--days N` keeps N days of history at the same density (10,000 stories per 7
 days), to see how compose scales with the store's age.
 
-Run: .venv/bin/python bench/digest.py              (under a minute)
-     .venv/bin/python bench/digest.py --what-if    (plus the candidate index)
-     .venv/bin/python bench/digest.py --days 42    (six weeks of history, ~2 min)
+Run: .venv/bin/python -m bench.digest              (under a minute)
+     .venv/bin/python -m bench.digest --what-if    (plus compose after ANALYZE)
+     .venv/bin/python -m bench.digest --days 42    (six weeks of history, ~2 min)
+     .venv/bin/python -m bench.digest --quick      (1,000 stories, 100 subscribers, 1 round)
 """
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import hashlib
 import io
-import os
 import pstats
 import random
 import sqlite3
@@ -53,12 +55,26 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, load_orangesum, median, percentile, print_table, write_results, yes_no
 from sqlalchemy import event, func, insert, select, text
 
+from bench.common import load_orangesum
+from bench.harness import (
+    context,
+    finish,
+    median,
+    parser,
+    pick,
+    print_context,
+    print_table,
+    ratio,
+    result_name,
+    spread,
+    timed,
+    times,
+    yes_no,
+)
 from briefing.config import Settings, StoreSettings
-from briefing.service import digests
-from briefing.service.digests import compose, languages_of, schedule_digests
+from briefing.service.digests import compose, languages_of, local_zone, schedule_digests
 from briefing.store.db import Database, open_database
 from briefing.store.models import (
     SUMMARISED,
@@ -70,7 +86,7 @@ from briefing.store.models import (
     SubscriberRow,
 )
 
-STORIES, SUBSCRIBERS, FEEDS = 10_000, 1_000, 20
+FEEDS = 20
 DAYS = 7
 PENDING_SHARE = 0.02
 ALL_FEEDS_SHARE = 0.60
@@ -80,10 +96,21 @@ ZONES = ("Europe/Paris", "UTC", "Europe/London", "America/Montreal", "Africa/Dak
 # Candidates for --what-if, each on its own copy of the store: (name, SQL statements).
 WHAT_IF: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ANALYZE", ("ANALYZE",)),
-    ("index articles(story_id, feed_id) instead of (feed_id, story_id)",
-     ("DROP INDEX IF EXISTS ix_articles_feed_story",
-      "CREATE INDEX bench_articles_story_feed ON articles (story_id, feed_id)")),
 )
+
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big the store is and how often compose is timed."""
+
+    stories_per_week: int  # stories whose last article falls in 7 days of history
+    subscribers: int
+    rounds: int  # compose passes over every subscriber
+
+
+FULL = Scale(stories_per_week=10_000, subscribers=1_000, rounds=3)
+QUICK = Scale(stories_per_week=1_000, subscribers=100, rounds=1)
 
 # ---------------------------------------------------------------- filling the store
 
@@ -113,22 +140,23 @@ def signature_json(rng: random.Random) -> dict[str, Any]:
             "language": "fr", "published": None}
 
 
-def story_count(days: int) -> int:
-    """10,000 stories per 7 days: a longer history keeps the same density."""
-    return round(STORIES * days / DAYS)
+def story_count(days: int, scale: Scale) -> int:
+    """`stories_per_week` per 7 days: a longer history keeps the same density."""
+    return round(scale.stories_per_week * days / DAYS)
 
 
-def story_times(rng: random.Random, now: datetime,
-                days: int) -> list[tuple[datetime, datetime]]:
+def story_times(rng: random.Random, now: datetime, days: int,
+                scale: Scale) -> list[tuple[datetime, datetime]]:
     """(first, last published) per story over the last `days` days, oldest first."""
     span = days * 86_400
     lasts = sorted(now - timedelta(seconds=rng.uniform(0, span))
-                   for _ in range(story_count(days)))
+                   for _ in range(story_count(days, scale)))
     return [(last - timedelta(seconds=rng.uniform(0, 12 * 3600)), last) for last in lasts]
 
 
 def story_rows(times: Sequence[tuple[datetime, datetime]], sizes: Sequence[int],
                pending: set[int]) -> list[dict[str, Any]]:
+    """One row per story; the pending ones not summarised (nor briefed) yet."""
     return [{"id": i, "title": f"Story {i}", "language": "fr", "version": sizes[i - 1],
              "summarised_version": 0 if i in pending else sizes[i - 1],
              "first_published": first, "last_published": last, "created_at": first,
@@ -181,13 +209,14 @@ def brief_rows(rng: random.Random, corpus: Corpus, sizes: Sequence[int],
 
 def due_time(zone: str, now: datetime, rng: random.Random) -> str:
     """A local HH:MM 0-120 minutes before `now` in `zone`: the digest is due at `now`."""
-    local = now.astimezone(digests.local_zone(zone)) - timedelta(minutes=rng.randint(0, 120))
+    local = now.astimezone(local_zone(zone)) - timedelta(minutes=rng.randint(0, 120))
     return local.strftime("%H:%M")
 
 
-def subscriber_rows(rng: random.Random, now: datetime) -> list[dict[str, Any]]:
+def subscriber_rows(rng: random.Random, now: datetime, count: int) -> list[dict[str, Any]]:
+    """`count` readers, every one due at `now`, last digest 24 h ago."""
     rows = []
-    for i in range(1, SUBSCRIBERS + 1):
+    for i in range(1, count + 1):
         zone = rng.choice(ZONES)
         feeds = ([] if rng.random() < ALL_FEEDS_SHARE
                  else sorted(rng.sample(range(1, FEEDS + 1), rng.randint(1, 5))))
@@ -198,12 +227,13 @@ def subscriber_rows(rng: random.Random, now: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-def fill(db: Database, now: datetime, days: int = DAYS, seed: int = 7) -> dict[str, Any]:
+def fill(db: Database, now: datetime, days: int, scale: Scale,
+         seed: int = 7) -> dict[str, Any]:
     """Bulk-insert the whole store; returns what was inserted and how long it took."""
     rng = random.Random(seed)
     corpus = load_corpus()
     started = time.perf_counter()
-    times = story_times(rng, now, days)
+    times = story_times(rng, now, days, scale)
     sizes = [rng.randint(1, 4) for _ in times]
     pending = set(rng.sample(range(1, len(times) + 1), int(PENDING_SHARE * len(times))))
     tables: list[tuple[Any, list[dict[str, Any]]]] = [
@@ -212,7 +242,8 @@ def fill(db: Database, now: datetime, days: int = DAYS, seed: int = 7) -> dict[s
         (StoryRow, story_rows(times, sizes, pending)),
         (ArticleRow, article_rows(rng, corpus, times, sizes)),
         (BriefRow, brief_rows(rng, corpus, sizes, pending)),
-        (SubscriberRow, subscriber_rows(random.Random(seed + 1), now)),  # same mix for any --days
+        # the same mix of readers for any --days
+        (SubscriberRow, subscriber_rows(random.Random(seed + 1), now, scale.subscribers)),
     ]
     with db.session() as session:
         for model, rows in tables:
@@ -238,10 +269,12 @@ class Reader:
 
     @property
     def kind(self) -> str:
+        """'all feeds' or '1-5 feeds'."""
         return "all feeds" if not self.feeds else "1-5 feeds"
 
 
 def readers(db: Database, now: datetime) -> list[Reader]:
+    """Every subscriber, as compose sees them."""
     with db.session() as session:
         subs = session.scalars(select(SubscriberRow).order_by(SubscriberRow.id)).all()
         return [Reader(s.id, s.last_digest_at or now - timedelta(days=1),
@@ -251,25 +284,22 @@ def readers(db: Database, now: datetime) -> list[Reader]:
 
 @dataclass(frozen=True)
 class Timing:
+    """One compose call (it opens and closes its own session): ms, stories returned."""
+
     reader: Reader
     compose_ms: float
-    session_ms: float
     items: int
 
 
+def run_compose(db: Database, reader: Reader, limit: int) -> int:
+    """compose for one reader, as `schedule_digests` calls it; the number of stories."""
+    return len(compose(db, reader.since, reader.languages, reader.feeds, limit))
+
+
 def time_compose(db: Database, reader: Reader, limit: int) -> Timing:
-    """One compose call in its own session: (compose alone, with the session) in ms."""
-    outer = time.perf_counter()
-    with db.session() as session:
-        inner = time.perf_counter()
-        items = compose(session, reader.since, reader.languages, reader.feeds, limit)
-        compose_s = time.perf_counter() - inner
-    return Timing(reader, 1000 * compose_s, 1000 * (time.perf_counter() - outer), len(items))
-
-
-def stats(values: Sequence[float]) -> dict[str, float]:
-    return {"median": median(values), "p95": percentile(values, 95), "max": max(values),
-            "mean": sum(values) / len(values)}
+    """One compose call, timed (wall clock)."""
+    items, _, wall = timed(lambda: run_compose(db, reader, limit))
+    return Timing(reader, 1000 * wall, items)
 
 
 def compose_all(db: Database, people: Sequence[Reader], limit: int,
@@ -281,16 +311,14 @@ def compose_all(db: Database, people: Sequence[Reader], limit: int,
     """
     first = time_compose(db, people[0], limit)
     passes = [[time_compose(db, r, limit) for r in people] for _ in range(rounds)]
-    timings = [Timing(reader, median([p[i].compose_ms for p in passes]),
-                      median([p[i].session_ms for p in passes]), passes[0][i].items)
+    timings = [Timing(reader, median([p[i].compose_ms for p in passes]), passes[0][i].items)
                for i, reader in enumerate(people)]
     groups: dict[str, list[Timing]] = {"all readers": timings}
     for t in timings:
         groups.setdefault(t.reader.kind, []).append(t)
         groups.setdefault(f"languages {t.reader.setting}", []).append(t)
     rows: dict[str, dict[str, Any]] = {
-        name: {"readers": len(ts), "compose_ms": stats([t.compose_ms for t in ts]),
-               "with_session_ms": stats([t.session_ms for t in ts]),
+        name: {"readers": len(ts), "compose_ms": spread([t.compose_ms for t in ts]),
                "median_items": median([t.items for t in ts]),
                "empty": sum(t.items == 0 for t in ts)}
         for name, ts in groups.items()}
@@ -300,12 +328,13 @@ def compose_all(db: Database, people: Sequence[Reader], limit: int,
 
 
 def print_compose(result: dict[str, Any], title: str) -> None:
+    """The compose table: one row per group of readers."""
     print_table(
-        [title, "readers", "median ms", "p95 ms", "max ms", "mean ms", "+session median",
+        [title, "readers", "median ms", "p95 ms", "max ms", "mean ms",
          "items", "empty"],
         [[name, g["readers"], f"{g['compose_ms']['median']:.2f}", f"{g['compose_ms']['p95']:.2f}",
           f"{g['compose_ms']['max']:.2f}", f"{g['compose_ms']['mean']:.2f}",
-          f"{g['with_session_ms']['median']:.2f}", f"{g['median_items']:.0f}", g["empty"]]
+          f"{g['median_items']:.0f}", g["empty"]]
          for name, g in result["groups"].items()])
 
 
@@ -314,9 +343,7 @@ def print_compose(result: dict[str, Any], title: str) -> None:
 
 def schedule_pass(db: Database, now: datetime, settings: Settings) -> dict[str, Any]:
     """One schedule_digests pass; every subscriber is due."""
-    started = time.perf_counter()
-    queued = schedule_digests(db, now, settings)
-    seconds = time.perf_counter() - started
+    queued, _, seconds = timed(lambda: schedule_digests(db, now, settings))
     with db.session() as session:
         rows = session.execute(select(DeliveryRow.state, func.count()).group_by(DeliveryRow.state))
         states = {state: n for state, n in rows}
@@ -333,8 +360,7 @@ def profile_compose(db: Database, people: Sequence[Reader], limit: int) -> str:
     profile = cProfile.Profile()
     profile.enable()
     for reader in people:
-        with db.session() as session:
-            compose(session, reader.since, reader.languages, reader.feeds, limit)
+        run_compose(db, reader, limit)
     profile.disable()
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(18)
@@ -359,8 +385,7 @@ def compose_statements(db: Database, reader: Reader, limit: int) -> list[Stateme
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:
-        with db.session() as session:
-            compose(session, reader.since, reader.languages, reader.feeds, limit)
+        run_compose(db, reader, limit)
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     return captured
@@ -419,15 +444,8 @@ def what_if(path: Path, people: Sequence[Reader], limit: int,
 # ---------------------------------------------------------------- main
 
 
-def code_fingerprint() -> str:
-    """A short hash of the package's sources: which code the figures are for."""
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "briefing").rglob("*.py")):
-        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def print_diagnosis(diagnosis: dict[str, Any]) -> None:
+    """Each statement's raw time and plan, per kind of reader."""
     for kind, d in diagnosis.items():
         feeds = f", feeds {d['feeds']}" if d["feeds"] else ""
         print(f"- reader {d['reader']} ({kind}{feeds}), compose's statements run raw:")
@@ -436,6 +454,7 @@ def print_diagnosis(diagnosis: dict[str, Any]) -> None:
 
 
 def summary(store: dict[str, Any], composed: dict[str, Any], scheduled: dict[str, Any]) -> None:
+    """The figures to quote."""
     overall = composed["groups"]["all readers"]["compose_ms"]
     counts = store["counts"]
     print("\nSUMMARY")
@@ -454,38 +473,58 @@ def summary(store: dict[str, Any], composed: dict[str, Any], scheduled: dict[str
           f"({scheduled['queued']} digests queued, {scheduled['deliveries']})")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--what-if", action="store_true",
-                        help="time compose again with candidate indexes (temp store only)")
-    parser.add_argument("--profile", action="store_true", help="profile even when it passes")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="compose passes over every subscriber (default 3)")
-    parser.add_argument("--days", type=int, default=DAYS,
-                        help="history in the store, at 10,000 stories per 7 days (default 7)")
-    args = parser.parse_args()
-    load_before = os.getloadavg()[0]
+def print_what_if(rows: Sequence[dict[str, Any]], composed: dict[str, Any]) -> None:
+    """Each candidate's medians, and its ratio to compose on the unchanged store."""
+    base = composed["groups"]["all readers"]["compose_ms"]["median"]
+    for row in rows:
+        groups = row["compose"]["groups"]
+        g = groups["all readers"]["compose_ms"]
+        print(f"What-if, {row['change']}: median {g['median']:.2f} ms "
+              f"({times(row['vs_baseline'])} the unchanged store's {base:.2f} ms), "
+              f"p95 {g['p95']:.2f} ms, pass: {yes_no(row['compose']['passes'])}; all feeds "
+              f"median {groups['all feeds']['compose_ms']['median']:.2f} ms, 1-5 feeds median "
+              f"{groups['1-5 feeds']['compose_ms']['median']:.2f} ms")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Fill the store, time compose and schedule_digests, print and save the figures."""
+    options = parser(__doc__)
+    options.add_argument("--what-if", action="store_true",
+                         help="time compose again on a copy of the store after ANALYZE")
+    options.add_argument("--profile", action="store_true", help="profile even when it passes")
+    options.add_argument("--rounds", type=int,
+                         help="compose passes over every subscriber (default 3, quick 1)")
+    options.add_argument("--days", type=int, default=DAYS,
+                         help="history in the store, at the same density (default 7)")
+    args = options.parse_args(argv)
+    base = QUICK if args.quick else FULL
+    scale = Scale(base.stories_per_week, base.subscribers,
+                  pick(args.rounds, FULL.rounds, QUICK.rounds, args.quick))
+    info = context("digest", args.quick)
+    print_context(info)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     settings = Settings.model_validate({})
     limit = settings.service.digest_max_stories
     with tempfile.TemporaryDirectory(prefix="bench-digest-") as tmp:
         path = Path(tmp) / "digest.db"
         db = open_database(StoreSettings(url=f"sqlite:///{path}"))
-        store = fill(db, now, args.days)
+        store = fill(db, now, args.days, scale)
         people = readers(db, now)
-        composed = compose_all(db, people, limit, args.rounds)
+        composed = compose_all(db, people, limit, scale.rounds)
         diagnosis = diagnose(db, people, limit)
         profile = (profile_compose(db, people, limit)
                    if args.profile or not composed["passes"] else None)
-        whatif = what_if(path, people, limit, args.rounds) if args.what_if else []
+        whatif = what_if(path, people, limit, scale.rounds) if args.what_if else []
         scheduled = schedule_pass(db, now, settings)
         db.close()
+    base_ms = composed["groups"]["all readers"]["compose_ms"]["median"]
+    for row in whatif:
+        row["vs_baseline"] = ratio(row["compose"]["groups"]["all readers"]["compose_ms"]["median"],
+                                   base_ms)
     print(f"Digest composition: {store['counts']['stories']} stories over {args.days} days, "
-          f"{SUBSCRIBERS} subscribers, "
-          f"limit {limit}; store filled in {store['seconds']:.1f} s; code {code_fingerprint()}, "
-          f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
-          f"({os.cpu_count()} CPUs)\n")
-    print_compose(composed, "compose (own session)")
+          f"{scale.subscribers} subscribers, limit {limit}; store filled in "
+          f"{store['seconds']:.1f} s\n")
+    print_compose(composed, "compose")
     print(f"ms = per subscriber, the median of {composed['rounds']} rounds; first round alone: "
           f"median {composed['first_round_median_ms']:.2f} ms; first (untimed) call: "
           f"{composed['first_call_ms']:.1f} ms")
@@ -498,19 +537,18 @@ def main() -> None:
         print_compose(row["compose"], "compose")
         print_diagnosis(row["diagnosis"])
     summary(store, composed, scheduled)
-    for row in whatif:
-        groups = row["compose"]["groups"]
-        g = groups["all readers"]["compose_ms"]
-        print(f"What-if, {row['change']}: median {g['median']:.2f} ms, p95 {g['p95']:.2f} ms, "
-              f"pass: {yes_no(row['compose']['passes'])}; all feeds median "
-              f"{groups['all feeds']['compose_ms']['median']:.2f} ms, 1-5 feeds median "
-              f"{groups['1-5 feeds']['compose_ms']['median']:.2f} ms")
-    data = {"now": now.isoformat(), "code": code_fingerprint(), "days": args.days,
-            "load_average": {"before": load_before, "after": os.getloadavg()[0]},
+    print_what_if(whatif, composed)
+    data = {"now": now.isoformat(), "days": args.days, "scale": scale.__dict__,
             "store": store, "compose": composed, "diagnosis": diagnosis,
             "schedule_digests": scheduled, "what_if": whatif, "profile": profile}
-    path = write_results("digest" if args.days == DAYS else f"digest-{args.days}d", data)
-    print(f"\nwritten: {path.relative_to(ROOT)}")
+    name = "digest" if args.days == DAYS else f"digest-{args.days}d"
+    finish(info, result_name(name, args.quick), data, {
+        "stories": store["counts"]["stories"], "subscribers": scale.subscribers,
+        "compose_median_ms": round(base_ms, 3),
+        "compose_p95_ms": round(composed["groups"]["all readers"]["compose_ms"]["p95"], 3),
+        "pass": composed["passes"],
+        "schedule_ms_per_subscriber": round(scheduled["ms_per_subscriber"], 3),
+        "what_if_vs_baseline": {r["change"]: round(r["vs_baseline"], 3) for r in whatif}})
 
 
 if __name__ == "__main__":

@@ -4,106 +4,101 @@ Target (from the issue): delivered messages per second >= 27 (90 % of Telegram's
 30 messages/s), 429s served <= 1 % of sends, no lost and no duplicate delivery.
 
 1. A fresh SQLite store (temporary directory, migrations applied) holds 3
-   summarised stories (French briefs, 1 or 2 articles each) and N active
-   subscribers (distinct chat ids, French, digest at 07:30 Europe/Paris).
-   `schedule_digests(db, NOW, settings, channel.render_digest)` queues one
-   pending outbox row per subscriber: a one-part Telegram HTML digest of about
-   1,500 characters, as the service queues it.
+   summarised stories (French briefs, 1 or 2 articles each, text with `&` and
+   `<` to escape) and N active subscribers (distinct chat ids, French, digest at
+   07:30 Europe/Paris). `schedule_digests` at 08:00 Paris queues one outbox row
+   per subscriber, as the service does; the channel renders it at delivery.
 2. `FakeTelegram()` (30 messages/s overall, 1/s per chat, 429 + retry_after over
-   the limits) runs in a child process, as a remote server would (`--in-process`
-   runs it in this process, as the tests do: its HTML parsing then competes with
-   the sender for the GIL). A `telegram.Bot` at its base URL and a
-   `TelegramChannel(bot, limiter)` carry the messages.
+   the limits) is started afresh for each run, in a child process like the
+   remote Bot API (the harness's `Served`; `--in-process`: in this process, as
+   the tests do). The bot is built as `build_application` and `channel_for`
+   build it: an `ExtBot` whose every send goes through
+   `BotRateLimiter(RateLimiter())`, the one limiter of the whole bot, and
+   `TelegramChannel(bot, limiter, bot_paced=True)` on top.
 3. `deliver_pending(db, channel, now, settings)` is called until no row is
-   pending (some variants below change the driver or the cadence). A row that
-   failed (e.g. `RetryLater` after repeated 429s) gets a `next_attempt_at` in
-   the future; the next pass (back to back) is then given `now` = the latest
-   such time, and the retried rows are counted.
+   pending. A row that failed (e.g. `RetryLater` after repeated 429s) gets a
+   `next_attempt_at` in the future; the next pass (back to back) is then given
+   `now` = the latest such time, and the retried rows are counted.
 
-Measured per run: the span from the first to the last accepted `sendMessage`
-(arrival times recorded by the fake), delivered messages / s = (delivered - 1) /
-span, the end-to-end rate over the whole delivery loop, the digests'
-`sendMessage` requests and the 429s served to them (HTTP statuses recorded by the
-fake; `fake.too_many` also counts the side traffic's) as % of those requests,
-lost subscribers (no message) and duplicates (more than one copy), each copy
-checked against the queued text. A breakdown per message says where the time goes: waiting in the
-`RateLimiter`, the HTTP round trip (`bot.send_message` through the fake), the
-store (every `db.session()` block: the due query, loading the row, committing the
-part), and the rest (the event loop, PTB object building).
+Measured per run, from the fake's records: the span from the first to the last
+accepted digest `sendMessage` (arrival times), delivered messages / s =
+(delivered - 1) / span, the end-to-end rate over the whole delivery loop, the
+digests' `sendMessage` requests and the 429s served to them (% of those
+requests), lost subscribers (no message), duplicates (the same message twice to
+a chat) and wrong texts (a subscriber whose messages differ from what most got;
+that digest must name every story's headline). A breakdown per message says
+where the time goes: waiting in the `RateLimiter`, the HTTP round trip, the
+store (every `db.session()` block), and the rest (event loop, PTB objects).
 
-Variants ("seq": the project's `deliver_pending` called back to back; "svc": on
-the service's cadence; "one" and "conc": drivers that exist in this benchmark
-only, built on the project's `due_deliveries` and `send_delivery`):
+Variants, interleaved run by run so that drift hits all alike; the baseline is
+`seq-30`, measured in the same run (ratio of the median rates):
 
-- `seq-30`: `TelegramChannel(bot)`, i.e. `RateLimiter()` at 30/s, and
-  `deliver_pending` as the project has it: the configuration the issue judges.
-  (Since commit 86a0b93 it sends `service.delivery_concurrency` rows at once and
-  drains every due row; before, it sent at most 500 rows one at a time.)
-- `seq-29`: the same with `RateLimiter(overall=29.0)`, a 1/s safety margin.
+- `seq-30`: the product's configuration, `deliver_pending` back to back.
 - `svc-30`: `deliver_pending` started every `service.deliver_seconds` (60 s), as
-  `Service.schedule` runs it, instead of back to back; `now` follows the clock.
-- `seq-30-side`, `seq-29-side`: as `seq-30` / `seq-29`, while the same bot sends
-  1 other message/s (to other chats) straight through `bot.send_message`, as the
-  bot's handlers send their replies, outside the channel's `RateLimiter`.
+  `Service.schedule` runs it; `now` follows the clock.
+- `seq-30-replies`: as `seq-30`, while the bot also sends 1 reply/s to other
+  chats (`send_html`, as its handlers do), through the same limiter.
+- `seq-30-rtt50`: as `seq-30` with a 50 ms network round trip added to every
+  Bot API call (an assumed figure for api.telegram.org; loopback costs nothing).
 - `seq-ceiling`: no limit anywhere (`RateLimiter(overall=1e6)`,
   `FakeTelegram(global_rate=0)`): how fast `deliver_pending` itself can go.
-- `seq-30-rtt50`: as `seq-30` with a 50 ms network round trip added to every
-  Bot API call (`BenchRequest`, a PTB `HTTPXRequest` that sleeps 25 ms before
-  and after each request; an assumed figure for api.telegram.org, where loopback
-  to the fake costs nothing).
-- `one-30-rtt50`, `one-ceiling` (and `one-30`, not run by default): the
-  previous `deliver_pending` (one row at a time, at most 500 per call), for
-  comparison.
-- `conc-4-30`, `conc-4-30-rtt50` (not run by default): 4 rows in flight, at
-  most 500 per call.
 
-Timing wrappers (`TimedLimiter`, `TimedChannel`, `TimedDatabase`, and the bot's
-`BenchRequest`) subclass the project's or PTB's classes and only add
-`time.perf_counter` around the inherited calls. Each run also records this
-process's CPU per message, the longest store block and Bot API request, and the
-machine's load average: on a shared 2-core machine, other work shows up as
-stalls (a long gap between two sends) that the figures must be read with.
-`--profile` also runs one extra `seq-30` delivery under cProfile (untimed) and
-prints the functions with the most own time.
+Timing wrappers (`TimedLimiter`, `TimedChannel`, `TimedDatabase`, `BenchRequest`)
+subclass the project's or PTB's classes and only add `time.perf_counter` around
+the inherited calls. Each run also records this process's CPU per message, the
+longest store block and Bot API request, and the load average. `--profile` runs
+one extra `seq-30` delivery under cProfile (untimed) and prints the functions
+with the most own time.
 
-Run: .venv/bin/python bench/fanout.py                     (3 runs x 9 variants x 1,000; ~15 min)
-     .venv/bin/python bench/fanout.py --variants seq-30     (the issue's figure only; ~2 min)
+Run: .venv/bin/python -m bench.fanout                      (3 runs x 5 variants x 1,000; est. 9 min)
+     .venv/bin/python -m bench.fanout --variants seq-30    (the issue's figure only; ~2 min)
+     .venv/bin/python -m bench.fanout --quick              (1 run x 5 variants x 60; ~15 s)
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import cProfile
+import html
 import io
 import itertools
-import multiprocessing
 import os
 import pstats
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from common import ROOT, median, percentile, print_table, write_results
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
-from telegram import Bot
 from telegram.error import TelegramError
+from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
-from briefing.bot.channel import RateLimiter, TelegramChannel
-from briefing.config import Settings, load_settings
+from bench.harness import (
+    Served,
+    context,
+    finish,
+    median,
+    parser,
+    percentile,
+    pick,
+    print_context,
+    print_table,
+    ratio,
+    result_name,
+    times,
+)
+from briefing.bot.channel import BotRateLimiter, RateLimiter, TelegramChannel, send_html
+from briefing.config import load_settings
 from briefing.service.digests import schedule_digests
-from briefing.service.outbox import DeliveryReport, deliver_pending, due_deliveries, send_delivery
+from briefing.service.outbox import deliver_pending
 from briefing.store.db import Database, make_engine, upgrade
 from briefing.store.models import (
     PENDING,
@@ -114,8 +109,6 @@ from briefing.store.models import (
     StoryRow,
     SubscriberRow,
 )
-
-sys.path.insert(0, str(ROOT))
 from tests.fakes.telegram_server import FakeTelegram
 
 TARGET_RATE = 27.0  # delivered messages / s (90 % of the limit)
@@ -123,8 +116,12 @@ TELEGRAM_LIMIT = 30.0
 TARGET_429_PCT = 1.0
 NOW = datetime(2025, 3, 10, 7, 0, tzinfo=UTC)  # 08:00 in Paris: the 07:30 digest is due
 FIRST_CHAT = 500_000_001
+REPLY_CHAT = 900_000_001  # replies go to chats from here on, never a subscriber's
+REPLY_TEXT = "Réponse à votre question : voir le briefing de ce matin."
 SETTINGS = load_settings(env={})  # built-in defaults: no local briefing.toml, no environment
 MAX_PASSES = 20
+SUBSCRIBERS, QUICK_SUBSCRIBERS = 1000, 60
+RUNS, QUICK_RUNS = 3, 1
 
 # --------------------------------------------------------------------------- the store
 
@@ -174,7 +171,8 @@ def build_store(path: Path, subscribers: int) -> TimedDatabase:
         for number, spec in enumerate(STORIES, start=1):
             published = NOW - timedelta(hours=10 - number)
             story = StoryRow(title=spec["title"], language="fr", version=1, summarised_version=1,
-                          first_published=published, last_published=published)
+                             first_published=published, last_published=published,
+                             briefed_at=published)
             session.add(story)
             session.flush()
             for index, (outlet, url) in enumerate(spec["articles"]):
@@ -184,9 +182,9 @@ def build_store(path: Path, subscribers: int) -> TimedDatabase:
                     text=f"{spec['quote']}. " * 3, state="summarised", story_id=story.id))
             quote = {"text": spec["quote"], "source": "S1"}
             session.add(BriefRow(story_id=story.id, language="fr", story_version=1,
-                              headline=spec["headline"], points=list(spec["points"]),
-                              quotes=[quote], engine="bench", model=None, usage={},
-                              citations={}))
+                                 headline=spec["headline"], points=list(spec["points"]),
+                                 quotes=[quote], engine="bench", model=None, usage={},
+                                 citations={}))
         session.execute(insert(SubscriberRow), [
             {"chat_id": str(FIRST_CHAT + i), "name": f"Lecteur {i}", "languages": "fr",
              "digest_time": "07:30", "timezone": "Europe/Paris", "feeds": [], "active": True}
@@ -195,16 +193,26 @@ def build_store(path: Path, subscribers: int) -> TimedDatabase:
     return db
 
 
-def queue_digests(db: Database, channel: TelegramChannel) -> dict[str, float]:
-    """Queue the digests as the service does; returns counts and the part sizes."""
-    queued = schedule_digests(db, NOW, SETTINGS, channel.render_digest)
+def queue_digests(db: Database) -> int:
+    """Queue the digests as the service does (`schedule_digests`); how many were queued."""
+    return schedule_digests(db, NOW, SETTINGS)
+
+
+def pending_rows(db: Database) -> tuple[int, datetime | None]:
+    """Outbox rows still pending, and the latest `next_attempt_at` among them."""
     with db.session() as session:
-        rows = session.scalars(select(DeliveryRow).where(DeliveryRow.state == PENDING)).all()
-        parts = [len(part["text"]) for row in rows for part in row.payload]
-        per_row = Counter(len(row.payload) for row in rows)
-    if per_row != Counter({1: queued}):
-        sys.exit(f"expected {queued} one-part digests, got parts per row {dict(per_row)}")
-    return {"queued": queued, "chars_min": min(parts), "chars_max": max(parts)}
+        pending = session.scalar(select(func.count()).select_from(DeliveryRow)
+                                 .where(DeliveryRow.state == PENDING)) or 0
+        latest = session.scalar(select(func.max(DeliveryRow.next_attempt_at))
+                                .where(DeliveryRow.state == PENDING))
+    return pending, latest
+
+
+def sent_rows(db: Database) -> int:
+    """Outbox rows in state SENT."""
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(DeliveryRow)
+                              .where(DeliveryRow.state == SENT)) or 0
 
 
 # --------------------------------------------------------------------------- timing wrappers
@@ -238,28 +246,27 @@ class TimedDatabase(Database):
 
 
 class TimedLimiter(RateLimiter):
-    """The project's RateLimiter; adds the time spent in `wait` (lock and sleep)."""
+    """The project's RateLimiter; adds the time digests spend in `wait` (lock and sleep)."""
 
     def __init__(self, overall: float = 30.0, per_chat: float = 1.0) -> None:
         super().__init__(overall=overall, per_chat=per_chat)
         self.seconds = 0.0
-        self.sleeps = 0
+        self.waits = 0
 
     async def wait(self, chat_id: str) -> None:
-        """The inherited wait, timed."""
+        """The inherited wait; timed for the digests' chats only (not the replies')."""
         started = time.perf_counter()
         await super().wait(chat_id)
-        spent = time.perf_counter() - started
-        self.seconds += spent
-        self.sleeps += spent > 0.001
+        if int(chat_id) < REPLY_CHAT:
+            self.seconds += time.perf_counter() - started
+            self.waits += 1
 
 
 class TimedChannel(TelegramChannel):
     """The project's TelegramChannel; adds the time spent in `send` (limiter included)."""
 
-    def __init__(self, bot: Bot, limiter: TimedLimiter) -> None:
-        super().__init__(bot, limiter)
-        self.timed_limiter = limiter
+    def __init__(self, bot: ExtBot[None], limiter: TimedLimiter) -> None:
+        super().__init__(bot, limiter, bot_paced=True)
         self.seconds = 0.0
         self.calls = 0
         self.errors: Counter[str] = Counter()
@@ -303,6 +310,13 @@ class BenchRequest(HTTPXRequest):
         return answer
 
 
+def paced_bot(token: str, base_url: str, request: BenchRequest,
+              limiter: RateLimiter) -> ExtBot[None]:
+    """The bot as `build_application` builds it: every send through one `BotRateLimiter`."""
+    return ExtBot(token, base_url=base_url, request=request,
+                  rate_limiter=BotRateLimiter(limiter))
+
+
 # --------------------------------------------------------------------------- the fake Bot API
 
 
@@ -315,177 +329,71 @@ class FakeRecord:
     sent: list[tuple[int, int, str]]  # chat id, message id, text as sent
 
 
-def _snapshot(fake: FakeTelegram) -> FakeRecord:
-    return FakeRecord(fake.too_many,
-                      [(r.method, r.status, r.at, r.params.get("chat_id")) for r in fake.requests],
-                      [(m["chat_id"], m["message_id"], m["text"]) for m in fake.sent])
-
-
-class Fake(Protocol):
-    """A FakeTelegram, wherever it runs."""
-
-    def start(self, global_rate: float) -> tuple[str, str]:
-        """A new FakeTelegram (fresh buckets and records); returns its token and base URL."""
-        ...
-
-    def snapshot(self) -> FakeRecord:
-        """What the current fake saw."""
-        ...
-
-    def close(self) -> None:
-        """Stop the current fake."""
-        ...
-
-
-class LocalFake:
-    """FakeTelegram in this process (as in the tests)."""
+class TelegramHost:
+    """A fresh FakeTelegram per run (fresh buckets and records); run by the harness's
+    `Served`, in a child process or in this one."""
 
     def __init__(self) -> None:
         self.fake: FakeTelegram | None = None
 
     def start(self, global_rate: float) -> tuple[str, str]:
+        """Stop the previous fake, start a new one; its token and base URL."""
         self.close()
         self.fake = FakeTelegram(global_rate=global_rate).start()
         return self.fake.token, self.fake.base_url
 
     def snapshot(self) -> FakeRecord:
+        """What the current fake saw."""
         assert self.fake is not None
-        return _snapshot(self.fake)
+        fake = self.fake
+        return FakeRecord(
+            fake.too_many,
+            [(r.method, r.status, r.at, r.params.get("chat_id")) for r in fake.requests],
+            [(m["chat_id"], m["message_id"], m["text"]) for m in fake.sent])
 
     def close(self) -> None:
+        """Stop the current fake."""
         if self.fake is not None:
             self.fake.stop()
             self.fake = None
 
 
-def _serve(conn: Connection) -> None:
-    """Child process: run a FakeTelegram per `start` and answer commands until `stop`."""
-    fake: FakeTelegram | None = None
-    while (command := conn.recv()) != "stop":
-        if isinstance(command, tuple) and command[0] == "start":
-            if fake is not None:
-                fake.stop()
-            fake = FakeTelegram(global_rate=command[1]).start()
-            conn.send((fake.token, fake.base_url))
-        elif command == "snapshot" and fake is not None:
-            conn.send(_snapshot(fake))
-    if fake is not None:
-        fake.stop()
-    conn.send(None)
-
-
-class ChildFake:
-    """FakeTelegram in a child process, like the remote Bot API."""
-
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child,), daemon=True)
-        self.process.start()
-
-    def _ask(self, command: object) -> Any:
-        self.conn.send(command)
-        return self.conn.recv()
-
-    def start(self, global_rate: float) -> tuple[str, str]:
-        token, url = self._ask(("start", global_rate))
-        return str(token), str(url)
-
-    def snapshot(self) -> FakeRecord:
-        record: FakeRecord = self._ask("snapshot")
-        return record
-
-    def close(self) -> None:
-        self._ask("stop")
-        self.process.join(timeout=10)
-
-
 # --------------------------------------------------------------------------- variants
-
-
-Driver = Callable[[Database, TelegramChannel, datetime, Settings], Awaitable[DeliveryReport]]
-
-
-async def one_at_a_time(db: Database, channel: TelegramChannel, now: datetime,
-                        settings: Settings) -> DeliveryReport:
-    """Bench-only reference: `deliver_pending` as it was before commit 86a0b93, the due
-    rows (at most 500) sent by `send_delivery` one after the other."""
-    report = DeliveryReport()
-    for delivery_id in due_deliveries(db, now):
-        await send_delivery(db, channel, delivery_id, now, settings, report)
-    return report
-
-
-def concurrent_driver(width: int) -> Driver:
-    """Bench-only: `send_delivery` for the due rows (at most 500) with up to `width` in flight."""
-
-    async def deliver(db: Database, channel: TelegramChannel, now: datetime,
-                      settings: Settings) -> DeliveryReport:
-        report = DeliveryReport()
-        slots = asyncio.Semaphore(width)
-
-        async def one(delivery_id: int) -> None:
-            async with slots:
-                await send_delivery(db, channel, delivery_id, now, settings, report)
-
-        await asyncio.gather(*(one(i) for i in due_deliveries(db, now)))
-        return report
-
-    return deliver
 
 
 @dataclass(frozen=True)
 class Variant:
-    """A limiter rate, a delivery driver, a pass cadence and other traffic on the bot."""
+    """A limiter rate, a pass cadence, replies on the same bot, a network round trip."""
 
     name: str
     overall: float
-    driver: Driver
     label: str
     cadence: float | None = None  # seconds between pass starts (None: back to back)
-    side_rate: float = 0.0  # other messages / s sent by the bot outside the limiter
+    reply_rate: float = 0.0  # replies / s the bot sends to other chats, through the limiter
     fake_rate: float = TELEGRAM_LIMIT  # the fake's global limit (0: none)
     rtt: float = 0.0  # seconds of network round trip added to every Bot API call
 
 
-SIDE_RATE = 1.0
+BASELINE = "seq-30"
+REPLY_RATE = 1.0
 RTT = 0.05  # assumed round trip to api.telegram.org (loopback to the fake: well under 1 ms)
-ROUND_TRIP = f"a {1000 * RTT:g} ms network round trip per Bot API call"
-# "seq": the project's deliver_pending called in sequence (back to back) until nothing is
-# pending; "svc": called on the service's cadence; "one"/"conc": bench-only drivers.
 VARIANTS = {v.name: v for v in (
-    Variant("seq-30", 30.0, deliver_pending,
-            "TelegramChannel(bot) [RateLimiter() 30/s], the project's deliver_pending"),
-    Variant("seq-29", 29.0, deliver_pending, "as seq-30 with RateLimiter(overall=29.0)"),
-    Variant("svc-30", 30.0, deliver_pending,
+    Variant("seq-30", 30.0,
+            "the product's configuration (one RateLimiter() for the bot, BotRateLimiter, "
+            "TelegramChannel bot_paced), deliver_pending back to back"),
+    Variant("svc-30", 30.0,
             "as seq-30, deliver_pending started every service.deliver_seconds "
             f"({SETTINGS.service.deliver_seconds:g} s) as Service.schedule runs it",
             cadence=SETTINGS.service.deliver_seconds),
-    Variant("seq-30-side", 30.0, deliver_pending,
-            f"as seq-30, plus {SIDE_RATE:g} other message/s sent by the bot (replies) outside "
-            "the limiter", side_rate=SIDE_RATE),
-    Variant("seq-29-side", 29.0, deliver_pending,
-            f"as seq-29, plus {SIDE_RATE:g} other message/s sent by the bot outside the limiter",
-            side_rate=SIDE_RATE),
-    Variant("seq-ceiling", 1e6, deliver_pending,
+    Variant("seq-30-replies", 30.0,
+            f"as seq-30, plus {REPLY_RATE:g} reply/s to other chats through the same limiter",
+            reply_rate=REPLY_RATE),
+    Variant("seq-30-rtt50", 30.0,
+            f"as seq-30, with a {1000 * RTT:g} ms network round trip per Bot API call", rtt=RTT),
+    Variant("seq-ceiling", 1e6,
             "no limit anywhere (RateLimiter(overall=1e6), FakeTelegram(global_rate=0)): "
             "what deliver_pending itself can do", fake_rate=0.0),
-    Variant("seq-30-rtt50", 30.0, deliver_pending, f"as seq-30, with {ROUND_TRIP}", rtt=RTT),
-    Variant("one-30", 30.0, one_at_a_time,
-            "RateLimiter() 30/s, bench-only driver: one row at a time, at most 500 per pass "
-            "(deliver_pending before 86a0b93)"),
-    Variant("one-30-rtt50", 30.0, one_at_a_time, f"as one-30, with {ROUND_TRIP}", rtt=RTT),
-    Variant("one-ceiling", 1e6, one_at_a_time,
-            "as one-30 with no limit anywhere: what one row at a time can do", fake_rate=0.0),
-    Variant("conc-4-30", 30.0, concurrent_driver(4),
-            "RateLimiter() 30/s, bench-only driver: send_delivery, 4 rows in flight"),
-    Variant("conc-4-30-rtt50", 30.0, concurrent_driver(4), f"as conc-4-30, with {ROUND_TRIP}",
-            rtt=RTT),
 )}
-DEFAULT_VARIANTS = ("seq-30", "seq-29", "svc-30", "seq-30-side", "seq-29-side", "seq-ceiling",
-                    "seq-30-rtt50", "one-30-rtt50", "one-ceiling")
-SIDE_CHAT = 900_000_001
-SIDE_TEXT = "Réponse à votre question : voir le briefing de ce matin."
 
 
 # --------------------------------------------------------------------------- one run
@@ -497,33 +405,36 @@ class Run:
 
     variant: str
     subscribers: int
-    delivered: int = 0  # digest messages accepted by the fake
+    queued: int = 0  # outbox rows schedule_digests queued
+    delivered: int = 0  # subscribers who got the digest (at least one message)
+    parts: int = 0  # messages per digest (what most subscribers got)
     span_s: float = 0.0
-    rate: float = 0.0  # (delivered - 1) / span, from the fake's arrival times
+    rate: float = 0.0  # (accepted - 1) / span, from the fake's arrival times
     loop_s: float = 0.0  # the whole delivery loop, client clock
-    rate_e2e: float = 0.0  # delivered / loop_s
+    rate_e2e: float = 0.0  # accepted / loop_s
     requests: int = 0  # sendMessage requests for the digests
     too_many: int = 0  # 429s served to those
     too_many_pct: float = 0.0
     lost: int = 0
     duplicates: int = 0
     wrong_text: int = 0
+    missing_headlines: int = 0  # headlines the reference digest does not show
     passes: int = 0
     rows_per_pass: list[int] = field(default_factory=list)
     retried_rows: int = 0  # rows put back with a next_attempt_at (RetryLater and others)
     failed_rows: int = 0
     db_sent_rows: int = 0
     idle_s: float = 0.0  # waiting between passes (service cadence)
-    side_requests: int = 0
-    side_too_many: int = 0
+    reply_requests: int = 0
+    reply_too_many: int = 0
+    reply_errors: int = 0
     fake_too_many: int = 0  # every 429 the fake served (fake.too_many)
     channel_errors: dict[str, int] = field(default_factory=dict)
     gap_p50_ms: float = 0.0
     gap_p95_ms: float = 0.0
     gap_max_ms: float = 0.0
     per_message_ms: dict[str, float] = field(default_factory=dict)
-    chars_min: float = 0.0
-    chars_max: float = 0.0
+    chars: int = 0  # length of the reference digest's messages
     cpu_ms_per_msg: float = 0.0  # this process's CPU (the fake runs apart unless --in-process)
     longest_store_ms: float = 0.0  # the longest db.session() block
     longest_http_ms: float = 0.0  # the longest Bot API request (rtt included)
@@ -533,7 +444,7 @@ class Run:
 
 async def deliver_all(db: Database, channel: TelegramChannel, variant: Variant,
                       run: Run) -> None:
-    """Call the driver until no row is pending.
+    """Call `deliver_pending` until no row is pending.
 
     Back to back, a later pass gets `now` past every backoff; with a cadence, passes
     start every `cadence` seconds (or when the previous one ends, if later) with
@@ -545,16 +456,12 @@ async def deliver_all(db: Database, channel: TelegramChannel, variant: Variant,
         pass_start = time.perf_counter()
         if variant.cadence is not None:
             now = NOW + timedelta(seconds=pass_start - started)
-        report = await variant.driver(db, channel, now, SETTINGS)
+        report = await deliver_pending(db, channel, now, SETTINGS)
         run.passes += 1
         run.rows_per_pass.append(report.sent)
         run.retried_rows += report.retried
         run.failed_rows += report.failed
-        with db.session() as session:
-            pending = session.scalar(select(func.count()).select_from(DeliveryRow)
-                                     .where(DeliveryRow.state == PENDING)) or 0
-            latest = session.scalar(select(func.max(DeliveryRow.next_attempt_at))
-                                    .where(DeliveryRow.state == PENDING))
+        pending, latest = pending_rows(db)
         if not pending:
             return
         if variant.cadence is not None:
@@ -564,12 +471,13 @@ async def deliver_all(db: Database, channel: TelegramChannel, variant: Variant,
                 await asyncio.sleep(idle)
         elif latest is not None:
             now = max(now, latest)
-    sys.exit(f"rows still pending after {MAX_PASSES} passes")
+    sys.exit(f"rows still pending after {MAX_PASSES} passes "
+             f"(failed {run.failed_rows}, retried {run.retried_rows})")
 
 
-async def side_traffic(bot: Bot, rate: float, stop: asyncio.Event) -> None:
-    """Messages to other chats at `rate`/s straight through the bot, as the bot's handlers
-    send replies (not through the channel's RateLimiter); errors are left to the fake's count."""
+async def reply_traffic(bot: ExtBot[None], rate: float, stop: asyncio.Event, run: Run) -> None:
+    """Replies to other chats at `rate`/s through the bot, as its handlers send them
+    (`send_html`), so through the bot's one limiter; errors are counted."""
     started = time.perf_counter()
     number = 0
     while not stop.is_set():
@@ -580,25 +488,27 @@ async def side_traffic(bot: Bot, rate: float, stop: asyncio.Event) -> None:
                 return
             except TimeoutError:
                 pass
-        with suppress(TelegramError):
-            await bot.send_message(SIDE_CHAT + number, SIDE_TEXT)
+        try:
+            await send_html(bot, REPLY_CHAT + number, REPLY_TEXT)
+        except TelegramError:
+            run.reply_errors += 1
         number += 1
 
 
-def check(run: Run, record: FakeRecord, db: Database, texts: dict[int, str]) -> None:
+def check(run: Run, record: FakeRecord, db: Database, headlines: Sequence[str]) -> None:
     """Throughput, 429s, lost, duplicates and content, from what the fake recorded."""
+    chats = set(range(FIRST_CHAT, FIRST_CHAT + run.subscribers))
     sends = [(status, at, chat) for method, status, at, chat in record.requests
              if method == "sendMessage"]
-    digest = [(status, at) for status, at, chat in sends if chat in texts]
-    side = [status for status, _, chat in sends if chat not in texts]
+    digest = [(status, at) for status, at, chat in sends if chat in chats]
+    replies = [status for status, _, chat in sends if chat not in chats]
     accepted = sorted(at for status, at in digest if status == 200)
     run.requests = len(digest)
     run.too_many = sum(status == 429 for status, _ in digest)
     run.too_many_pct = round(100 * run.too_many / max(1, run.requests), 2)
-    run.side_requests = len(side)
-    run.side_too_many = sum(status == 429 for status in side)
+    run.reply_requests = len(replies)
+    run.reply_too_many = sum(status == 429 for status in replies)
     run.fake_too_many = record.too_many
-    run.delivered = sum(1 for chat, _, _ in record.sent if chat in texts)
     if len(accepted) > 1:
         run.span_s = round(accepted[-1] - accepted[0], 3)
         run.rate = round((len(accepted) - 1) / run.span_s, 2)
@@ -606,47 +516,45 @@ def check(run: Run, record: FakeRecord, db: Database, texts: dict[int, str]) -> 
         run.gap_p50_ms = round(percentile(gaps, 50), 1)
         run.gap_p95_ms = round(percentile(gaps, 95), 1)
         run.gap_max_ms = round(max(gaps), 1)
-    run.rate_e2e = round(run.delivered / run.loop_s, 2) if run.loop_s else 0.0
-    copies = Counter(chat for chat, _, _ in record.sent)
-    run.lost = sum(1 for chat in texts if copies[chat] == 0)
-    run.duplicates = sum(1 for chat in texts if copies[chat] > 1)
-    run.wrong_text = sum(1 for chat, _, text in record.sent
-                         if chat in texts and texts[chat] != text)
-    with db.session() as session:
-        run.db_sent_rows = session.scalar(select(func.count()).select_from(DeliveryRow)
-                                          .where(DeliveryRow.state == SENT)) or 0
+    run.rate_e2e = round(len(accepted) / run.loop_s, 2) if run.loop_s else 0.0
+    received: dict[int, list[str]] = {chat: [] for chat in chats}
+    for chat, _, text in sorted(record.sent, key=lambda m: (m[0], m[1])):
+        if chat in received:
+            received[chat].append(text)
+    got = {chat: texts for chat, texts in received.items() if texts}
+    run.delivered = len(got)
+    run.lost = len(chats) - len(got)
+    run.duplicates = sum(1 for texts in got.values() if len(set(texts)) < len(texts))
+    reference = Counter(tuple(dict.fromkeys(texts)) for texts in got.values()).most_common(1)
+    if reference:
+        parts = reference[0][0]
+        run.parts, run.chars = len(parts), sum(len(p) for p in parts)
+        run.wrong_text = sum(1 for texts in got.values() if tuple(dict.fromkeys(texts)) != parts)
+        shown = "\n".join(parts)
+        run.missing_headlines = sum(1 for h in headlines
+                                    if html.escape(h, quote=False) not in shown)
+    run.db_sent_rows = sent_rows(db)
 
 
-def expected_texts(db: Database) -> dict[int, str]:
-    """The queued text per chat id."""
-    with db.session() as session:
-        rows = session.execute(select(SubscriberRow.chat_id, DeliveryRow.payload)
-                               .join(DeliveryRow,
-                                     DeliveryRow.subscriber_id == SubscriberRow.id)).all()
-    return {int(chat): payload[0]["text"] for chat, payload in rows}
-
-
-async def fan_out(variant: Variant, subscribers: int, fake: Fake,
+async def fan_out(variant: Variant, subscribers: int, fake: Served,
                   profile: cProfile.Profile | None = None) -> Run:
     """One fan-out in a fresh store against a fresh fake."""
     run = Run(variant.name, subscribers)
-    token, base_url = fake.start(variant.fake_rate)
+    token, base_url = fake.call("start", variant.fake_rate)
     with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
         db = build_store(Path(tmp) / "fanout.db", subscribers)
         try:
             request = BenchRequest(variant.rtt)
-            async with Bot(token, base_url=base_url, request=request) as bot:
-                limiter = TimedLimiter(overall=variant.overall)
+            limiter = TimedLimiter(overall=variant.overall)
+            async with paced_bot(token, base_url, request, limiter) as bot:
                 channel = TimedChannel(bot, limiter)
-                sizes = queue_digests(db, channel)
-                if sizes["queued"] != subscribers:
-                    sys.exit(f"schedule_digests queued {sizes['queued']} of {subscribers} digests")
-                run.chars_min, run.chars_max = sizes["chars_min"], sizes["chars_max"]
-                texts = expected_texts(db)
+                run.queued = queue_digests(db)
+                if run.queued != subscribers:
+                    sys.exit(f"schedule_digests queued {run.queued} of {subscribers} digests")
                 db.reset_timer()
                 stop = asyncio.Event()
-                side = (asyncio.create_task(side_traffic(bot, variant.side_rate, stop))
-                        if variant.side_rate > 0 else None)
+                replies = (asyncio.create_task(reply_traffic(bot, variant.reply_rate, stop, run))
+                           if variant.reply_rate > 0 else None)
                 if profile is not None:
                     profile.enable()
                 started, cpu = time.perf_counter(), time.process_time()
@@ -656,11 +564,12 @@ async def fan_out(variant: Variant, subscribers: int, fake: Fake,
                 if profile is not None:
                     profile.disable()
                 stop.set()
-                if side is not None:
-                    await side
-            check(run, fake.snapshot(), db, texts)
+                if replies is not None:
+                    await replies
+            check(run, fake.call("snapshot"), db, [s["headline"] for s in STORIES])
             run.idle_s = round(run.idle_s, 3)
-            run.cpu_ms_per_msg = round(1000 * cpu / max(1, run.delivered), 2)
+            messages = max(1, run.delivered * max(1, run.parts))
+            run.cpu_ms_per_msg = round(1000 * cpu / messages, 2)
             run.longest_store_ms = round(1000 * db.longest, 1)
             run.longest_http_ms = round(1000 * request.longest, 1)
             run.load_1m = round(os.getloadavg()[0], 2)
@@ -705,7 +614,7 @@ def median_run(runs: Sequence[Run]) -> dict[str, Any]:
                              for k in runs[0].per_message_ms}
     out["lost_total"] = sum(r.lost for r in runs)
     out["duplicates_total"] = sum(r.duplicates for r in runs)
-    out["wrong_text_total"] = sum(r.wrong_text for r in runs)
+    out["wrong_text_total"] = sum(r.wrong_text + r.missing_headlines for r in runs)
     out["max_too_many_pct"] = max(r.too_many_pct for r in runs)
     out["min_rate"] = min(r.rate for r in runs)
     return out
@@ -719,82 +628,76 @@ def verdict_of(summary: dict[str, Any]) -> dict[str, bool]:
             "no duplicate": summary["duplicates_total"] == 0 and summary["wrong_text_total"] == 0}
 
 
-def report(results: dict[str, list[Run]], args: argparse.Namespace) -> dict[str, Any]:
+def print_variant(name: str, runs: Sequence[Run], summary: dict[str, Any]) -> None:
+    """One variant's table (every run, then the medians) and its notes."""
+    print(f"\n{name}: {VARIANTS[name].label}; {runs[0].subscribers} subscribers")
+    rows = [row_of(f"{name} #{i}", r) for i, r in enumerate(runs, start=1)]
+    rows.append(row_of("median", Run(name, runs[0].subscribers,
+                                     **{k: summary[k] for k in MEDIAN_FIELDS})))
+    print_table(COLUMNS, rows)
+    errors = Counter[str]()
+    for r in runs:
+        errors.update(r.channel_errors)
+    print(f"  digest: {runs[0].parts} part(s), {runs[0].chars} chars; rows sent per pass "
+          f"{[r.rows_per_pass for r in runs]}; rows SENT in the store "
+          f"{[r.db_sent_rows for r in runs]}; exceptions out of channel.send "
+          f"{dict(errors) or 'none'}; wrong texts or missing headlines "
+          f"{summary['wrong_text_total']}")
+    print(f"  sends in flight at most {[r.most_in_flight for r in runs]}; "
+          f"CPU of this process per message, ms {[r.cpu_ms_per_msg for r in runs]}; "
+          f"longest store block, ms {[r.longest_store_ms for r in runs]}; longest Bot API "
+          f"request, ms {[r.longest_http_ms for r in runs]}; load average (1 min) at the "
+          f"end {[r.load_1m for r in runs]}")
+    if VARIANTS[name].reply_rate:
+        print(f"  replies (through the same limiter): requests "
+              f"{[r.reply_requests for r in runs]}, 429s {[r.reply_too_many for r in runs]}, "
+              f"errors {[r.reply_errors for r in runs]}")
+    if VARIANTS[name].cadence:
+        print(f"  idle between passes, s: {[r.idle_s for r in runs]}")
+
+
+def report(results: dict[str, list[Run]], runs: int, subscribers: int,
+           where: str) -> dict[str, Any]:
     """Print the tables and the summary; return the JSON document."""
-    summaries: dict[str, dict[str, Any]] = {}
-    for name, runs in results.items():
-        print(f"\n{name}: {VARIANTS[name].label}; {runs[0].subscribers} subscribers")
-        rows = [row_of(f"{name} #{i}", r) for i, r in enumerate(runs, start=1)]
-        summary = median_run(runs)
-        summaries[name] = summary
-        rows.append(row_of("median", Run(name, runs[0].subscribers,
-                                         **{k: summary[k] for k in MEDIAN_FIELDS})))
-        print_table(COLUMNS, rows)
-        errors = Counter[str]()
-        for r in runs:
-            errors.update(r.channel_errors)
-        print(f"  digest part {runs[0].chars_min:.0f}-{runs[0].chars_max:.0f} chars; rows sent "
-              f"per pass {[r.rows_per_pass for r in runs]}; rows SENT in the store "
-              f"{[r.db_sent_rows for r in runs]}; exceptions out of channel.send "
-              f"{dict(errors) or 'none'}; copies with a wrong text {summary['wrong_text_total']}")
-        print(f"  sends in flight at most {[r.most_in_flight for r in runs]}; "
-              f"CPU of this process per message, ms {[r.cpu_ms_per_msg for r in runs]}; "
-              f"longest store block, ms {[r.longest_store_ms for r in runs]}; longest Bot API "
-              f"request, ms {[r.longest_http_ms for r in runs]}; load average (1 min) at the "
-              f"end {[r.load_1m for r in runs]}")
-        if VARIANTS[name].side_rate:
-            print(f"  other messages (outside the limiter): requests "
-                  f"{[r.side_requests for r in runs]}, 429s {[r.side_too_many for r in runs]}")
-        if VARIANTS[name].cadence:
-            print(f"  idle between passes, s: {[r.idle_s for r in runs]}")
+    summaries = {name: median_run(rs) for name, rs in results.items()}
+    for name, rs in results.items():
+        print_variant(name, rs, summaries[name])
     print("\nPer digest message (median over runs, ms): where the delivery loop spends its time")
     keys = ("limiter wait", "HTTP send", "store", "rest", "idle", "wall")
     print_table(["variant", *keys],
                 [[n, *(s["per_message_ms"].get(k, "-") for k in keys)]
                  for n, s in summaries.items()])
-    print("(limiter wait: RateLimiter.wait, lock + sleep; HTTP send: the rest of "
-          "TelegramChannel.send, i.e.\n bot.send_message through the fake, and RetryAfter "
-          "sleeps; store: every db.session() block;\n rest: loop, asyncio and PTB overhead; idle: "
+    print("(limiter wait: RateLimiter.wait, lock + sleep, digests only; HTTP send: the rest of "
+          "TelegramChannel.send,\n i.e. the request through the fake, and RetryAfter sleeps; "
+          "store: every db.session() block;\n rest: loop, asyncio and PTB overhead; idle: "
           "between passes; a variant with several\n sends in flight overlaps them, so its parts "
           "add up to more than its wall and no rest is shown)")
-    print("\nSummary (targets: >= 27 msg/s, 429s <= 1 % of sends, 0 lost, 0 duplicates):")
+    base = summaries.get(BASELINE, {}).get("rate")
+    print(f"\nSummary (targets: >= 27 msg/s, 429s <= 1 % of sends, 0 lost, 0 duplicates; "
+          f"baseline {BASELINE if base else 'not run'}):")
     verdicts: dict[str, dict[str, bool]] = {}
     for name, s in summaries.items():
         verdict = verdict_of(s)
         verdicts[name] = verdict
+        s["vs_baseline"] = ratio(s["rate"], base) if base else None
         failing = [k for k, v in verdict.items() if not v]
-        print(f"  {name:15} median {s['rate']:5.2f} msg/s ({100 * s['rate'] / TELEGRAM_LIMIT:5.1f}"
-              f" % of 30/s; worst run {s['min_rate']:5.2f}), 429s {s['too_many_pct']:.2f} % "
+        vs = f", {times(s['vs_baseline'])} {BASELINE}" if base else ""
+        print(f"  {name:15} median {s['rate']:6.2f} msg/s ({100 * s['rate'] / TELEGRAM_LIMIT:5.1f}"
+              f" % of 30/s; worst run {s['min_rate']:6.2f}{vs}), 429s {s['too_many_pct']:.2f} % "
               f"(worst {s['max_too_many_pct']:.2f} %), lost {s['lost_total']}, duplicates "
               f"{s['duplicates_total']}: {'PASS' if not failing else 'FAIL ' + ', '.join(failing)}")
-    where = "in this process" if args.in_process else "in a child process"
-    print(f"  FakeTelegram (30/s overall, 1/s per chat) ran {where}; {args.runs} run(s) per "
-          f"variant, {args.subscribers} subscribers.")
+    print(f"  FakeTelegram (30/s overall, 1/s per chat) ran {where}; {runs} run(s) per "
+          f"variant, {subscribers} subscribers.")
     return {
         "target": {"rate": TARGET_RATE, "too_many_pct": TARGET_429_PCT, "lost": 0,
                    "duplicates": 0, "telegram_limit": TELEGRAM_LIMIT},
-        "subscribers": args.subscribers, "runs_per_variant": args.runs,
-        "fake_in_process": args.in_process, "side_rate": SIDE_RATE,
+        "subscribers": subscribers, "runs_per_variant": runs, "fake": where,
+        "reply_rate": REPLY_RATE, "baseline": BASELINE if base else None,
         "variants": {n: {"label": VARIANTS[n].label, "median": summaries[n],
                          "passes": verdicts[n], "all_pass": all(verdicts[n].values()),
-                         "runs": [asdict(r) for r in runs]}
-                     for n, runs in results.items()},
+                         "runs": [asdict(r) for r in rs]}
+                     for n, rs in results.items()},
     }
-
-
-def code_version() -> dict[str, Any]:
-    """The commit measured, and whether the project's code differs from it."""
-    def git(*args: str) -> str:
-        try:
-            done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                                  check=False, timeout=10)
-        except (OSError, subprocess.SubprocessError):
-            return ""
-        return done.stdout.strip()
-
-    changed = git("status", "--porcelain", "--", "briefing", "tests/fakes")
-    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown",
-            "uncommitted_changes": sorted(line[3:] for line in changed.splitlines())}
 
 
 def print_profile(profile: cProfile.Profile, top: int = 18) -> None:
@@ -809,49 +712,54 @@ def print_profile(profile: cProfile.Profile, top: int = 18) -> None:
     print("\n".join(lines[start - 2:start + top + 1]))
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    """Every run of every variant, then the report."""
-    version = code_version()
-    print(f"code: commit {version['commit']}, uncommitted changes in briefing/ and tests/fakes/: "
-          f"{', '.join(version['uncommitted_changes']) or 'none'}", flush=True)
-    fake: Fake = LocalFake() if args.in_process else ChildFake()
-    results: dict[str, list[Run]] = {name: [] for name in args.variants}
-    try:
-        for number in range(1, args.runs + 1):
-            for name in args.variants:  # interleaved, so drift hits every variant alike
-                run = await fan_out(VARIANTS[name], args.subscribers, fake)
+async def run_all(variants: Sequence[str], runs: int, subscribers: int, in_process: bool,
+                  profile: bool) -> dict[str, Any]:
+    """Every run of every variant, interleaved, then the report."""
+    results: dict[str, list[Run]] = {name: [] for name in variants}
+    with Served(TelegramHost, in_process=in_process) as fake:
+        for number in range(1, runs + 1):
+            for name in variants:  # interleaved, so drift hits every variant alike
+                run = await fan_out(VARIANTS[name], subscribers, fake)
                 results[name].append(run)
-                print(f"run {number}/{args.runs} {name:15}: {run.delivered} delivered in "
+                print(f"run {number}/{runs} {name:15}: {run.delivered} delivered in "
                       f"{run.span_s:.2f} s = {run.rate:.2f} msg/s, 429s {run.too_many}, "
                       f"lost {run.lost}, duplicates {run.duplicates}", flush=True)
-        document = {"code": version, **report(results, args)}
-        if args.profile:
-            profile = cProfile.Profile()
-            await fan_out(VARIANTS["seq-30"], args.subscribers, fake, profile)
-            print_profile(profile)
-    finally:
-        fake.close()
+        document = report(results, runs, subscribers, fake.where)
+        if profile:
+            profiler = cProfile.Profile()
+            await fan_out(VARIANTS[BASELINE], subscribers, fake, profiler)
+            print_profile(profiler)
     return document
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the options, run, write bench/results/<name>.json."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--subscribers", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
-                        default=list(DEFAULT_VARIANTS))
-    parser.add_argument("--in-process", action="store_true",
-                        help="run FakeTelegram in this process (as the tests do)")
-    parser.add_argument("--profile", action="store_true",
-                        help="also profile one extra seq-30 delivery with cProfile")
-    parser.add_argument("--name", default="fanout", help="results file name (no .json)")
-    args = parser.parse_args(argv)
-    if args.subscribers < 2 or args.runs < 1:
-        parser.error("--subscribers >= 2 and --runs >= 1")
-    document = asyncio.run(main_async(args))
-    path = write_results(args.name, document)
-    print(f"\nwritten: {path.relative_to(ROOT)}")
+    options = parser(__doc__, servers=True)
+    options.add_argument("--subscribers", type=int,
+                         help=f"default {SUBSCRIBERS}, quick {QUICK_SUBSCRIBERS}")
+    options.add_argument("--runs", type=int, help=f"default {RUNS}, quick {QUICK_RUNS}")
+    options.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    options.add_argument("--profile", action="store_true",
+                         help="also profile one extra seq-30 delivery with cProfile")
+    options.add_argument("--name", default="fanout", help="results file name (no .json)")
+    args = options.parse_args(argv)
+    subscribers = pick(args.subscribers, SUBSCRIBERS, QUICK_SUBSCRIBERS, args.quick)
+    runs = pick(args.runs, RUNS, QUICK_RUNS, args.quick)
+    if subscribers < 2 or runs < 1:
+        options.error("--subscribers >= 2 and --runs >= 1")
+    info = context("fanout", args.quick)
+    print_context(info)
+    document = asyncio.run(run_all(args.variants, runs, subscribers, args.in_process,
+                                   args.profile))
+    headline = {name: {"rate": v["median"]["rate"],
+                       "vs_baseline": (round(v["median"]["vs_baseline"], 3)
+                                       if v["median"]["vs_baseline"] is not None else None),
+                       "too_many_pct": v["median"]["too_many_pct"],
+                       "lost": v["median"]["lost_total"],
+                       "duplicates": v["median"]["duplicates_total"], "pass": v["all_pass"]}
+                for name, v in document["variants"].items()}
+    finish(info, result_name(args.name, args.quick), document,
+           {"subscribers": subscribers, "runs": runs, "variants": headline})
     return 0
 
 

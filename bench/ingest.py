@@ -23,54 +23,57 @@ concurrency / LLM latency; peak memory <= 300 MB.
    pays the once-per-process costs (tiktoken encoding, prompt templates), as a
    long-running service has.
 
-The fakes run in a child process by default, as a remote server would be, so the
-peak RSS (`ru_maxrss`) is the service's own; `--in-process` runs them in this
-process, as the tests do. `--tracemalloc` adds a last, untimed pass that repeats
-ingest + one summarise run (fresh store) under `tracemalloc`: the peak of what
-the work itself allocates, everything loaded once per process (modules, the
-language model, the tiktoken encoding) being loaded already.
+The fakes run in a child process by default (the harness's `Served`), as a
+remote server would be, so the peak RSS (`ru_maxrss`) is the service's own;
+`--in-process` runs them in this process, as the tests do. `--tracemalloc` adds
+a last, untimed pass that repeats ingest + one summarise run (fresh store) under
+`tracemalloc`: the peak of what the work itself allocates, everything loaded
+once per process (modules, the language model, the tiktoken encoding) being
+loaded already. Besides the ideal, each run's throughput is given as a ratio to
+the first (lowest) concurrency's, measured in the same run.
 
-Run: .venv/bin/python bench/ingest.py                       (N = 240, C = 4 8 16; ~2 min)
-     .venv/bin/python bench/ingest.py --stories 1000 --concurrency 8   (the full 1,000)
+Run: .venv/bin/python -m bench.ingest                       (N = 240, C = 4 8 16; ~2.5 min)
+     .venv/bin/python -m bench.ingest --stories 1000 --concurrency 8   (the full 1,000)
+     .venv/bin/python -m bench.ingest --quick      (120 articles, N = 16, C = 4 8; ~15 s)
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import html
 import math
-import multiprocessing
-import os
 import random
 import re
-import resource
 import sys
 import tempfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from common import (
-    MODEL,
-    ROOT,
-    Article,
-    load_orangesum,
-    median,
-    percentile,
-    print_table,
-    write_results,
-    yes_no,
-)
 from sqlalchemy import delete, func, select, update
 
+from bench.common import MODEL, Article, load_orangesum
+from bench.harness import (
+    Served,
+    context,
+    finish,
+    median,
+    parser,
+    percentile,
+    pick,
+    print_context,
+    print_table,
+    ratio,
+    result_name,
+    rss_mb,
+    times,
+    yes_no,
+)
 from briefing.config import Settings
 from briefing.service.ingest import ingest_feeds
 from briefing.service.summaries import summarise_pending
@@ -78,13 +81,11 @@ from briefing.store.db import Database, open_database
 from briefing.store.models import ArticleRow, BriefRow, FeedRow, LLMCallRow, StoryRow
 from briefing.text.sentences import split_sentences
 from briefing.text.words import STOPWORDS, WORD, fold
-
-sys.path.insert(0, str(ROOT))
 from tests.fakes.briefs import good_answer
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.web_server import FakeWebServer
 
-ARTICLES, FEEDS = 1000, 10
+ARTICLES, QUICK_ARTICLES, FEEDS = 1000, 120, 10
 LATENCY = 1.0  # seconds the fake LLM waits before every answer
 TARGET_THROUGHPUT = 0.90  # share of concurrency / latency
 TARGET_RSS_MB = 300.0
@@ -119,10 +120,12 @@ class FeedArticle:
 
     @property
     def url(self) -> str:
+        """The article's (invented) address."""
         return f"https://news{self.number % FEEDS}.example/articles/{self.number}.html"
 
     @property
     def words(self) -> int:
+        """Words in the article's paragraphs."""
         return sum(len(p.split()) for p in self.paragraphs)
 
 
@@ -134,6 +137,7 @@ class Inventor:
         self.used: set[str] = set()
 
     def name(self) -> str:
+        """A new capitalised name, never a stopword."""
         while True:
             count = self.rng.choice((2, 3, 3, 4))
             word = "".join(self.rng.choice(_SYLLABLES) for _ in range(count)).capitalize()
@@ -142,6 +146,7 @@ class Inventor:
                 return word
 
     def acronym(self) -> str:
+        """A new four-letter acronym."""
         while True:
             word = "".join(self.rng.choice("BCDFGHJKLMNPQRSTVWXZ") for _ in range(4))
             if word not in self.used:
@@ -158,6 +163,7 @@ class Rewriter:
         self.next_number = 10_000 + number * 100  # 100 numbers per article, none shared
 
     def number(self) -> str:
+        """The article's next number (none is shared with another article)."""
         value = self.next_number
         self.next_number += 1 if value % 100 < 99 else -99
         return str(value)
@@ -178,6 +184,7 @@ class Rewriter:
         return word
 
     def rewrite(self, text: str) -> str:
+        """`text` with this article's numbers and names."""
         text = _DIGITS.sub(lambda _: self.number(), text)
         return WORD.sub(self._word, text)
 
@@ -255,40 +262,48 @@ class FakeStats:
     peak_in_flight: int
 
 
-class Servers:
-    """The fake web server (feeds) and the fake LLM (1 s per answer), in this process."""
+class IngestServers:
+    """The fake web server (the feeds) and the fake LLM (`latency` s per answer), started.
+
+    Built by the harness's `Served`, in a child process or in this one.
+    """
 
     def __init__(self, feeds: dict[str, bytes], latency: float) -> None:
         self.latency = latency
         self.web = FakeWebServer()
         for path, body in feeds.items():
             self.web.route(path, body, content_type="application/rss+xml; charset=utf-8")
-        self.llm = FakeOpenAI(default=self._answer)
-        self._lock = threading.Lock()
-        self._starts: list[float] = []
-        self._calls_before = 0
-
-    def _answer(self, request: dict[str, Any]) -> Reply:
-        with self._lock:
-            self._starts.append(time.monotonic())
-        return Reply.content(good_answer(request)).with_delay(self.latency)
-
-    def start(self) -> tuple[str, str]:
+        self.llm = FakeOpenAI(default=self.answer)
+        self.lock = threading.Lock()
+        self.starts: list[float] = []
+        self.calls_before = 0
         self.web.start()
         self.llm.start()
+
+    def answer(self, request: dict[str, Any]) -> Reply:
+        """A valid brief with verbatim quotes, sent after `latency` seconds."""
+        with self.lock:
+            self.starts.append(time.monotonic())
+        return Reply.content(good_answer(request)).with_delay(self.latency)
+
+    def urls(self) -> tuple[str, str]:
+        """(web server, LLM) base URLs on 127.0.0.1."""
         return self.web.base_url, self.llm.base_url
 
     def stats(self) -> FakeStats:
-        with self._lock:
-            starts = sorted(self._starts)
-        return FakeStats(self.llm.calls - self._calls_before, peak_overlap(starts, self.latency))
+        """Calls and the most calls open at once, since the last reset."""
+        with self.lock:
+            starts = sorted(self.starts)
+        return FakeStats(self.llm.calls - self.calls_before, peak_overlap(starts, self.latency))
 
     def reset(self) -> None:
-        with self._lock:
-            self._starts.clear()
-        self._calls_before = self.llm.calls
+        """Start counting afresh."""
+        with self.lock:
+            self.starts.clear()
+        self.calls_before = self.llm.calls
 
-    def stop(self) -> None:
+    def close(self) -> None:
+        """Stop both servers."""
         self.llm.stop()
         self.web.stop()
 
@@ -303,77 +318,25 @@ def peak_overlap(starts: Sequence[float], length: float) -> int:
     return peak
 
 
-class Fakes(Protocol):
-    """The fake servers, wherever they run."""
+class Fakes:
+    """Typed access to the `IngestServers`, wherever `Served` runs them."""
 
-    web_url: str
-    llm_url: str
-
-    def stats(self) -> FakeStats: ...
-
-    def reset(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class LocalFakes:
-    """The fakes in this process (as in the tests): their memory counts in our RSS."""
-
-    def __init__(self, feeds: dict[str, bytes], latency: float) -> None:
-        self.servers = Servers(feeds, latency)
-        self.web_url, self.llm_url = self.servers.start()
+    def __init__(self, feeds: dict[str, bytes], latency: float, in_process: bool) -> None:
+        self.served = Served(IngestServers, feeds, latency, in_process=in_process)
+        self.web_url, self.llm_url = self.served.call("urls")
 
     def stats(self) -> FakeStats:
-        return self.servers.stats()
-
-    def reset(self) -> None:
-        self.servers.reset()
-
-    def close(self) -> None:
-        self.servers.stop()
-
-
-def _serve(conn: Connection, feeds: dict[str, bytes], latency: float) -> None:
-    """Child process: run the fakes and answer commands until told to stop."""
-    servers = Servers(feeds, latency)
-    conn.send(servers.start())
-    actions: dict[str, Callable[[], object]] = {"stats": servers.stats, "reset": servers.reset}
-    while (command := conn.recv()) != "stop":
-        conn.send(actions[command]())
-    servers.stop()
-    conn.send(None)
-
-
-class ChildFakes:
-    """The fakes in a child process, like a remote server: our RSS is the service's own."""
-
-    def __init__(self, feeds: dict[str, bytes], latency: float) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, feeds, latency), daemon=True)
-        self.process.start()
-        self.web_url, self.llm_url = self._receive()
-
-    def _receive(self) -> Any:
-        while not self.conn.poll(0.5):
-            if not self.process.is_alive():
-                sys.exit(f"the fake servers' process died (exit code {self.process.exitcode})")
-        return self.conn.recv()
-
-    def _ask(self, command: str) -> Any:
-        self.conn.send(command)
-        return self._receive()
-
-    def stats(self) -> FakeStats:
-        stats: FakeStats = self._ask("stats")
+        """What the fake LLM saw since the last reset."""
+        stats: FakeStats = self.served.call("stats")
         return stats
 
     def reset(self) -> None:
-        self._ask("reset")
+        """Reset the fake LLM's counts."""
+        self.served.call("reset")
 
     def close(self) -> None:
-        self._ask("stop")
-        self.process.join(timeout=10)
+        """Stop the servers."""
+        self.served.close()
 
 
 # ---------------------------------------------------------------- the store and settings
@@ -395,16 +358,6 @@ def open_store(db_url: str, fakes: Fakes) -> Database:
     with db.session() as session:
         session.add_all(FeedRow(url=f"{fakes.web_url}/feeds/{k}.xml") for k in range(FEEDS))
     return db
-
-
-def rss_mb() -> tuple[float, float]:
-    """(current RSS, peak RSS) of this process, in MB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
-    current = peak
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            current = int(line.split()[1]) / 1024
-    return current, peak
 
 
 # ---------------------------------------------------------------- phase a: ingest
@@ -434,6 +387,7 @@ def ingest(db: Database, settings: Settings, now: datetime) -> dict[str, Any]:
 
 
 def story_ids(db: Database) -> list[int]:
+    """Every story id, in order."""
     with db.session() as session:
         return list(session.scalars(select(StoryRow.id).order_by(StoryRow.id)))
 
@@ -540,6 +494,7 @@ class Outcome:
 
 
 def print_ingest(row: dict[str, Any]) -> None:
+    """The ingest table."""
     print_table(
         ["phase a: ingest", "feeds", "stored", "dup", "stories", "multi", "s", "art/s",
          "cpu ms/art", "RSS MB"],
@@ -550,13 +505,15 @@ def print_ingest(row: dict[str, Any]) -> None:
 
 
 def print_runs(runs: Sequence[dict[str, Any]]) -> None:
+    """The summarise table, one row per concurrency."""
     print_table(
         ["phase b: summarise", "stories", "s", "ideal s", "stories/s", "ideal/s", "% ideal",
-         "pass", "calls/story", "in flight", "call med s", "call p95 s", "slot s/story",
-         "cpu ms/story", "RSS MB"],
+         "pass", f"vs C={runs[0]['concurrency']}", "calls/story", "in flight", "call med s",
+         "call p95 s", "slot s/story", "cpu ms/story", "RSS MB"],
         [[f"C = {r['concurrency']}", r["stories"], f"{r['seconds']:.1f}",
           f"{r['ideal_seconds']:.0f}", f"{r['throughput']:.2f}", f"{r['ideal']:.0f}",
-          f"{100 * r['share_of_ideal']:.1f}", yes_no(r["passes"]), f"{r['calls_per_story']:.2f}",
+          f"{100 * r['share_of_ideal']:.1f}", yes_no(r["passes"]), times(r["vs_first"]),
+          f"{r['calls_per_story']:.2f}",
           r["peak_in_flight"], f"{r['call_latency_median']:.3f}",
           f"{r['call_latency_p95']:.3f}", f"{r['slot_seconds_per_story']:.3f}",
           f"{r['cpu_ms_per_story']:.1f}", f"{r['rss_mb']:.0f}"] for r in runs])
@@ -576,7 +533,8 @@ def together(ingest_row: dict[str, Any], runs: Sequence[dict[str, Any]],
     return rows
 
 
-def print_summary(out: Outcome, in_process: bool) -> None:
+def print_summary(out: Outcome, where: str) -> None:
+    """The figures to quote."""
     ing, mem, warm = out.ingest, out.memory, out.warm_up
     print("\nSUMMARY")
     print(f"Corpus: {out.corpus['articles']} articles ({out.corpus['median_words']:.0f} words "
@@ -597,7 +555,6 @@ def print_summary(out: Outcome, in_process: bool) -> None:
         kind = "measured" if row["summarise_measured"] else "summarise extrapolated"
         print(f"Together C={row['concurrency']} (ingest + summarise {ing['stories']} stories, "
               f"{kind}): {row['seconds']:.1f} s = {row['articles_per_second']:.2f} articles/s")
-    where = "in this process" if in_process else "in a child process, not counted"
     print(f"Peak RSS: {mem['peak_rss_mb']:.0f} MB (target <= {TARGET_RSS_MB:.0f}): "
           f"{'pass' if mem['passes'] else 'FAIL'}; {mem['baseline_rss_mb']:.0f} MB after imports, "
           f"peak {ing['peak_rss_mb']:.0f} MB by the end of ingest; fake servers {where}")
@@ -611,79 +568,86 @@ def print_summary(out: Outcome, in_process: bool) -> None:
 # ---------------------------------------------------------------- main
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--stories", type=int, default=240,
-                        help="stories per summarise run (default 240, a multiple of 4, 8, 16)")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 8, 16],
-                        help="summarise_concurrency values to run (default 4 8 16)")
-    parser.add_argument("--in-process", action="store_true",
-                        help="run the fake servers in this process (their memory counts)")
-    parser.add_argument("--tracemalloc", action="store_true",
-                        help="add an untimed pass under tracemalloc (about 1 min)")
-    return parser.parse_args()
+@dataclass(frozen=True)
+class Scale:
+    """How much to ingest and summarise."""
+
+    articles: int
+    stories: int  # per summarise run
+    concurrency: tuple[int, ...]
 
 
-def result_name(args: argparse.Namespace, full: bool) -> str:
-    """bench/results/ingest.json, or ingest-full / ingest-in-process(-full) for the variants."""
-    return "-".join(["ingest", *(["in-process"] if args.in_process else []),
-                     *(["full"] if full else [])])
+FULL = Scale(ARTICLES, 240, (4, 8, 16))
+QUICK = Scale(QUICK_ARTICLES, 16, (4, 8))
 
 
-def code_fingerprint() -> str:
-    """A short hash of the package's sources: which code the figures are for."""
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "briefing").rglob("*.py")):
-        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Build the feeds, ingest them, summarise at each concurrency, and report."""
-    args = parse_args()
-    load_before = os.getloadavg()[0]
+    options = parser(__doc__, servers=True)
+    options.add_argument("--stories", type=int,
+                         help="stories per summarise run (default 240, a multiple of 4, 8, 16)")
+    options.add_argument("--concurrency", type=int, nargs="+",
+                         help="summarise_concurrency values to run (default 4 8 16)")
+    options.add_argument("--tracemalloc", action="store_true",
+                         help="add an untimed pass under tracemalloc (about 1 min)")
+    args = options.parse_args(argv)
+    concurrency = args.concurrency and tuple(args.concurrency)
+    scale = Scale(QUICK.articles if args.quick else FULL.articles,
+                  pick(args.stories, FULL.stories, QUICK.stories, args.quick),
+                  pick(concurrency, FULL.concurrency, QUICK.concurrency, args.quick))
+    info = context("ingest", args.quick)
+    print_context(info)
     baseline_rss = rss_mb()[0]
     now = datetime.now(UTC).replace(microsecond=0)
-    articles = make_articles(ARTICLES, now)
+    articles = make_articles(scale.articles, now)
     corpus = {"articles": len(articles), "feeds": FEEDS,
               "median_words": median([a.words for a in articles]),
               "distinct_titles": len({a.title for a in articles})}
-    fakes: Fakes = (LocalFakes if args.in_process else ChildFakes)(make_feeds(articles), LATENCY)
+    fakes = Fakes(make_feeds(articles), LATENCY, args.in_process)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
             directory = Path(tmp)
             db_url = f"sqlite:///{directory / 'bench.db'}"
             db = open_store(db_url, fakes)
             ingest_row = ingest(db, settings_for(fakes, db_url, 1), now)
-            warm, runs = summarise_all(db, fakes, db_url, args.stories, args.concurrency)
+            warm, runs = summarise_all(db, fakes, db_url, scale.stories, scale.concurrency)
             db.close()
             peak = rss_mb()[1]
             memory = {"peak_rss_mb": peak, "baseline_rss_mb": baseline_rss,
                       "passes": peak <= TARGET_RSS_MB, "fakes_in_process": args.in_process}
-            heap = heap_peak(directory, fakes, now, min(args.stories, 200),
-                             max(args.concurrency)) if args.tracemalloc else None
+            heap = heap_peak(directory, fakes, now, min(scale.stories, 200),
+                             max(scale.concurrency)) if args.tracemalloc else None
     finally:
         fakes.close()
+    for run in runs:
+        run["vs_first"] = ratio(run["throughput"], runs[0]["throughput"])
     out = Outcome(corpus, ingest_row, runs, memory, warm, heap,
                   together(ingest_row, runs, len(articles)))
-    load = os.getloadavg()
+    where = fakes.served.where
     print(f"{len(articles)} articles, {FEEDS} RSS feeds (full text), fake LLM {LATENCY:.1f} s "
-          f"per call, SQLite store, {len(runs)} summarise runs of {args.stories} stories; "
-          f"code {code_fingerprint()}, load average {load_before:.2f} before, {load[0]:.2f} after "
-          f"({os.cpu_count()} CPUs)\n")
+          f"per call ({where}), SQLite store, {len(runs)} summarise runs of {scale.stories} "
+          f"stories\n")
     print_ingest(ingest_row)
     print()
     print("in flight = most calls open at once at the fake; slot = seconds a worker spends per "
           "story (ideal 1.0)")
     print_runs(runs)
-    print_summary(out, args.in_process)
-    data = {"latency_s": LATENCY, "code": code_fingerprint(),
-            "load_average": {"before": load_before, "after": load[0]},
-            "corpus": corpus, "ingest": ingest_row, "warm_up": warm, "summarise": runs,
-            "together": out.together, "memory": memory, "tracemalloc": heap,
-            "stories_per_run": args.stories}
-    path = write_results(result_name(args, args.stories == ingest_row["stories"]), data)
-    print(f"\nwritten: {path.relative_to(ROOT)}")
+    print_summary(out, where if args.in_process else f"{where}, not counted")
+    data = {"latency_s": LATENCY, "corpus": corpus, "ingest": ingest_row, "warm_up": warm,
+            "summarise": runs, "together": out.together, "memory": memory, "tracemalloc": heap,
+            "stories_per_run": scale.stories}
+    full = scale.stories == ingest_row["stories"]
+    name = "-".join(["ingest", *(["in-process"] if args.in_process else []),
+                     *(["full"] if full else [])])
+    finish(info, result_name(name, args.quick), data, {
+        "articles": len(articles), "ingest_articles_per_second":
+            round(ingest_row["articles_per_second"], 1),
+        "summarise": {str(r["concurrency"]): {"stories_per_second": round(r["throughput"], 2),
+                                              "share_of_ideal": round(r["share_of_ideal"], 3),
+                                              "vs_first": round(r["vs_first"], 3),
+                                              "pass": r["passes"]} for r in runs},
+        "peak_rss_mb": round(memory["peak_rss_mb"]), "rss_pass": memory["passes"],
+        "servers": where})
 
 
 if __name__ == "__main__":

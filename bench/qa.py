@@ -12,27 +12,26 @@ Target (from the issue): retrieval plus rendering, p95 <= 30 ms.
    per-story index cold, the follow-up finds it warm. Questions are built from
    templates around a word of the story (a name, a word of its brief), plus a few
    amount and time questions and questions the sources cannot answer.
-3. One question, timed with `time.perf_counter` (wall clock): one query for the
-   story's articles (as the bot does: `select(Article).where(story_id=...)`),
-   the `Story` built from the rows, `qa.answer(..., engine=None)` (language,
-   retrieval, checked quotes), and the answer rendered to Telegram HTML
-   (`html.escape(..., quote=False)`, quotes in `<blockquote>`).
+3. One question, timed with `time.perf_counter` (wall clock), through the bot's
+   own functions: `store.stories.stories_as_one` (one query for the story's
+   articles, the `Story` built from the rows), `qa.answer.answer_question`
+   without an LLM (language, retrieval, checked quotes), and
+   `bot.content.render_answer` (Telegram HTML, quotes in `<blockquote>`).
 
 Before timing, a few questions on other stories load py3langid's model and
 compile the query (the bot pays that once, at start-up). Results: p50 / p95 /
 max in ms for first questions, follow-ups and all, the median of each stage,
-and how many answers found passages.
+and how many answers found passages; follow-ups are also given as a ratio to
+first questions (the baseline, same run).
 
-Run: .venv/bin/python bench/qa.py                 (~1 min: building the store takes most of it)
-     .venv/bin/python bench/qa.py --db /tmp/qa.db  (keep the store and reuse it next time)
+Run: .venv/bin/python -m bench.qa                 (~1 min: building the store takes most of it)
+     .venv/bin/python -m bench.qa --db /tmp/qa.db  (keep the store and reuse it next time)
+     .venv/bin/python -m bench.qa --quick          (500 stories, 50 asked about)
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import html
-import platform
 import random
 import re
 import sys
@@ -45,16 +44,33 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, load_orangesum, median, percentile, print_table, write_results, yes_no
 from sqlalchemy import func, insert, select
 
+from bench.common import load_orangesum
+from bench.harness import (
+    context,
+    finish,
+    median,
+    parser,
+    percentile,
+    pick,
+    print_context,
+    print_table,
+    ratio,
+    result_name,
+    times,
+    yes_no,
+)
+from briefing.bot.content import render_answer
 from briefing.briefs.models import Quote
 from briefing.config import StoreSettings, load_settings
-from briefing.qa.answer import Answer, answer_question
+from briefing.qa.answer import answer_question
 from briefing.qa.retrieval import story_index
-from briefing.sources.models import Document, Story
+from briefing.service.digests import source_refs
+from briefing.sources.models import Story
 from briefing.store.db import Database, open_database
 from briefing.store.models import ArticleRow, BriefRow, StoryRow
+from briefing.store.stories import stories_as_one
 from briefing.text.language import detect_language
 from briefing.text.sentences import split_sentences
 from briefing.text.words import STOPWORDS, WORD, fold
@@ -183,31 +199,6 @@ def keywords_from_store(db: Database, seed: int, ids: Sequence[int]) -> dict[int
 # --------------------------------------------------------------------------- one question
 
 
-def load_story(db: Database, story_id: int) -> Story:
-    """The story as the bot loads it: one query for its articles, in order."""
-    with db.session() as session:
-        rows = session.scalars(
-            select(ArticleRow).where(ArticleRow.story_id == story_id).order_by(ArticleRow.id)
-        ).all()
-        docs = tuple(
-            Document(f"S{i}", a.text or "", a.language or "und", title=a.title,
-                            url=a.url, outlet=a.outlet, published=a.published_text)
-            for i, a in enumerate(rows, start=1)
-        )
-    return Story(docs)
-
-
-def render_html(got: Answer, story: Story) -> str:
-    """The answer as a Telegram HTML message: escaped text, quotes in blockquotes."""
-    parts = [html.escape(got.text, quote=False)]
-    for quote in got.quotes:
-        doc = story.source(quote.source)
-        label = (doc.outlet or doc.title or quote.source) if doc else quote.source
-        parts.append(f"<blockquote>{html.escape(quote.text, quote=False)}</blockquote>\n"
-                     f"— {html.escape(label, quote=False)}")
-    return "\n\n".join(parts)
-
-
 def verified(quote: Quote, story: Story) -> bool:
     """The quote is its source's characters at its offsets."""
     doc = story.source(quote.source)
@@ -232,11 +223,11 @@ class Timing:
 def ask(db: Database, story_id: int, question: str) -> Timing:
     """Load, answer and render one question, each stage timed."""
     t0 = time.perf_counter()
-    story = load_story(db, story_id)
+    story = stories_as_one(db, [story_id])
     t1 = time.perf_counter()
     got = answer_question(story, question, SETTINGS)
     t2 = time.perf_counter()
-    message = render_html(got, story)
+    message = render_answer(got, source_refs(story))
     t3 = time.perf_counter()
     if not message or not all(verified(q, story) for q in got.quotes):
         sys.exit(f"story {story_id}: an unchecked quote or an empty message for {question!r}")
@@ -308,25 +299,29 @@ def stage_medians(timings: Sequence[Timing]) -> dict[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Build (or reuse) the store, time the questions, print and write the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--stories", type=int, default=10_000)
-    parser.add_argument("--questions", type=int, default=500, help="stories asked about")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--db", help="SQLite file to build once and reuse")
-    args = parser.parse_args(argv)
+    options = parser(__doc__)
+    options.add_argument("--stories", type=int, help="stories in the store (default 10,000)")
+    options.add_argument("--questions", type=int, help="stories asked about (default 500)")
+    options.add_argument("--seed", type=int, default=7)
+    options.add_argument("--db", help="SQLite file to build once and reuse")
+    args = options.parse_args(argv)
+    stories = pick(args.stories, 10_000, 500, args.quick)
+    questions = pick(args.questions, 500, 50, args.quick)
+    info = context("qa", args.quick)
+    print_context(info)
     rng = random.Random(args.seed)
     with store(args.db) as (db, file):
         started = time.perf_counter()
         with db.session() as session:
             count = session.scalar(select(func.count()).select_from(StoryRow)) or 0
-        if count and count != args.stories:
-            sys.exit(f"{file} holds {count} stories, not --stories {args.stories}: remove it")
-        ids = rng.sample(range(1, args.stories + 1), args.questions + 5)
+        if count and count != stories:
+            sys.exit(f"{file} holds {count} stories, not --stories {stories}: remove it")
+        ids = rng.sample(range(1, stories + 1), questions + 5)
         built = 0.0
         if count:
             generated = keywords_from_store(db, args.seed, ids)
         else:
-            generated = build_store(db, args.stories, args.seed)
+            generated = build_store(db, stories, args.seed)
             built = round(time.perf_counter() - started, 1)
         with db.session() as session:
             articles = session.scalar(select(func.count()).select_from(ArticleRow)) or 0
@@ -334,23 +329,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         warm_ms = warm_up(db, ids[:5], generated, rng)
         first, later = run_questions(db, ids[5:], generated, rng)
         size_mb = file.stat().st_size / 1e6
-    report(args, built, articles, size_mb, warm_ms, first, later)
+    report(info, stories, args.seed, built, articles, size_mb, warm_ms, first, later)
     return 0
 
 
-def report(args: argparse.Namespace, built: float, articles: int, size_mb: float,
-           warm_ms: float, first: list[Timing], later: list[Timing]) -> None:
+def report(info: dict[str, Any], stories: int, seed: int, built: float, articles: int,
+           size_mb: float, warm_ms: float, first: list[Timing], later: list[Timing]) -> None:
     """Print the tables and write bench/results/qa.json."""
     every = first + later
     phases = {"first question (cold index)": first, "follow-up (warm index)": later, "all": every}
+    base = summary([t.total for t in first])["p50"]
     rows = []
     for name, timings in phases.items():
         stats = summary([t.total for t in timings])
-        rows.append([name, len(timings), stats["p50"], stats["p95"], stats["max"]])
-    print(f"store: {args.stories} stories, {articles} articles, {size_mb:.0f} MB SQLite"
+        rows.append([name, len(timings), stats["p50"], stats["p95"], stats["max"],
+                     times(ratio(stats["p50"], base))])
+    print(f"store: {stories} stories, {articles} articles, {size_mb:.0f} MB SQLite"
           + (f", built in {built} s" if built else " (reused)"))
     print(f"start-up (py3langid model, 5 questions on other stories): {warm_ms:.0f} ms\n")
-    print_table(["questions", "n", "p50 ms", "p95 ms", "max ms"], rows)
+    print_table(["questions", "n", "p50 ms", "p95 ms", "max ms", "p50 vs first"], rows)
     print()
     medians = {name: stage_medians(timings) for name, timings in phases.items()}
     print_table(["median per stage (ms)", "load", "answer", "render"],
@@ -361,17 +358,16 @@ def report(args: argparse.Namespace, built: float, articles: int, size_mb: float
     print(f"\nanswers with passages: {supported}/{len(every)}")
     print(f"target p95 <= {TARGET_P95_MS:.0f} ms: all {p95:.2f} ms, worst phase {worst:.2f} ms "
           f"-> pass: {yes_no(worst <= TARGET_P95_MS)}")
-    path = write_results("qa", {
-        "command": " ".join([".venv/bin/python bench/qa.py", *sys.argv[1:]]),
-        "python": platform.python_version(), "machine": platform.machine(),
-        "stories": args.stories, "articles": articles, "sampled_stories": len(first),
-        "seed": args.seed, "store_mb": round(size_mb, 1), "build_seconds": built,
-        "startup_ms": round(warm_ms, 1),
-        "latency_ms": {name: summary([t.total for t in ts]) for name, ts in phases.items()},
+    latency = {name: summary([t.total for t in ts]) for name, ts in phases.items()}
+    finish(info, result_name("qa", info["quick"]), {
+        "stories": stories, "articles": articles, "sampled_stories": len(first),
+        "seed": seed, "store_mb": round(size_mb, 1), "build_seconds": built,
+        "startup_ms": round(warm_ms, 1), "latency_ms": latency,
         "stage_median_ms": medians, "answers_with_passages": supported,
         "target_p95_ms": TARGET_P95_MS, "pass": worst <= TARGET_P95_MS,
-    })
-    print(f"written: {path.relative_to(ROOT)}")
+    }, {"stories": stories, "questions": len(every), "p95_ms": round(p95, 2),
+        "worst_phase_p95_ms": round(worst, 2), "pass": worst <= TARGET_P95_MS,
+        "follow_up_p50_vs_first": round(ratio(latency["follow-up (warm index)"]["p50"], base), 3)})
 
 
 if __name__ == "__main__":

@@ -9,42 +9,47 @@ The LLM is the project's fake OpenAI-compatible server (tests/fakes), whose
 default reply is built from each request: a valid answer whose quotes are
 copied verbatim from the numbered sentences (or candidate quotes) it was sent.
 Its usage.prompt_tokens counts every message content + 4 per message + the JSON
-schema, with cl100k_base. Run: .venv/bin/python bench/tokens.py
+schema, with cl100k_base. The fake runs in a child process (`--in-process`: in
+this one); the script recounts every request it received and checks the sum
+against the usage the pipeline reports.
+
+Run: .venv/bin/python -m bench.tokens            (about 5 s)
+     .venv/bin/python -m bench.tokens --quick    (3 articles, a 30k-token document)
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from common import (
-    MODEL,
-    ROOT,
-    Article,
-    load_orangesum,
-    long_document,
+from bench.common import MODEL, Article, load_orangesum, long_document, story_from_text, tokens
+from bench.harness import (
+    Served,
+    context,
+    finish,
     median,
+    parser,
+    print_context,
     print_table,
-    story_from_text,
-    tokens,
-    write_results,
+    ratio,
+    result_name,
+    times,
     yes_no,
 )
-
 from briefing.briefs.pipeline import summarise
 from briefing.config import Settings
 from briefing.sources.models import Story
-
-sys.path.insert(0, str(ROOT))
 from tests.fakes.openai_server import FakeOpenAI, Reply, prompt_tokens
 
 SINGLE_FACTOR, SINGLE_ALLOWANCE = 1.15, 800
 LONG_FACTOR = 1.3
 LANGUAGES = ("fr", "en")
+LONG_TOKENS, QUICK_LONG_TOKENS = 100_000, 30_000  # both above one call's budget: map-reduce
+QUICK_ARTICLES = 3
 
 # ---------------------------------------------------------------- the fake model's answers
 
@@ -117,6 +122,32 @@ def answer(request: dict[str, Any]) -> Reply:
     return Reply.json({lang: _brief(passages, lang) for lang in schema["required"]})
 
 
+# ---------------------------------------------------------------- the fake server
+
+
+class TokenServer:
+    """The fake LLM with `answer` as its default reply; what its requests cost."""
+
+    def __init__(self) -> None:
+        self.fake = FakeOpenAI(default=answer).start()
+
+    def base_url(self) -> str:
+        """Where the fake listens (127.0.0.1)."""
+        return self.fake.base_url
+
+    def calls(self) -> int:
+        """Chat requests received so far."""
+        return self.fake.calls
+
+    def prompt_tokens(self, since: int) -> list[int]:
+        """The fake's own prompt-token count of each chat request after the first `since`."""
+        return [prompt_tokens(r.json) for r in self.fake.chat_requests[since:]]
+
+    def close(self) -> None:
+        """Stop the fake."""
+        self.fake.stop()
+
+
 # ---------------------------------------------------------------- running the pipeline
 
 
@@ -137,23 +168,24 @@ def settings_for(base_url: str, languages: tuple[str, ...], response_format: str
     return Settings.model_validate({"llm": llm, "brief": {"languages": languages}})
 
 
-def run(fake: FakeOpenAI, story: Story, settings: Settings) -> Run:
+def run(fake: Served, story: Story, settings: Settings) -> Run:
     """Summarise `story` through the real pipeline; fail loudly if the LLM was not used."""
-    before = fake.calls
+    before: int = fake.call("calls")
     result = summarise(story, settings)
     if result.engine != "llm" or result.notes:
         sys.exit(f"the pipeline did not use the fake LLM cleanly: {result.engine} {result.notes}")
-    per_call = [prompt_tokens(r.json) for r in fake.chat_requests[before:]]
+    per_call: list[int] = fake.call("prompt_tokens", before)
     usage = result.usage
     if sum(per_call) != usage.prompt_tokens:
         sys.exit(f"usage {usage.prompt_tokens} != the fake's own count {sum(per_call)}")
     return Run(usage.calls, usage.prompt_tokens, usage.completion_tokens, per_call)
 
 
-def measure(fake: FakeOpenAI, story: Story, response_format: str) -> tuple[Run, Run]:
+def measure(fake: Served, story: Story, response_format: str) -> tuple[Run, Run]:
     """(both briefs in one pipeline run, baseline: one run per language summed)."""
-    both = run(fake, story, settings_for(fake.base_url, LANGUAGES, response_format))
-    alone = [run(fake, story, settings_for(fake.base_url, (lang,), response_format))
+    url: str = fake.call("base_url")
+    both = run(fake, story, settings_for(url, LANGUAGES, response_format))
+    alone = [run(fake, story, settings_for(url, (lang,), response_format))
              for lang in LANGUAGES]
     baseline = Run(sum(r.calls for r in alone), sum(r.input_tokens for r in alone),
                    sum(r.output_tokens for r in alone), [])
@@ -168,7 +200,7 @@ def single_limit(article_tokens: int) -> float:
     return SINGLE_FACTOR * article_tokens + SINGLE_ALLOWANCE
 
 
-def article_row(fake: FakeOpenAI, article: Article, response_format: str) -> dict[str, Any]:
+def article_row(fake: Served, article: Article, response_format: str) -> dict[str, Any]:
     """Cost of one OrangeSum article, with its baseline and verdict."""
     story = story_from_text(article.text, f"{article.id}.txt")
     article_tokens = tokens(story.sources[0].text)
@@ -181,7 +213,7 @@ def article_row(fake: FakeOpenAI, article: Article, response_format: str) -> dic
         "limit": limit, "margin": limit - both.input_tokens,
         "passes": both.input_tokens <= limit, "output_tokens": both.output_tokens,
         "baseline_calls": baseline.calls, "baseline_input_tokens": baseline.input_tokens,
-        "vs_baseline": both.input_tokens / baseline.input_tokens,
+        "vs_baseline": ratio(both.input_tokens, baseline.input_tokens),
     }
 
 
@@ -193,7 +225,7 @@ def print_articles(rows: list[dict[str, Any]]) -> None:
         [r["id"], r["article_tokens"], r["calls"], r["input_tokens"], r["overhead"],
          f"{r['ratio']:.3f}",
          f"{r['limit']:.0f}", f"{r['margin']:.0f}", yes_no(r["passes"]), r["baseline_calls"],
-         r["baseline_input_tokens"], f"{r['vs_baseline']:.3f}"]
+         r["baseline_input_tokens"], times(r["vs_baseline"])]
         for r in rows
     ])
 
@@ -211,32 +243,33 @@ def article_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "all_pass": all(r["passes"] for r in rows),
         "total_article_tokens": sum(r["article_tokens"] for r in rows),
         "total_input_tokens": total, "total_baseline_input_tokens": base,
-        "total_vs_baseline": total / base,
+        "total_vs_baseline": ratio(total, base),
     }
 
 
 # ---------------------------------------------------------------- the long document
 
 
-def long_row(fake: FakeOpenAI, articles: list[Article], response_format: str) -> dict[str, Any]:
-    """Cost of the ~100k-token document (map-reduce), with its baseline and verdict."""
-    story = story_from_text(long_document(articles), "long.txt")
+def long_row(fake: Served, articles: Sequence[Article], min_tokens: int,
+             response_format: str) -> dict[str, Any]:
+    """Cost of the long document (map-reduce), with its baseline and verdict."""
+    story = story_from_text(long_document(articles, min_tokens), "long.txt")
     article_tokens = tokens(story.sources[0].text)
     both, baseline = measure(fake, story, response_format)
-    ratio = both.input_tokens / article_tokens
-    llm = settings_for(fake.base_url, LANGUAGES, response_format).llm
+    share = ratio(both.input_tokens, article_tokens)
+    llm = settings_for(fake.call("base_url"), LANGUAGES, response_format).llm
     largest = max(both.per_call) + llm.max_output_tokens
     return {
         "article_tokens": article_tokens, "chars": len(story.sources[0].text),
         "calls": both.calls, "map_calls": both.calls - 1,
         "map_call_input_tokens": both.per_call[:-1], "reduce_input_tokens": both.per_call[-1],
-        "input_tokens": both.input_tokens, "ratio": ratio, "target": LONG_FACTOR,
-        "passes": ratio <= LONG_FACTOR, "output_tokens": both.output_tokens,
+        "input_tokens": both.input_tokens, "ratio": share, "target": LONG_FACTOR,
+        "passes": share <= LONG_FACTOR, "output_tokens": both.output_tokens,
         "largest_call_with_output": largest, "context_tokens": llm.context_tokens,
         "fits_context": largest <= llm.context_tokens,
         "baseline_calls": baseline.calls, "baseline_input_tokens": baseline.input_tokens,
-        "baseline_ratio": baseline.input_tokens / article_tokens,
-        "vs_baseline": both.input_tokens / baseline.input_tokens,
+        "baseline_ratio": ratio(baseline.input_tokens, article_tokens),
+        "vs_baseline": ratio(both.input_tokens, baseline.input_tokens),
     }
 
 
@@ -248,7 +281,7 @@ def print_long(row: dict[str, Any]) -> None:
         [["long (map-reduce)", row["article_tokens"], row["calls"], row["input_tokens"],
           f"{row['ratio']:.3f}", f"<= {LONG_FACTOR}", yes_no(row["passes"]),
           row["baseline_calls"], row["baseline_input_tokens"], f"{row['baseline_ratio']:.3f}",
-          f"{row['vs_baseline']:.3f}"]],
+          times(row["vs_baseline"])]],
     )
     maps = row["map_call_input_tokens"]
     print(f"map calls: {len(maps)}, input per map call {min(maps)}-{max(maps)}; "
@@ -280,33 +313,39 @@ def print_summary(summary: dict[str, Any], long: dict[str, Any]) -> None:
           f"single/baseline {long['vs_baseline']:.3f}")
 
 
-def result_name(response_format: str) -> str:
-    """bench/results/tokens.json for the default format, tokens-json_object.json otherwise."""
-    return "tokens" if response_format == "json_schema" else f"tokens-{response_format}"
-
-
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Run every story through the pipeline against the fake LLM and report."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--response-format", choices=["json_schema", "json_object"],
-                        default="json_schema", help="how the schema reaches the model")
-    args = parser.parse_args()
+    options = parser(__doc__, servers=True)
+    options.add_argument("--response-format", choices=["json_schema", "json_object"],
+                         default="json_schema", help="how the schema reaches the model")
+    args = options.parse_args(argv)
+    info = context("tokens", args.quick)
+    print_context(info)
     articles = load_orangesum()
-    with FakeOpenAI(default=answer) as fake:
-        rows = [article_row(fake, a, args.response_format) for a in articles]
-        long = long_row(fake, articles, args.response_format)
+    chosen = articles[:QUICK_ARTICLES] if args.quick else articles
+    long_tokens = QUICK_LONG_TOKENS if args.quick else LONG_TOKENS
+    with Served(TokenServer, in_process=args.in_process) as fake:
+        rows = [article_row(fake, a, args.response_format) for a in chosen]
+        long = long_row(fake, articles, long_tokens, args.response_format)
     summary = article_summary(rows)
     print(f"Input tokens per story, response_format={args.response_format}, "
-          f"encoding cl100k_base (offline), model {MODEL!r}\n")
+          f"encoding cl100k_base (offline), model {MODEL!r}; baseline: the same pipeline once "
+          f"per language, in this run; fake LLM {fake.where}\n")
     print("over = input - article tokens; limit = 1.15 x article + 800; margin = limit - input")
     print_articles(rows)
     print()
     print_long(long)
     print_summary(summary, long)
+    name = "tokens" if args.response_format == "json_schema" else f"tokens-{args.response_format}"
     data = {"response_format": args.response_format, "articles": rows, "summary": summary,
             "long_document": long}
-    path = write_results(result_name(args.response_format), data)
-    print(f"\nwritten: {path.relative_to(ROOT)}")
+    finish(info, result_name(name, args.quick), data, {
+        "median_ratio": round(summary["median_ratio"], 3),
+        "worst_margin": round(summary["worst_margin"]),
+        "all_pass": summary["all_pass"],
+        "vs_baseline": round(summary["total_vs_baseline"], 3),
+        "long_ratio": round(long["ratio"], 3), "long_pass": long["passes"],
+        "long_vs_baseline": round(long["vs_baseline"], 3)})
 
 
 if __name__ == "__main__":

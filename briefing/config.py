@@ -33,6 +33,10 @@ from briefing.errors import ConfigError
 EngineName = Literal["auto", "llm", "extractive"]
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 BRIEF_LANGUAGES = ("fr", "en")  # the languages briefs are written in (sources may be any)
+# A reader's settings until they choose: the one default of the CLI, the bot and the store.
+# `languages` is fr, en or both; READER_LANGUAGES gives the brief languages of each.
+READER_LANGUAGES = {"fr": ("fr",), "en": ("en",), "both": ("fr", "en")}
+DEFAULT_LANGUAGES, DEFAULT_DIGEST_TIME, DEFAULT_TIMEZONE = "both", "07:30", "Europe/Paris"
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 

@@ -88,9 +88,10 @@ ALL_IMPORTS = [imp for module, tree in MODULES.items() for imp in imports(module
 
 
 def top(module: str) -> str:
-    """`briefing.briefs.engines.llm` -> `briefs`; base modules keep their own name."""
+    """`briefing.briefs.engines.llm` -> `briefs`; base modules keep their own name, and the
+    package itself (its `__version__`) counts as a base module."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 else ""
+    return parts[1] if len(parts) > 1 else "config"
 
 
 def defined_names(tree: ast.Module) -> set[str]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
 
 import pytest
+from pydantic import BaseModel, SecretStr
 
 from briefing.briefs.engines.select import select_engine
-from briefing.config import load_settings
+from briefing.config import ENV_MAP, SECRET_KEYS, Settings, load_settings
 from briefing.errors import ConfigError
 
 
@@ -194,3 +197,69 @@ def test_every_setting_has_an_environment_name_and_aliases_stay() -> None:
 def test_an_unknown_environment_setting_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"service\.pol_minutes.*BRIEFING_SERVICE__POL_MINUTES"):
         load_settings(env={"BRIEFING_SERVICE__POL_MINUTES": "5"})
+
+
+# --- every setting has an environment name, and every name is documented -----------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def another_value(annotation: Any, default: Any) -> tuple[str, Any]:
+    """A valid value other than `default`, as an environment string and as read back."""
+    if get_origin(annotation) is Literal:
+        choice = next(c for c in get_args(annotation) if c != default)
+        return choice, choice
+    if default is None:  # the optional strings: addresses, or a secret read back in clear
+        return "http://127.0.0.1:9/x", "http://127.0.0.1:9/x"
+    if isinstance(default, bool):
+        return str(not default).lower(), not default
+    if isinstance(default, int | float):
+        return str(default + 1), default + 1
+    if isinstance(default, tuple):
+        values = ("en",) if default == ("fr", "en") else (7, 8)
+        return ",".join(map(str, values)), values
+    return f"{default}-other", f"{default}-other"
+
+
+SECTION_FIELDS = [
+    (section, key, field.annotation, field.default)
+    for section, info in Settings.model_fields.items()
+    if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+    for key, field in info.annotation.model_fields.items()
+]
+
+
+def test_the_sections_are_read() -> None:
+    # An empty list would make the checks below pass without checking anything.
+    names = {(s, k) for s, k, _, _ in SECTION_FIELDS}
+    assert {("llm", "model"), ("service", "poll_minutes"), ("telegram", "allow")} <= names
+    assert len(names) > 50
+
+
+@pytest.mark.parametrize(("section", "key", "annotation", "default"), SECTION_FIELDS,
+                         ids=[f"{s}.{k}" for s, k, _, _ in SECTION_FIELDS])
+def test_every_setting_comes_from_its_long_environment_name(
+    section: str, key: str, annotation: Any, default: Any
+) -> None:
+    text, expected = another_value(annotation, default)
+    settings = load_settings(env={f"BRIEFING_{section.upper()}__{key.upper()}": text})
+    value = getattr(getattr(settings, section), key)
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    assert value == expected
+
+
+def test_every_short_name_is_listed_in_the_readme_and_the_example_config() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    assert [var for var in [*ENV_MAP, "BRIEFING_CONFIG"] if f"`{var}`" not in readme] == []
+    assert [var for var in [*ENV_MAP, "BRIEFING_CONFIG"] if var not in example] == []
+
+
+def test_the_example_config_lists_every_setting_in_its_section() -> None:
+    example = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    sections = dict(re.findall(r"^\[(\w+)\]\n(.*?)(?=^\[|\Z)", example, re.M | re.S))
+    missing = [f"{section}.{key}" for section, key, _, _ in SECTION_FIELDS
+               if (section, key) not in SECRET_KEYS
+               and not re.search(rf"^(# )?{key} = ", sections.get(section, ""), re.M)]
+    assert missing == []

@@ -7,26 +7,19 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from briefing.bot.limits import tokens_today
 from briefing.bot.state import lang_of, state_of
 from briefing.bot.texts import t
 from briefing.config import Settings
 from briefing.errors import BadInput
 from briefing.service.feeds_admin import add_checked_feed, remove_feed
 from briefing.store.db import Database
-from briefing.store.models import (
-    FAILED,
-    PENDING,
-    SENT,
-    DeliveryRow,
-    LLMCallRow,
-    StoryRow,
-    SubscriberRow,
-)
+from briefing.store.deliveries import delivery_counts
+from briefing.store.llm_calls import tokens_since
+from briefing.store.stories import created_since
+from briefing.store.subscribers import active_count
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
@@ -49,25 +42,14 @@ def admin_only(handler: Handler) -> Handler:
 def stats_text(db: Database, now: datetime, settings: Settings) -> str:
     """Subscribers, stories, deliveries, failures, tokens and estimated cost today."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    with db.session() as session:
-        def count(query: object) -> int:
-            return int(session.scalar(query) or 0)  # type: ignore[call-overload]
-
-        subs = count(select(func.count(SubscriberRow.id)).where(SubscriberRow.active))
-        stories = count(select(func.count(StoryRow.id)).where(StoryRow.created_at >= midnight))
-        sent = count(select(func.count(DeliveryRow.id)).where(DeliveryRow.state == SENT,
-                                                           DeliveryRow.sent_at >= midnight))
-        failed = count(select(func.count(DeliveryRow.id)).where(DeliveryRow.state == FAILED))
-        pending = count(select(func.count(DeliveryRow.id)).where(DeliveryRow.state == PENDING))
-        prompt = count(select(func.coalesce(func.sum(LLMCallRow.prompt_tokens), 0))
-                       .where(LLMCallRow.created_at >= midnight))
-        completion = count(select(func.coalesce(func.sum(LLMCallRow.completion_tokens), 0))
-                           .where(LLMCallRow.created_at >= midnight))
+    sent, pending, failed = delivery_counts(db, midnight)
+    prompt, completion = tokens_since(db, midnight)
     cost = (prompt * settings.llm.price_input_per_mtok
             + completion * settings.llm.price_output_per_mtok) / 1e6
-    return (f"subscribers: {subs}\nstories today: {stories}\ndeliveries today: {sent} sent, "
-            f"{pending} pending, {failed} failed (all time)\ntokens today: {prompt} in, "
-            f"{completion} out (total {tokens_today(db, now)}), about ${cost:.4f}")
+    return (f"subscribers: {active_count(db)}\nstories today: {created_since(db, midnight)}\n"
+            f"deliveries today: {sent} sent, {pending} pending, {failed} failed (all time)\n"
+            f"tokens today: {prompt} in, {completion} out (total {prompt + completion}), "
+            f"about ${cost:.4f}")
 
 
 @admin_only

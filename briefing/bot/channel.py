@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable, Coroutine
-from datetime import date
-from html import unescape
 from typing import Any
 
 from telegram import Bot, LinkPreviewOptions, Message
@@ -24,13 +21,12 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
 
-from briefing.render.telegram import digest_messages
-from briefing.service.digests import DigestItem, Part
+from briefing.render.telegram import LIMIT, parsed_text, telegram_parts
+from briefing.service.digests import Digest, Part
 from briefing.service.outbox import Gone, RetryLater
 
 log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_WAITS = 3
-_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 
 
 class RateLimiter:
@@ -90,7 +86,7 @@ class BotRateLimiter(BaseRateLimiter[None]):
 
 def plain_text(html_text: str) -> str:
     """What a reader should see when Telegram refuses our HTML."""
-    return unescape(_TAG.sub("", html_text))
+    return parsed_text(html_text)
 
 
 async def send_html(bot: Bot, chat_id: str | int, text: str, *, preview: bool = False,
@@ -115,19 +111,17 @@ class TelegramChannel:
     name = "telegram"
 
     def __init__(self, bot: Bot, limiter: RateLimiter | None = None,
-                 bot_paced: bool = False) -> None:
-        """`bot_paced`: the bot already goes through a `BotRateLimiter` (see build_application)."""
+                 bot_paced: bool = False, limit: int = LIMIT) -> None:
+        """`bot_paced`: the bot already goes through a `BotRateLimiter` (see build_application).
+        `limit`: the longest message, as Telegram counts (UTF-16 units of the parsed text)."""
         self.bot = bot
         self.limiter = limiter or RateLimiter()
         self.bot_paced = bot_paced
+        self.limit = limit
 
-    def render_digest(self, items: list[DigestItem], day: date,
-                      languages: tuple[str, ...]) -> list[Part]:
+    def render(self, digest: Digest) -> list[Part]:
         """Telegram HTML messages, split on story boundaries."""
-        lang = languages[0] if languages else "en"
-        payload = [{**item.__dict__, "published": None} for item in items]
-        return [{"text": text, "stories": stories}
-                for text, stories in digest_messages(payload, day.strftime("%d/%m"), lang)]
+        return telegram_parts(digest, self.limit)
 
     async def send(self, chat_id: str, text: str, *, key: str) -> str:
         """Send one message within the rate limits; RetryAfter is waited out a few times."""

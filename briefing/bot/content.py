@@ -10,7 +10,6 @@ from telegram import Message, Update
 from telegram.constants import ChatAction
 from telegram.ext import ContextTypes
 
-from briefing.bot import briefs
 from briefing.bot.channel import send_html
 from briefing.bot.limits import within_budget
 from briefing.bot.state import BotState, chat_of, lang_of, state_of
@@ -18,8 +17,12 @@ from briefing.bot.texts import t
 from briefing.errors import BadInput
 from briefing.llm.client import LLMClient
 from briefing.qa.answer import Answer, answer_question
-from briefing.render.telegram import Block, e, quote_block, split_messages
+from briefing.render.telegram import Block, e, quote_block, split_messages, story_blocks
+from briefing.service import on_demand
+from briefing.service.digests import SourceRef, source_refs
+from briefing.store.deliveries import record_message, replied_stories
 from briefing.store.llm_calls import CallLog
+from briefing.store.stories import stories_as_one, withheld_reason
 
 log = logging.getLogger(__name__)
 URL = re.compile(r"^\s*(https?://\S+)\s*$")
@@ -31,7 +34,8 @@ async def _send_blocks(update: Update, context: ContextTypes.DEFAULT_TYPE, block
     state, chat = state_of(context), chat_of(update)
     for text, story_ids in split_messages(blocks):
         message = await send_html(context.bot, chat, text, reply_to=reply_to)
-        await asyncio.to_thread(briefs.record_sent, state.db, chat, message.message_id, story_ids)
+        await asyncio.to_thread(record_message, state.db, chat, str(message.message_id),
+                                story_ids)
 
 
 async def _reply(update: Update, text: str) -> Message:
@@ -42,17 +46,17 @@ async def _reply(update: Update, text: str) -> Message:
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The digest now: what is new since the reader's last digest."""
     state, lang, chat = state_of(context), lang_of(update), chat_of(update)
-    items, languages = await asyncio.to_thread(
-        briefs.digest_now, state.db, chat, state.clock(), state.settings, lang)
-    if not items:
+    digest = await asyncio.to_thread(
+        on_demand.digest_now, state.db, chat, state.clock(), state.settings, lang)
+    if not digest.items:
         await _reply(update, t("nothing_new", lang))
         return
     from briefing.bot.channel import TelegramChannel
 
-    for part in TelegramChannel(context.bot).render_digest(items, state.clock().date(), languages):
-        message = await send_html(context.bot, chat, part["text"])
-        await asyncio.to_thread(briefs.record_sent, state.db, chat, message.message_id,
-                                part["stories"])
+    for part in TelegramChannel(context.bot).render(digest):
+        message = await send_html(context.bot, chat, part.text)
+        await asyncio.to_thread(record_message, state.db, chat, str(message.message_id),
+                                part.stories)
 
 
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -61,13 +65,13 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = context.args or []
     default = state.settings.telegram.latest_default
     n = min(20, int(args[0])) if args and args[0].isdigit() else default
-    ids = await asyncio.to_thread(briefs.latest_story_ids, state.db, max(1, n))
-    if not ids:
+    languages = await asyncio.to_thread(on_demand.reader_languages, state.db, chat, lang)
+    found = await asyncio.to_thread(on_demand.latest, state.db, max(1, n), languages,
+                                    state.clock())
+    if not found.items:
         await _reply(update, t("no_stories", lang))
         return
-    languages = await asyncio.to_thread(briefs.reader_languages, state.db, chat, lang)
-    await _send_blocks(update, context, await asyncio.to_thread(
-        briefs.story_blocks, state.db, ids, languages))
+    await _send_blocks(update, context, story_blocks(found.items, languages[0]))
 
 
 def _llm_blocked(state: BotState, user_id: int, kind: str, lang: str) -> str | None:
@@ -91,15 +95,21 @@ async def summarise_page(update: Update, context: ContextTypes.DEFAULT_TYPE, url
         return
     await context.bot.send_chat_action(chat, ChatAction.TYPING)
     try:
-        story_id = await asyncio.to_thread(briefs.summarise_url, state.db, url, state.settings,
-                                           state.clock())
+        story_id = await asyncio.to_thread(on_demand.summarise_url, state.db, url,
+                                           state.settings, state.clock())
     except BadInput as exc:
         await _reply(update, t("cannot_read", lang, reason=str(exc)))
         return
-    languages = await asyncio.to_thread(briefs.reader_languages, state.db, chat, lang)
-    blocks = await asyncio.to_thread(briefs.story_blocks, state.db, [story_id], languages)
+    withheld = await asyncio.to_thread(withheld_reason, state.db, story_id)
+    if withheld is not None:  # not checked enough to show: say why, show nothing of it
+        await _reply(update, t("withheld", lang, reason=withheld))
+        return
+    languages = await asyncio.to_thread(on_demand.reader_languages, state.db, chat, lang)
+    found = await asyncio.to_thread(on_demand.stories_now, state.db, [story_id], languages,
+                                    state.clock())
     assert update.effective_message
-    await _send_blocks(update, context, blocks, reply_to=update.effective_message.message_id)
+    await _send_blocks(update, context, story_blocks(found.items, languages[0]),
+                       reply_to=update.effective_message.message_id)
 
 
 async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -119,32 +129,30 @@ async def url_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await summarise_page(update, context, match.group(1))
 
 
-def render_answer(answer: Answer, story_sources: dict[str, dict[str, str | None]]) -> str:
+def render_answer(answer: Answer, story_sources: dict[str, SourceRef]) -> str:
     """An answer as Telegram HTML: the text, then its checked quotes."""
     text = answer.text if answer.supported else t("sources_do_not_say", answer.language)
     lines = [e(text)]
     for quote in answer.quotes:
-        lines.append(quote_block({"text": quote.text, "source": quote.source,
-                                  "translation": quote.translation},
-                                 story_sources.get(quote.source), answer.language))
+        lines.append(quote_block(quote, story_sources.get(quote.source), answer.language))
     return "\n".join(lines)
 
 
 def _answer(state: BotState, story_ids: list[int], question: str,
             lang: str) -> tuple[str, list[int]]:
-    story = briefs.load_stories(state.db, story_ids)
+    story = stories_as_one(state.db, story_ids)
     llm = None
     if state.settings.llm.configured and state.settings.llm.engine != "extractive":
         llm = LLMClient(state.settings, cache=CallLog(state.db))
     result = answer_question(story, question, state.settings, llm, default_language=lang)
-    sources = {d.id: {"outlet": d.outlet, "title": d.title, "url": d.url} for d in story.sources}
-    return render_answer(result, sources), story_ids
+    return render_answer(result, source_refs(story)), story_ids
 
 
 async def _question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str,
                     replied_to: int | None) -> None:
     state, lang, chat = state_of(context), lang_of(update), chat_of(update)
-    story_ids = await asyncio.to_thread(briefs.replied_stories, state.db, chat, replied_to)
+    story_ids = await asyncio.to_thread(replied_stories, state.db, chat,
+                                       None if replied_to is None else str(replied_to))
     if not story_ids:
         await _reply(update, t("nothing_to_ask", lang))
         return
@@ -158,7 +166,7 @@ async def _question(update: Update, context: ContextTypes.DEFAULT_TYPE, question
     assert update.effective_message
     message = await send_html(context.bot, chat, text,
                               reply_to=update.effective_message.message_id)
-    await asyncio.to_thread(briefs.record_sent, state.db, chat, message.message_id, ids)
+    await asyncio.to_thread(record_message, state.db, chat, str(message.message_id), ids)
 
 
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

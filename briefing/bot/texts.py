@@ -57,6 +57,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "summary_usage": {"fr": "Usage : /summary https://…", "en": "Usage: /summary https://…"},
     "cannot_read": {"fr": "Je n'ai pas pu lire cette page : {reason}",
                     "en": "I could not read that page: {reason}"},
+    "withheld": {"fr": "Je ne peux pas résumer cette page en le vérifiant sur la source : "
+                       "{reason}",
+                 "en": "I cannot brief that page and check it against the source: {reason}"},
     "ask_usage": {"fr": "Usage : /ask votre question (sur le dernier résumé envoyé ici), ou "
                         "répondez à un message.",
                   "en": "Usage: /ask your question (about the last brief sent here), or reply "

@@ -1,11 +1,13 @@
 """`briefing eval`: brief quality, citation accuracy and cost of an engine on a corpus.
 
-The evaluation modules (and rouge-score, matplotlib) are imported when the
-command runs, so other commands and `--help` start without them.
+The evaluation modules (and rouge-score, nltk, matplotlib: the `eval` extra) are imported
+when the command runs, so other commands and `--help` start without them, and an install
+without the extra gets one line saying how to add it.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,16 +16,43 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from briefing.cli.common import ConfigOption, edge, settings_from
+from briefing.cli.common import (
+    Commands,
+    ConfigOption,
+    Verbosity,
+    edge,
+    output_console,
+    settings_from,
+    verbosity,
+)
 from briefing.config import Settings
-from briefing.errors import BadInput
+from briefing.errors import BadInput, ConfigError
 
 if TYPE_CHECKING:
     from briefing.evaluation.corpus import Item
     from briefing.evaluation.runner import Options, Prices, Run
 
-commands = typer.Typer()
+commands = Commands()
 CACHE_NAME = "eval-cache.sqlite"
+# What `briefing eval` alone needs (the `eval` extra), by import name; the chart's only
+# with --out.
+EVAL_MODULES = ("rouge_score", "nltk")
+CHART_MODULE = "matplotlib"
+INSTALL_HINT = "install briefing[eval]: pip install 'briefing[eval]'"
+
+
+def check_eval_extra(chart: bool) -> None:
+    """ConfigError (exit 3) naming the missing module when the `eval` extra is not installed.
+
+    Checked before any article is read: the modules are imported lazily, deep in a run, so
+    without this a missing one would fail the run after minutes of paid LLM calls.
+    """
+    for name in (*EVAL_MODULES, CHART_MODULE) if chart else EVAL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            raise ConfigError(f"briefing eval needs {name}, which is not installed; "
+                              f"{INSTALL_HINT}") from None
 
 
 def _cache_path(cache: Path | None, no_cache: bool, out: Path | None, settings: Settings
@@ -45,12 +74,15 @@ def _check(engine: str | None, limit: int | None, concurrency: int) -> None:
 
 
 def _run_with_progress(corpus: str, items: list[Item], settings: Settings, options: Options,
-                       prices: Prices) -> Run:
+                       prices: Prices, quiet: bool) -> Run:
     from briefing.evaluation.runner import run_eval
 
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[errors]}"))
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    console = Console(stderr=True)
+    # A bar is for a person watching: not with -q, not into a log file or a pipe.
+    with Progress(*columns, console=console, transient=True,
+                  disable=quiet or not console.is_terminal) as progress:
         task = progress.add_task("evaluating", total=len(items), errors="")
         failed = 0
 
@@ -64,6 +96,7 @@ def _run_with_progress(corpus: str, items: list[Item], settings: Settings, optio
 
 @commands.command("eval")
 def eval_command(
+    ctx: typer.Context,
     corpus: Annotated[Path, typer.Argument(help="A folder of articles, or a JSONL file "
                                            "(id, text|html|url, language?, reference?).")],
     engine: Annotated[str | None, typer.Option(help="auto | llm | extractive")] = None,
@@ -82,11 +115,13 @@ def eval_command(
                          ] = None,
     price_cached: Annotated[float | None, typer.Option(
         help="USD per million cached input tokens (default: the input price).")] = None,
-    per_article: Annotated[bool, typer.Option(help="Show the per-article table.")] = True,
+    per_article: Annotated[bool, typer.Option(
+        help="Show the per-article table (--no-per-article: the overall figures only).")] = True,
     config: ConfigOption = None,
 ) -> None:
     """Measure brief quality, citation accuracy and cost of an engine on a corpus."""
     with edge():
+        check_eval_extra(chart=out is not None)
         from briefing.evaluation.corpus import read_corpus
         from briefing.evaluation.report import print_run, write_markdown
         from briefing.evaluation.runner import Options, Prices
@@ -99,11 +134,13 @@ def eval_command(
         prices = Prices(price_in, settings.llm.price_output_per_mtok if price_out is None
                         else price_out, price_in if price_cached is None else price_cached)
         options = Options(engine, judge, concurrency, _cache_path(cache, no_cache, out, settings))
-        run = _run_with_progress(str(corpus), items, settings, options, prices)
+        quiet = verbosity(ctx) is Verbosity.QUIET
+        run = _run_with_progress(str(corpus), items, settings, options, prices, quiet)
         if out is not None:
             chart = write_markdown(run, out)
-            typer.echo(f"report: {out} (chart: {chart})", err=True)
+            if not quiet:
+                typer.echo(f"report: {out} (chart: {chart})", err=True)
         if as_json:
             typer.echo(json.dumps(to_json(run), ensure_ascii=False, indent=2))
         else:
-            print_run(run, Console(), per_article)
+            print_run(run, output_console(), per_article)

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from briefing.cli.common import ConfigOption, edge, settings_from
+from briefing.cli.common import Commands, ConfigOption, edge, settings_from
 from briefing.llm.check import Finding, check_llm, exit_code
 
-commands = typer.Typer()
-llm_app = typer.Typer(help="The LLM server: check what it supports.", no_args_is_help=True)
+commands = Commands()
+llm_app = Commands(help="The LLM server: check what it supports.", no_args_is_help=True)
 commands.add_typer(llm_app, name="llm")
 
 

@@ -2,6 +2,8 @@
 
 Each command imports the service modules it needs when it runs, so that
 `briefing summarize` and `--help` start without loading the store and scheduler.
+The few queries the commands still make themselves sit together at the end of this
+module, one small function each, until they move into `briefing/store/`.
 """
 
 from __future__ import annotations
@@ -10,32 +12,54 @@ import asyncio
 import json
 import re
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from briefing.cli.common import ConfigOption, edge, settings_from
+from briefing.cli.common import (
+    Commands,
+    ConfigOption,
+    Verbosity,
+    edge,
+    output_console,
+    settings_from,
+    verbosity,
+)
 from briefing.clock import utcnow
-from briefing.config import Settings
+from briefing.config import (
+    DEFAULT_DIGEST_TIME,
+    DEFAULT_LANGUAGES,
+    DEFAULT_TIMEZONE,
+    READER_LANGUAGES,
+    Settings,
+)
 from briefing.errors import BadInput
 
 if TYPE_CHECKING:
+    from briefing.service.runner import CycleReport
     from briefing.store.db import Database
+    from briefing.store.stories import ListedStory
 
-commands = typer.Typer()
-feeds_app = typer.Typer(help="Manage the RSS/Atom feeds the service polls.", no_args_is_help=True)
-subscribers_app = typer.Typer(help="Manage readers (the bot does this for Telegram users).",
-                              no_args_is_help=True)
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+commands = Commands()
+feeds_app = Commands(help="Manage the RSS/Atom feeds the service polls.", no_args_is_help=True)
+subscribers_app = Commands(help="Manage readers (the bot does this for Telegram users).",
+                           no_args_is_help=True)
+db_app = Commands(help="Database maintenance.", no_args_is_help=True)
 commands.add_typer(feeds_app, name="feeds")
 commands.add_typer(subscribers_app, name="subscribers")
 commands.add_typer(db_app, name="db")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhd])$")
+# Telegram chat ids: a user or group id (groups and channels are negative), or a public
+# channel's @username (5 to 32 letters, digits and underscores, starting with a letter).
+_CHAT_ID = re.compile(r"^(-?[1-9]\d{0,19}|@[A-Za-z][A-Za-z0-9_]{4,31})$")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -47,65 +71,158 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{unit: float(match.group(1))})
 
 
-def _open(config: Path | None) -> tuple[Settings, Database]:
+def check_chat_id(text: str) -> str:
+    """A Telegram chat id as stored: an integer (negative for groups) or @channelname."""
+    value = text.strip()
+    if not _CHAT_ID.match(value):
+        raise BadInput(f"invalid chat id {text!r}: use a Telegram id such as 123456789 "
+                       "(negative for groups and channels, e.g. -1001234567890) or @channelname")
+    return value
+
+
+@contextmanager
+def _store(config: Path | None) -> Iterator[tuple[Settings, Database]]:
+    """The settings and the open store for one command; the store is closed after it."""
     from briefing.store.db import open_database
 
     settings = settings_from(config)
-    return settings, open_database(settings.store)
+    db = open_database(settings.store)
+    try:
+        yield settings, db
+    finally:
+        db.close()
+
+
+# --- briefing run -------------------------------------------------------------------------
+
+
+def cycle_lines(report: CycleReport, at: datetime, level: Verbosity) -> list[str]:
+    """One line per cycle (ingested, briefed, delivered, errors); -v adds one per error."""
+    if level is Verbosity.QUIET:
+        return []
+    waiting = f" ({report.waiting} waiting)" if report.waiting else ""
+    known = f" ({report.duplicates} already known)" if level >= Verbosity.VERBOSE else ""
+    line = (f"{at:%H:%M:%S} cycle: {report.ingested} ingested{known}, "
+            f"{len(report.briefed)} briefed{waiting}, {report.delivered} delivered, "
+            f"{len(report.errors)} {'error' if len(report.errors) == 1 else 'errors'}")
+    if level < Verbosity.VERBOSE:
+        return [line]
+    briefed = [f"  briefed story {story_id}" for story_id in report.briefed]
+    return [line, *briefed, *(f"  error: {error}" for error in report.errors)]
+
+
+def start_lines(settings: Settings, store_url: str, feeds: int, channel: str) -> list[str]:
+    """What `briefing run` runs, said once at start; `store_url` must hide its password."""
+    from briefing.briefs.engines.select import select_engine
+
+    engine = select_engine(settings).name
+    if engine == "llm":
+        where = f" at {settings.llm.base_url}" if settings.llm.base_url else ""
+        engine = f"llm, model {settings.llm.model}{where}"
+        if settings.service.offline_fallback:
+            engine += " (offline engine when it fails)"
+    else:
+        engine = "extractive (offline)"
+    service = settings.service
+    return [
+        f"briefing run: store {store_url}",
+        f"  watched folder {settings.sources.folder}; {feeds} active "
+        f"{'feed' if feeds == 1 else 'feeds'}",
+        f"  engine {engine}",
+        f"  deliveries to {channel}",
+        f"  schedule: ingest and summarise every {service.poll_minutes:g} min, "
+        f"due digests every {service.deliver_seconds:g} s; Ctrl-C stops",
+    ]
 
 
 @commands.command()
 def run(
+    ctx: typer.Context,
     config: ConfigOption = None,
     deliver_to: Annotated[Path | None, typer.Option(
         help="Without a bot: append deliveries to this file (default data/deliveries.jsonl).")
     ] = None,
 ) -> None:
-    """Run the service: poll, summarise, deliver digests (and the bot when a token is set)."""
-    with edge():
-        settings, db = _open(config)
-        asyncio.run(_run(settings, db, deliver_to))
+    """Run the service: poll, summarise, deliver digests (and the bot when a token is set).
+
+    Says at start what it runs, then how each cycle went; `briefing -v run` says more,
+    `briefing -q run` only warnings and errors.
+    """
+    with edge(), _store(config) as (settings, db):
+        asyncio.run(_run(settings, db, deliver_to, verbosity(ctx)))
 
 
-async def _run(settings: Settings, db: Database, deliver_to: Path | None) -> None:
-    from briefing.service.outbox import FileChannel
+def _channel_name(settings: Settings, deliver_to: Path) -> str:
+    if settings.telegram.token is None:
+        return f"file {deliver_to} (no TELEGRAM_BOT_TOKEN)"
+    if settings.telegram.webhook_url:
+        return f"Telegram bot, webhook {settings.telegram.webhook_url}"
+    return "Telegram bot, long polling"
+
+
+async def _run(settings: Settings, db: Database, deliver_to: Path | None,
+               level: Verbosity) -> None:
+
+    from briefing.render.file_channel import FileChannel
     from briefing.service.runner import Service, run_service
+    from briefing.store.feeds import active_feeds
 
+    target = deliver_to or Path(settings.store.data_dir) / "deliveries.jsonl"
+    if level is not Verbosity.QUIET:
+        store_url = db.shown()
+        for line in start_lines(settings, store_url, len(active_feeds(db)),
+                                _channel_name(settings, target)):
+            typer.echo(line, err=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    def report(cycle: CycleReport) -> None:
+        for line in cycle_lines(cycle, utcnow(), level):
+            typer.echo(line, err=True)
+
     if settings.telegram.token is None:
-        channel = FileChannel(deliver_to or Path(settings.store.data_dir) / "deliveries.jsonl")
-        await run_service(Service(settings, db, channel), stop)
+        await run_service(Service(settings, db, FileChannel(target), on_cycle=report), stop)
         return
     from briefing.bot.app import build_application, channel_for, running_bot
 
     application = build_application(settings, db)
     async with running_bot(application, settings):
-        await run_service(Service(settings, db, channel_for(application)), stop)
+        await run_service(Service(settings, db, channel_for(application), on_cycle=report),
+                          stop)
+
+
+# --- ingest, feeds ------------------------------------------------------------------------
 
 
 @commands.command()
 def ingest(
+    ctx: typer.Context,
     config: ConfigOption = None,
-    summarise: Annotated[bool, typer.Option(help="Summarise pending stories after.")] = True,
+    summarise: Annotated[bool, typer.Option(
+        help="Summarise pending stories after (--no-summarise: only store the articles).")
+    ] = True,
 ) -> None:
     """One pass now: new articles from the folder and from every active feed.
 
     Every active feed is polled whatever its schedule (`briefing run` keeps the schedule and
-    the backoff); the requests are conditional, so an unchanged feed costs a 304.
+    the backoff); the requests are conditional, so an unchanged feed costs a 304. A file
+    that cannot be read as an article is reported once, then again only when it changes.
     """
-    from briefing.service.folder import FolderWatcher, IngestReport
+    from briefing.service.folder import REJECTED_STATE, FolderWatcher, IngestReport
     from briefing.service.ingest import ingest_feeds
     from briefing.service.summaries import summarise_pending
 
-    with edge():
-        settings, db = _open(config)
+    with edge(), _store(config) as (settings, db):
+        # The state file keeps rejected versions between runs: each `ingest` is a new watcher.
         watcher = FolderWatcher(Path(settings.sources.folder), settle_seconds=0,
-                                max_bytes=settings.fetch.max_bytes)
+                                max_bytes=settings.fetch.max_bytes,
+                                state=Path(settings.store.data_dir) / REJECTED_STATE)
         report = IngestReport()
-        with Progress(console=Console(stderr=True), transient=True) as progress:
+        console = Console(stderr=True)
+        # A bar is for a person watching: not with -q, not into a log file or a pipe.
+        with Progress(console=console, transient=True, disable=not console.is_terminal
+                      or verbosity(ctx) is Verbosity.QUIET) as progress:
             files = watcher.changed_files()
             task = progress.add_task("articles", total=len(files))
             for path in files:
@@ -123,12 +240,14 @@ def ingest(
 
 
 @feeds_app.command("add")
-def feeds_add(url: str, config: ConfigOption = None) -> None:
+def feeds_add(
+    url: Annotated[str, typer.Argument(help="The feed's http(s) address.")],
+    config: ConfigOption = None,
+) -> None:
     """Add a feed by URL, after checking that it answers with a usable RSS or Atom feed."""
     from briefing.service.feeds_admin import add_checked_feed
 
-    with edge():
-        settings, db = _open(config)
+    with edge(), _store(config) as (settings, db):
         added = add_checked_feed(db, url, settings.fetch, settings.service)
         title = f" ({added.title})" if added.title else ""
         typer.echo(f"added feed {added.id}: {url.strip()}{title}, {added.entries} entries")
@@ -139,127 +258,153 @@ def feeds_add(url: str, config: ConfigOption = None) -> None:
 @feeds_app.command("list")
 def feeds_list(config: ConfigOption = None) -> None:
     """List the feeds with their state."""
-    from sqlalchemy import select
-
-    from briefing.store.models import FeedRow
-
-    with edge():
-        _, db = _open(config)
+    with edge(), _store(config) as (_, db):
         table = Table("id", "url", "title", "errors", "next poll")
-        with db.session() as session:
-            for feed in session.scalars(select(FeedRow).order_by(FeedRow.id)):
-                table.add_row(str(feed.id), feed.url, feed.title or "", str(feed.errors),
-                              str(feed.next_poll_at or "now"))
-        Console().print(table)
+        from briefing.store.feeds import all_feeds
+
+        for feed, _articles in all_feeds(db):
+            table.add_row(str(feed.id), feed.url, feed.title or "", str(feed.errors),
+                          str(feed.next_poll_at or "now"))
+        output_console().print(table)
 
 
 @feeds_app.command("remove")
-def feeds_remove(feed_id: int, config: ConfigOption = None) -> None:
+def feeds_remove(
+    feed_id: Annotated[int, typer.Argument(help="The feed's id, as `feeds list` shows it.")],
+    config: ConfigOption = None,
+) -> None:
     """Remove a feed (its articles stay)."""
     from briefing.service.feeds_admin import remove_feed
 
-    with edge():
-        _, db = _open(config)
+    with edge(), _store(config) as (_, db):
         remove_feed(db, feed_id)
         typer.echo(f"removed feed {feed_id}")
+
+
+# --- stories, digest ----------------------------------------------------------------------
 
 
 @commands.command()
 def stories(
     since: Annotated[str, typer.Option(help="Window, e.g. 24h, 7d.")] = "24h",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print a JSON list: headlines, sources, state and version of each.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """List the stories published or collected in the window, with sources and brief state.
 
     A story is listed when it was published in the window or reached the service (or gained
-    a source) in it; a date-only published date is shown as a date.
+    a source) in it; a date-only published date is shown as a date. A story's state is
+    pending (its brief is older than its sources), briefed, or withheld (with the reason).
     """
-    from sqlalchemy import func, or_, select
+    with edge(), _store(config) as (_, db):
+        from briefing.store.stories import recent_stories
 
-    from briefing.store.models import ArticleRow, StoryRow
-    from briefing.text.dates import story_published
-
-    with edge():
-        _, db = _open(config)
         cutoff = utcnow() - parse_duration(since)
-        with db.session() as session:
-            rows = session.execute(
-                select(StoryRow, func.count(ArticleRow.id)).join(ArticleRow)
-                .where(or_(StoryRow.last_published > cutoff, StoryRow.updated_at > cutoff))
-                .group_by(StoryRow.id)
-                .order_by(StoryRow.last_published.desc(), StoryRow.id.desc())).all()
-            dates: dict[int | None, list[tuple[datetime | None, str | None]]] = {}
-            for story_id, published, text in session.execute(
-                    select(ArticleRow.story_id, ArticleRow.published, ArticleRow.published_text)
-                    .where(ArticleRow.story_id.in_([s.id for s, _ in rows]))):
-                dates.setdefault(story_id, []).append((published, text))
-            data = [{"id": s.id, "title": s.title, "sources": n, "version": s.version,
-                     "summarised": s.summarised_version >= s.version,
-                     "withheld": s.withheld,  # why its brief stays out of digests, if it does
-                     "last_published": story_published(s.last_published, dates.get(s.id, []))}
-                    for s, n in rows]
+        data = [_story_json(story) for story in recent_stories(db, cutoff)]
         if as_json:
             typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
             return
-        table = Table("id", "title", "sources", "summarised", "last published")
+        table = Table("id", "title", "sources", "state", "last published")
         for row in data:
-            state = "pending" if not row["summarised"] else (
-                f"withheld: {row['withheld']}" if row["withheld"] else "yes")
-            table.add_row(str(row["id"]), str(row["title"] or ""), str(row["sources"]),
-                          state, str(row["last_published"] or ""))
-        Console().print(table)
+            state = f"withheld: {row['withheld']}" if row["state"] == "withheld" else row["state"]
+            table.add_row(str(row["id"]), _shown_title(row), str(len(row["sources"])), state,
+                          str(row["last_published"] or ""))
+        output_console().print(table)
+
+
+def _shown_title(story: dict[str, Any]) -> str:
+    """A story's title for the table: its own, else its brief's headline (folder articles
+    without a title line have none), else the first source's file name or URL."""
+    if story["title"]:
+        return str(story["title"])
+    headlines = story["headlines"]
+    if headlines:
+        return str(headlines.get(story["language"]) or next(iter(headlines.values())))
+    source = story["sources"][0] if story["sources"] else {}
+    return Path(source["path"]).name if source.get("path") else str(source.get("url") or "")
+
+
+def _story_json(story: ListedStory) -> dict[str, Any]:
+    """A listed story as `stories --json` prints it."""
+    return {
+        "id": story.id, "title": story.title, "language": story.language,
+        "headlines": story.headlines, "sources": [asdict(s) for s in story.sources],
+        "state": story.state, "version": story.version,
+        "summarised": story.summarised_version >= story.version,
+        "withheld": story.withheld, "last_published": story.last_published,
+    }
 
 
 @commands.command()
 def digest(
-    subscriber: Annotated[int | None, typer.Option(help="Preview this reader's digest.")] = None,
+    subscriber: Annotated[int | None, typer.Option(
+        help="Preview this reader's digest (their id; default: every story, both languages)."
+    )] = None,
     lang: Annotated[str | None, typer.Option(help="fr | en | both")] = None,
     since: Annotated[str, typer.Option(help="Window, e.g. 24h.")] = "24h",
     config: ConfigOption = None,
 ) -> None:
     """Preview a digest on the console (nothing is sent)."""
-    from briefing.service.digests import compose, languages_of, render_text
-    from briefing.store.models import SubscriberRow
+    from briefing.render.text import render_text
+    from briefing.service.digests import Digest, compose, languages_of
 
     with edge():
-        settings, db = _open(config)
-        if lang not in (None, "fr", "en", "both"):
+        if lang is not None and lang not in READER_LANGUAGES:
             raise BadInput("--lang must be fr, en or both")
-        with db.session() as session:
-            sub = session.get(SubscriberRow, subscriber) if subscriber is not None else None
-            if subscriber is not None and sub is None:
-                raise BadInput(f"no subscriber {subscriber}")
-            items = compose(session, utcnow() - parse_duration(since),
-                            languages_of(lang or (sub.languages if sub else "both")),
-                            list(sub.feeds or []) if sub else [],
-                            settings.service.digest_max_stories)
-        if not items:
-            typer.echo("nothing new in this period")
-        for part in render_text(items, utcnow().date()):
-            typer.echo(part["text"] + "\n")
+        cutoff = utcnow() - parse_duration(since)
+        with _store(config) as (settings, db):
+            reader, feeds = _reader_choices(db, subscriber)
+            languages = languages_of(lang or reader)
+            items = compose(db, cutoff, languages, feeds, settings.service.digest_max_stories)
+        if not items:  # one line, not a digest header over nothing
+            typer.echo(f"nothing new since {cutoff:%Y-%m-%d %H:%M} UTC")
+            return
+        for part in render_text(Digest(utcnow().date(), languages, tuple(items))):
+            typer.echo(part.text + "\n")
 
 
-@subscribers_app.command("add")
+# --- subscribers, db ----------------------------------------------------------------------
+
+
+# A group's id is negative: taken as the chat id, not as an unknown option ("-100...").
+@subscribers_app.command("add", context_settings={"ignore_unknown_options": True})
 def subscribers_add(
-    chat_id: str,
-    time: Annotated[str, typer.Option(help="Local digest time HH:MM.")] = "07:30",
-    timezone: Annotated[str, typer.Option(help="IANA zone, e.g. Europe/Paris.")] = "Europe/Paris",
-    lang: Annotated[str, typer.Option(help="fr | en | both")] = "both",
+    chat_id: Annotated[str, typer.Argument(
+        help="Telegram chat id: 123456789, -1001234567890 for a group or channel, "
+             "or @channelname.")],
+    time: Annotated[str, typer.Option(help="Local digest time HH:MM.")] = DEFAULT_DIGEST_TIME,
+    timezone: Annotated[str, typer.Option(help="IANA zone, e.g. Europe/Paris.")
+                        ] = DEFAULT_TIMEZONE,
+    lang: Annotated[str, typer.Option(help="fr | en | both")] = DEFAULT_LANGUAGES,
     config: ConfigOption = None,
 ) -> None:
-    """Add a reader who gets a daily digest."""
-    with edge():
-        from briefing.service.subscribers import add_subscriber
+    """Add a reader who gets a daily digest (an existing reader's settings are updated)."""
+    from briefing.service.subscribers import subscribe
 
-        _, db = _open(config)
-        sub_id = add_subscriber(db, chat_id, time, timezone, lang)
-        typer.echo(f"added subscriber {sub_id} ({chat_id})")
+    with edge():
+        chat = check_chat_id(chat_id)
+        with _store(config) as (_, db):
+            reader, created = subscribe(db, chat, time, timezone, lang)
+        typer.echo(f"{'added' if created else 'updated'} subscriber {reader.id} ({chat})")
 
 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Apply pending database migrations."""
-    with edge():
-        _open(config)
+    with edge(), _store(config):
         typer.echo("database is up to date")
+
+
+def _reader_choices(db: Database, subscriber: int | None) -> tuple[str, tuple[int, ...]]:
+    """A reader's languages (fr, en, both) and followed feeds (empty: all); BadInput when
+    there is no such reader. No reader: both languages, every feed."""
+    from briefing.store.subscribers import by_id
+
+    if subscriber is None:
+        return DEFAULT_LANGUAGES, ()
+    reader = by_id(db, subscriber)
+    if reader is None:
+        raise BadInput(f"no subscriber {subscriber}")
+    return reader.languages, reader.feeds

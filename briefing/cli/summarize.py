@@ -7,16 +7,15 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from briefing.briefs.pipeline import summarise
-from briefing.cli.common import ConfigOption, edge, settings_from
+from briefing.cli.common import Commands, ConfigOption, edge, output_console, settings_from
 from briefing.config import load_settings
 from briefing.errors import BadInput
 from briefing.render.terminal import render_terminal
 from briefing.sources.load import load_one, load_story
 
-commands = typer.Typer()
+commands = Commands()
 
 
 @commands.command()
@@ -37,7 +36,7 @@ def summarize(
         if as_json:
             typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         else:
-            render_terminal(result, Console())
+            render_terminal(result, output_console())
 
 
 @commands.command("extract")

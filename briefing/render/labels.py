@@ -8,14 +8,10 @@ reader gets several languages, show the same text once, not once per language.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
+from briefing.briefs.models import Brief
 from briefing.text.language import language_name
-
-T = TypeVar("T")
-# (language, original_language or None, headline, points) of a brief, whatever its type.
-BriefKey = Callable[[T], tuple[str, str | None, str, Sequence[str]]]
 
 _UNTRANSLATED = {"fr": "non traduit — en {name}", "en": "untranslated — in {name}"}
 
@@ -33,26 +29,21 @@ def own_name(lang: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def shown_once(briefs: Sequence[T], key: BriefKey[T]) -> list[tuple[T, str | None]]:
+def _content(brief: Brief) -> tuple[str, str, tuple[str, ...]]:
+    """What a reader reads of a brief: the language it is really written in, and its text."""
+    return brief.original_language or brief.language, brief.headline, tuple(brief.points)
+
+
+def shown_once(briefs: Sequence[Brief]) -> list[tuple[Brief, str | None]]:
     """The briefs to show, in order, each with its untranslated label language (None when it
     is written in its own language); an untranslated copy of a shown brief is left out."""
-    def content(brief: T) -> tuple[str, str, tuple[str, ...]]:
-        lang, original, headline, points = key(brief)
-        return original or lang, headline, tuple(points)
-
-    claimed = {content(b) for b in briefs if key(b)[1] is None}
-    shown: list[tuple[T, str | None]] = []
+    claimed = {_content(b) for b in briefs if b.original_language is None}
+    shown: list[tuple[Brief, str | None]] = []
     for brief in briefs:
-        original = key(brief)[1]
+        original = brief.original_language
         if original is not None:
-            if content(brief) in claimed:
+            if _content(brief) in claimed:
                 continue
-            claimed.add(content(brief))
+            claimed.add(_content(brief))
         shown.append((brief, original))
     return shown
-
-
-def briefs_once(briefs: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], str | None]]:
-    """`shown_once` for briefs as dicts (digests, bot messages)."""
-    return shown_once(briefs, lambda b: (b.get("language", "en"), b.get("original_language"),
-                                         b["headline"], b.get("points", [])))

@@ -73,8 +73,7 @@ def render_terminal(result: Result, console: Console) -> None:
         language = language_name(doc.language, "en")
         line.append(f"{source_label(doc)} · {language}{' · ' + doc.title if doc.title else ''}")
         console.print(line)
-    shown = shown_once(list(result.briefs.values()),
-                       lambda b: (b.language, b.original_language, b.headline, b.points))
+    shown = shown_once(list(result.briefs.values()))
     for brief, original in shown:
         console.print(_brief(brief, result, original))
     for line in _also_for([b for b, _ in shown], result):

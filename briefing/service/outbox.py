@@ -1,36 +1,35 @@
-"""Delivery: the outbox, and the channels that carry its messages.
+"""Delivery: the outbox, and what a channel that carries its messages must do.
 
-Each outbox row is one digest (or story) for one reader, with a unique key,
-a state and an attempt count. Its parts are sent in order and `sent_parts` is
-committed after each one, so a crash repeats at most the part in flight, and a
-channel that recognises part keys (like `FileChannel`) repeats nothing.
+Each outbox row is one digest for one reader, with a unique key, a state and an
+attempt count; it says what to send (the stories, the languages, the reader's day).
+At delivery the channel renders it (`Channel.render`: Telegram HTML, plain text...)
+and splits it into parts; the parts are sent in order and each is recorded as sent
+in its own transaction (`store.deliveries.mark_part`), so a crash repeats at most
+the part in flight, and a channel that recognises part keys (like the file channel)
+repeats nothing. A row resumed after a failure renders again and goes on after the
+parts already sent (see `remaining`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import or_, select
-
 from briefing.config import Settings
-from briefing.service.digests import DigestItem, Part, render_text
+from briefing.service.digests import Digest, Part, load_digest
 from briefing.store.db import Database
-from briefing.store.models import (
-    DELIVERED,
-    FAILED,
-    PENDING,
-    SENT,
-    ArticleRow,
-    DeliveryRow,
-    SentMessageRow,
-    SubscriberRow,
+from briefing.store.deliveries import (
+    due_deliveries,
+    finish_delivery,
+    load_delivery,
+    mark_failure,
+    mark_part,
 )
+from briefing.store.models import FAILED, PENDING, SENT
 
 log = logging.getLogger(__name__)
 
@@ -48,46 +47,21 @@ class Gone(Exception):
 
 
 class Channel(Protocol):
-    """Carries rendered messages to readers."""
+    """Renders digests and carries their messages to readers."""
 
     name: str
 
-    def render_digest(self, items: list[DigestItem], day: date,
-                      languages: tuple[str, ...]) -> list[Part]:
-        """A digest as this channel's messages, in order, each with the stories it covers."""
+    def render(self, digest: Digest) -> list[Part]:
+        """The digest as this channel's messages, in order, each with the stories it covers."""
         ...
 
     async def send(self, chat_id: str, text: str, *, key: str) -> str:
-        """Send one message; returns its id. Raises RetryLater or Gone."""
+        """Send one message; returns its id. Raises RetryLater or Gone.
+
+        `key` is the message's idempotency key: the outbox key and the part's index
+        (`digest:7:2026-01-15#2`); the same key is only ever used for the same part.
+        """
         ...
-
-
-class FileChannel:
-    """Appends messages as JSON lines to a file; a part key already written is not repeated."""
-
-    name = "file"
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sent: set[str] = set()
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                self.sent.add(json.loads(line)["key"])
-
-    def render_digest(self, items: list[DigestItem], day: date,
-                      languages: tuple[str, ...]) -> list[Part]:
-        """Plain text, one part per story."""
-        return render_text(items, day, languages)
-
-    async def send(self, chat_id: str, text: str, *, key: str) -> str:
-        """Write the message (once per key) and flush it to disk."""
-        if key not in self.sent:
-            record = {"key": key, "chat_id": chat_id, "text": text}
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-                fh.flush()
-            self.sent.add(key)
-        return key
 
 
 @dataclass
@@ -105,69 +79,72 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
 
 
-def due_deliveries(db: Database, now: datetime, limit: int = 500) -> list[int]:
-    """Ids of outbox rows to send now, oldest first."""
-    with db.session() as session:
-        query = (select(DeliveryRow.id)
-                 .where(DeliveryRow.state == PENDING,
-                        or_(DeliveryRow.next_attempt_at.is_(None),
-                            DeliveryRow.next_attempt_at <= now))
-                 .order_by(DeliveryRow.id).limit(limit))
-        return list(session.scalars(query))
+def part_key(delivery_key: str, index: int) -> str:
+    """The idempotency key of part `index` (from 0) of an outbox row."""
+    return f"{delivery_key}#{index}"
 
 
-def _mark_part(db: Database, delivery_id: int, chat_id: str, message_id: str,
-               now: datetime) -> None:
-    with db.session() as session:
-        row = session.get_one(DeliveryRow, delivery_id)
-        part = row.payload[row.sent_parts]
-        session.add(SentMessageRow(chat_id=chat_id, message_id=message_id, delivery_id=row.id,
-                                story_ids=list(part.get("stories", []))))
-        row.sent_parts += 1
-        row.message_ids = [*row.message_ids, message_id]
-        if row.sent_parts >= len(row.payload):
-            row.state, row.sent_at = SENT, now
-            for article in session.scalars(select(ArticleRow).where(
-                    ArticleRow.story_id.in_(row.story_ids))):
-                article.state = DELIVERED
+def remaining(parts: Sequence[Part], sent_parts: int,
+              sent: Sequence[Sequence[int]]) -> list[Part]:
+    """The parts of a fresh rendering still to send, when `sent_parts` went out already
+    (`sent`: the stories of each, in order, as recorded).
+
+    Rendering the same digest again gives the same parts, so the usual answer is the
+    parts after the first `sent_parts`. When the briefs or the renderer changed between
+    two attempts, the parts no longer line up: then the parts whose stories were all sent
+    already are left out (the digest's header among them) and the others go, so no
+    story is dropped and none is repeated unless a message mixes it with a new one.
+    """
+    if sent_parts == 0:
+        return list(parts)
+    if len(sent) < sent_parts:  # parts sent before each was recorded: trust the count
+        return list(parts[sent_parts:])
+    if [tuple(p.stories) for p in parts[:sent_parts]] == [tuple(s) for s in sent]:
+        return list(parts[sent_parts:])
+    covered = {story for stories in sent for story in stories}
+    rest = [p for p in parts if p.stories and not set(p.stories) <= covered]
+    log.info("a digest's rendering changed after %d parts; %d parts left by story",
+             sent_parts, len(rest))
+    return rest
 
 
-def _mark_failure(db: Database, delivery_id: int, exc: Exception, now: datetime,
-                  settings: Settings) -> str:
-    with db.session() as session:
-        row = session.get_one(DeliveryRow, delivery_id)
-        row.attempts += 1
-        row.last_error = str(exc)[:500]
-        if isinstance(exc, Gone):
-            session.get_one(SubscriberRow, row.subscriber_id).active = False
-            row.state = FAILED
-        elif row.attempts >= settings.service.delivery_max_attempts:
-            row.state = FAILED
-        else:
-            wait = max(backoff(row.attempts), timedelta(seconds=getattr(exc, "retry_after", 0)))
-            row.next_attempt_at = now + wait
-        return row.state
+def _failed(db: Database, delivery_id: int, exc: Exception, now: datetime,
+            settings: Settings) -> str:
+    retry_after = timedelta(seconds=getattr(exc, "retry_after", 0))
+    return mark_failure(db, delivery_id, str(exc), now, gone=isinstance(exc, Gone),
+                        max_attempts=settings.service.delivery_max_attempts,
+                        wait=lambda attempts: max(backoff(attempts), retry_after))
 
 
 async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: datetime,
                         settings: Settings, report: DeliveryReport) -> None:
-    """Send the remaining parts of one outbox row."""
-    with db.session() as session:
-        row = session.get_one(DeliveryRow, delivery_id)
-        chat_id = session.get_one(SubscriberRow, row.subscriber_id).chat_id
-        key, parts, start = row.key, list(row.payload), row.sent_parts
-    for index in range(start, len(parts)):
+    """Render one outbox row for the channel and send the parts it has not sent yet."""
+    row = load_delivery(db, delivery_id)
+    try:
+        digest = load_digest(db, row.day, row.languages, row.story_ids)
+        # Every story withheld or removed since it was queued: a header alone says nothing.
+        parts = remaining(channel.render(digest), row.sent_parts, row.sent) if digest.items else []
+    except Exception as exc:  # a renderer bug must not block the rest of the outbox
+        log.exception("delivery %s: cannot render", row.key)
+        report.failed += _failed(db, delivery_id, exc, now, settings) == FAILED
+        return
+    if not parts:
+        report.sent += finish_delivery(db, delivery_id, now) == SENT
+        return
+    for offset, part in enumerate(parts):
+        index = row.sent_parts + offset
         try:
-            message_id = await channel.send(chat_id, parts[index]["text"], key=f"{key}#{index}")
+            message_id = await channel.send(row.chat_id, part.text, key=part_key(row.key, index))
         except Exception as exc:  # every failure is recorded on the row and retried or ended
-            state = _mark_failure(db, delivery_id, exc, now, settings)
-            log.warning("delivery %s: %s (%s)", key, exc, state)
+            state = _failed(db, delivery_id, exc, now, settings)
+            log.warning("delivery %s: %s (%s)", row.key, exc, state)
             report.failed += state == FAILED
             report.retried += state == PENDING
             if isinstance(exc, Gone):
-                report.gone.append(chat_id)
+                report.gone.append(row.chat_id)
             return
-        _mark_part(db, delivery_id, chat_id, message_id, now)
+        mark_part(db, delivery_id, row.chat_id, message_id, part.stories, now,
+                  last=offset == len(parts) - 1)
     report.sent += 1
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -21,8 +22,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from briefing.clock import utcnow
 from briefing.config import Settings
 from briefing.service.digests import schedule_digests
-from briefing.service.folder import FolderWatcher
-from briefing.service.ingest import ingest_feeds
+from briefing.service.folder import REJECTED_STATE, FolderWatcher, IngestReport
+from briefing.service.ingest import FeedReport, ingest_feeds
 from briefing.service.outbox import Channel, deliver_pending
 from briefing.service.summaries import EngineFactory, summarise_pending
 from briefing.store.db import Database
@@ -31,44 +32,75 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
+@dataclass(frozen=True)
+class CycleReport:
+    """What one cycle did: `briefing run` prints it as one line."""
+
+    ingested: int = 0  # new articles, folder and feeds
+    duplicates: int = 0  # articles already known
+    briefed: tuple[int, ...] = ()  # stories given a new brief
+    waiting: int = 0  # stories whose brief failed and waits for the next cycle
+    delivered: int = 0  # digests sent since the previous cycle
+    errors: tuple[str, ...] = ()  # one line each: a feed, a file or a story
+
+
 class Service:
     """The jobs of the service, over one store and one delivery channel."""
 
     def __init__(self, settings: Settings, db: Database, channel: Channel,
-                 clock: Clock = utcnow, engine_factory: EngineFactory | None = None) -> None:
+                 clock: Clock = utcnow, engine_factory: EngineFactory | None = None,
+                 on_cycle: Callable[[CycleReport], None] | None = None) -> None:
         self.settings, self.db, self.channel, self.clock = settings, db, channel, clock
         self.engine_factory = engine_factory
+        self.on_cycle = on_cycle
+        # The rejected files are remembered in the data folder: a restart does not report
+        # the same file again until it changes.
         self.folder = FolderWatcher(Path(settings.sources.folder),
-                                    max_bytes=settings.fetch.max_bytes)
+                                    max_bytes=settings.fetch.max_bytes, clock=clock,
+                                    state=Path(settings.store.data_dir) / REJECTED_STATE)
+        # Digests sent since the last cycle report; only the event loop's thread touches it.
+        self.delivered = 0
         self.cycle_lock = asyncio.Lock()
         self.ready = asyncio.Event()  # set after the first cycle: digests wait for summaries
 
-    def ingest(self) -> None:
+    def ingest(self) -> tuple[IngestReport, FeedReport]:
         """Pick up new articles from the folder and the feeds (blocking)."""
         folder = self.folder.ingest(self.db)
         # The schedule: only the feeds that are due (backoff keeps failing ones waiting).
         feeds = ingest_feeds(self.db, self.clock(), self.settings, due_only=True)
         log.info("ingest: %d from the folder, %d from %d feeds", folder.stored, feeds.stored,
                  feeds.polled)
+        return folder, feeds
 
-    async def cycle(self) -> None:
-        """Ingest, then summarise what is pending."""
+    async def cycle(self) -> CycleReport:
+        """Ingest, then summarise what is pending; returns (and passes to `on_cycle`) what
+        the cycle did."""
         async with self.cycle_lock:
-            await asyncio.to_thread(self.ingest)
-            report = await asyncio.to_thread(
-                summarise_pending, self.db, self.settings, self.engine_factory)
-            log.info("summarised %d stories, %d waiting", len(report.summarised),
-                     len(report.failed))
+            folder, feeds = await asyncio.to_thread(self.ingest)
+            summaries = await asyncio.to_thread(
+                summarise_pending, self.db, self.settings, self.engine_factory, self.clock)
+            log.info("summarised %d stories, %d waiting", len(summaries.summarised),
+                     len(summaries.failed))
         self.ready.set()
+        errors = (*folder.rejected, *(f"{url}: {why}" for url, why in feeds.errors.items()),
+                  *(f"story {i}: {why}" for i, why in summaries.failed.items()))
+        report = CycleReport(folder.stored + feeds.stored, folder.duplicates + feeds.duplicates,
+                             tuple(summaries.summarised), len(summaries.failed),
+                             self.delivered, errors)
+        self.delivered = 0
+        if self.on_cycle is not None:
+            self.on_cycle(report)
+        return report
 
     async def deliver(self) -> None:
         """Queue the digests that are due, then send the outbox."""
         if not self.ready.is_set():
             return  # a digest composed before the first summaries would miss today's news
         now = self.clock()
-        await asyncio.to_thread(schedule_digests, self.db, now, self.settings,
-                                self.channel.render_digest)
-        await deliver_pending(self.db, self.channel, now, self.settings)
+        # Only what to send is queued; the channel renders each digest when it goes out.
+        await asyncio.to_thread(schedule_digests, self.db, now, self.settings)
+        sent = await deliver_pending(self.db, self.channel, now, self.settings)
+        self.delivered += sent.sent
 
     def schedule(self, scheduler: AsyncIOScheduler) -> None:
         """Register the jobs; the first cycle starts at once."""

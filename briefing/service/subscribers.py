@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from briefing.errors import BadInput
-from briefing.store.db import Database
-from briefing.store.models import (
+from briefing.config import (
     DEFAULT_DIGEST_TIME,
     DEFAULT_LANGUAGES,
     DEFAULT_TIMEZONE,
     READER_LANGUAGES,
 )
+from briefing.errors import BadInput
+from briefing.store.db import Database
 from briefing.store.subscribers import Subscriber, upsert
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -39,7 +39,7 @@ def check_timezone(value: str) -> str:
 def check_languages(value: str) -> str:
     """fr, en or both, or BadInput."""
     if value not in READER_LANGUAGES:
-        raise BadInput(f"invalid language {value!r}: use {', '.join(READER_LANGUAGES)}")
+        raise BadInput(f"invalid language {value!r}: use fr, en or both")
     return value
 
 

@@ -84,6 +84,10 @@ class Database:
         with self._sessions.begin() as session:
             yield session
 
+    def shown(self) -> str:
+        """The store as messages name it: its URL without the password."""
+        return self.engine.url.render_as_string(hide_password=True)
+
     def close(self) -> None:
         """Release every connection."""
         self.engine.dispose()

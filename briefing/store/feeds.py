@@ -45,8 +45,8 @@ def active_feeds(db: Database, now: datetime | None = None) -> list[Feed]:
 def all_feeds(db: Database) -> list[tuple[Feed, int]]:
     """Every feed, with how many articles it brought, in id order."""
     with db.session() as session:
-        counts = dict(session.execute(select(ArticleRow.feed_id, func.count(ArticleRow.id))
-                                      .group_by(ArticleRow.feed_id)).tuples().all())
+        counts = {feed_id: count for feed_id, count in session.execute(
+            select(ArticleRow.feed_id, func.count(ArticleRow.id)).group_by(ArticleRow.feed_id))}
         return [(_feed(row), counts.get(row.id, 0))
                 for row in session.scalars(select(FeedRow).order_by(FeedRow.id))]
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -20,14 +21,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from briefing.config import DEFAULT_DIGEST_TIME, DEFAULT_LANGUAGES, DEFAULT_TIMEZONE
 from briefing.text.dates import as_utc
 
 # States an article moves through; the service resumes each from where it stopped.
 NEW, EXTRACTED, SUMMARISED, DELIVERED = "new", "extracted", "summarised", "delivered"
-# A reader's settings until they choose: the one default of the CLI, the bot and the store.
-# `languages` is fr, en or both; READER_LANGUAGES gives the brief languages of each.
-READER_LANGUAGES = {"fr": ("fr",), "en": ("en",), "both": ("fr", "en")}
-DEFAULT_LANGUAGES, DEFAULT_DIGEST_TIME, DEFAULT_TIMEZONE = "both", "07:30", "Europe/Paris"
 # States of a delivery in the outbox.
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 
@@ -169,7 +167,12 @@ class SubscriberRow(Base):
 
 
 class DeliveryRow(Base):
-    """The outbox: one row per message to send, keyed so that it is never sent twice."""
+    """The outbox: one row per digest to send, keyed so that it is never sent twice.
+
+    It holds what to send (the stories, the reader's languages, their local day), not the
+    rendered text: the channel renders at delivery, so a queued digest shows the briefs and
+    the rendering of the moment it goes out. `sent_parts` counts the parts already sent.
+    """
 
     __tablename__ = "deliveries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -177,7 +180,8 @@ class DeliveryRow(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
     kind: Mapped[str] = mapped_column(String(20))
     story_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    payload: Mapped[list[Any]] = mapped_column(JSON)  # rendered message parts, in order
+    languages: Mapped[list[Any]] = mapped_column(JSON, default=list)  # brief languages, in order
+    day: Mapped[date] = mapped_column(Date)  # the reader's local date the digest is for
     state: Mapped[str] = mapped_column(String(20), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_parts: Mapped[int] = mapped_column(Integer, default=0)
@@ -208,7 +212,11 @@ class LLMCallRow(Base):
 
 
 class SentMessageRow(Base):
-    """A message the bot sent, and the stories it is about: a reply to it is a question."""
+    """A message the bot sent, and the stories it is about: a reply to it is a question.
+
+    A digest's message also names its outbox row and its part there; (delivery, part) is
+    unique, so a part is recorded once.
+    """
 
     __tablename__ = "sent_messages"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -216,7 +224,9 @@ class SentMessageRow(Base):
     message_id: Mapped[str] = mapped_column(String(100))
     story_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    part: Mapped[int | None] = mapped_column(Integer)  # index in the delivery, from 0
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
     __table_args__ = (UniqueConstraint("chat_id", "message_id", name="uq_sent_chat_message"),
+                      Index("ix_sent_delivery_part", "delivery_id", "part", unique=True),
                       Index("ix_sent_chat_created", "chat_id", "created_at"))

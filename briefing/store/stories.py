@@ -8,16 +8,17 @@ them: the service summarising, the bot answering a question, the CLI listing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from briefing.briefs.models import Result
 from briefing.sources.models import Document, Story
 from briefing.store.db import Database
 from briefing.store.models import DELIVERED, SUMMARISED, ArticleRow, BriefRow, StoryRow
+from briefing.text.dates import shown_published, story_published
 
 
 def document(article: ArticleRow, index: int) -> Document:
@@ -78,6 +79,12 @@ def save_result(db: Database, story_id: int, version: int, result: Result,
             article.state = SUMMARISED if article.state != DELIVERED else article.state
 
 
+def withheld_reason(db: Database, story_id: int) -> str | None:
+    """Why the story's brief must not reach readers, or None when it may."""
+    with db.session() as session:
+        return session.get_one(StoryRow, story_id).withheld
+
+
 def needs_brief(db: Database, story_id: int) -> bool:
     """Whether the story has no brief yet, or one older than its sources."""
     with db.session() as session:
@@ -86,10 +93,12 @@ def needs_brief(db: Database, story_id: int) -> bool:
 
 
 def latest_briefed(db: Database, limit: int) -> list[int]:
-    """The ids of the `limit` most recently published stories that have a brief."""
+    """The ids of the `limit` most recently published stories with a brief that may be read
+    (not withheld)."""
     with db.session() as session:
         return list(session.scalars(
-            select(StoryRow.id).where(StoryRow.summarised_version > 0)
+            select(StoryRow.id).where(StoryRow.summarised_version > 0,
+                                      StoryRow.withheld.is_(None))
             .order_by(StoryRow.last_published.desc(), StoryRow.id.desc()).limit(limit)))
 
 
@@ -119,3 +128,69 @@ def join_story(session: Session, story_id: int | None, article: ArticleRow,
         story.updated_at = now
     session.flush()
     return story
+
+
+@dataclass(frozen=True)
+class ListedSource:
+    """A story's source as `briefing stories` lists it."""
+
+    title: str | None
+    outlet: str | None
+    url: str | None
+    path: str | None
+    published: str | None  # as shown: a date-only date stays a date
+
+
+@dataclass(frozen=True)
+class ListedStory:
+    """A story as `briefing stories` lists it."""
+
+    id: int
+    title: str | None
+    language: str | None
+    headlines: dict[str, str]  # by language
+    sources: tuple[ListedSource, ...]
+    version: int
+    summarised_version: int
+    withheld: str | None  # why its brief stays out of digests, if it does
+    last_published: str | None
+
+    @property
+    def state(self) -> str:
+        """pending (its brief is older than its sources), withheld, or briefed."""
+        if self.summarised_version < self.version:
+            return "pending"
+        return "withheld" if self.withheld else "briefed"
+
+
+def recent_stories(db: Database, cutoff: datetime) -> list[ListedStory]:
+    """The stories published, or updated (a new source, a new brief), after `cutoff`,
+    newest first."""
+    with db.session() as session:
+        rows = session.scalars(
+            select(StoryRow).where(or_(StoryRow.last_published > cutoff,
+                                       StoryRow.updated_at > cutoff))
+            .where(StoryRow.id.in_(select(ArticleRow.story_id)))
+            .order_by(StoryRow.last_published.desc(), StoryRow.id.desc())).all()
+        ids = [s.id for s in rows]
+        articles = session.execute(
+            select(ArticleRow.story_id, ArticleRow.title, ArticleRow.outlet, ArticleRow.url,
+                   ArticleRow.path, ArticleRow.published, ArticleRow.published_text)
+            .where(ArticleRow.story_id.in_(ids)).order_by(ArticleRow.id)).all()
+        headlines: dict[int, dict[str, str]] = {}
+        for story_id, language, headline in session.execute(
+                select(BriefRow.story_id, BriefRow.language, BriefRow.headline)
+                .where(BriefRow.story_id.in_(ids)).order_by(BriefRow.language)):
+            headlines.setdefault(story_id, {})[language] = headline
+        listed = []
+        for story in rows:
+            members = [a for a in articles if a.story_id == story.id]
+            listed.append(ListedStory(
+                story.id, story.title, story.language, headlines.get(story.id, {}),
+                tuple(ListedSource(a.title, a.outlet, a.url, a.path,
+                                   shown_published(a.published, a.published_text))
+                      for a in members),
+                story.version, story.summarised_version, story.withheld,
+                story_published(story.last_published,
+                                [(a.published, a.published_text) for a in members])))
+        return listed

@@ -23,7 +23,7 @@ class Subscriber:
     id: int
     chat_id: str
     name: str | None
-    languages: str  # fr, en or both (config.READER_LANGUAGES)
+    languages: str  # fr, en or both (briefing.config.READER_LANGUAGES)
     digest_time: str  # HH:MM, local
     timezone: str  # IANA name
     feeds: tuple[int, ...]  # empty: every feed
@@ -45,6 +45,13 @@ def find(db: Database, chat_id: str) -> Subscriber | None:
     """The reader of this chat, or None."""
     with db.session() as session:
         row = _row(session, chat_id)
+        return _subscriber(row) if row else None
+
+
+def by_id(db: Database, subscriber_id: int) -> Subscriber | None:
+    """The reader with this id, or None."""
+    with db.session() as session:
+        row = session.get(SubscriberRow, subscriber_id)
         return _subscriber(row) if row else None
 
 
@@ -83,3 +90,12 @@ def active_count(db: Database) -> int:
     with db.session() as session:
         return int(session.scalar(select(func.count(SubscriberRow.id))
                                   .where(SubscriberRow.active)) or 0)
+
+
+def mark_digest(db: Database, chat_id: str, at: datetime) -> None:
+    """Remember that the reader of this chat got a digest at `at` (the next covers from
+    there)."""
+    with db.session() as session:
+        row = _row(session, chat_id)
+        if row is not None:
+            row.last_digest_at = at

@@ -21,8 +21,7 @@ from briefing.evaluation.rouge import Tokenizer, rouge
 from briefing.evaluation.runner import Options, Prices, Run, run_eval
 from briefing.evaluation.summary import overall, percentile, to_json
 from briefing.llm.answers import InvalidAnswer
-from tests.cli.test_summarize import one_line_error, run
-from tests.conftest import SEEDS, orangesum, shared_path
+from tests.conftest import SEEDS, one_line_error, orangesum, run, shared_path
 from tests.fakes.briefs import brief_answer, good_answer
 from tests.fakes.openai_server import FakeOpenAI, Reply
 

@@ -3,54 +3,61 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from rich.console import Console
 
+from briefing.briefs.models import Brief, Quote
 from briefing.briefs.pipeline import summarise
 from briefing.config import Settings
 from briefing.render.telegram import digest_messages
 from briefing.render.terminal import render_terminal
-from briefing.service.digests import DigestItem, render_text
+from briefing.render.text import render_text
+from briefing.service.digests import Digest, DigestItem, SourceRef
 from tests.conftest import text_story
 
-FR: dict[str, Any] = {"language": "fr", "headline": "Le conseil vote le budget des écoles.",
-      "points": ["Les travaux commencent en septembre."],
-      "quotes": [{"text": "C'est un vote historique", "source": "S1", "translation": None}]}
+FR = Brief("fr", "Le conseil vote le budget des écoles.",
+           ("Les travaux commencent en septembre.",),
+           (Quote("C'est un vote historique", "S1", 0, 24),))
+SOURCES = (SourceRef("S1", "Le Progrès"),)
 
 
-def copy_of(brief: dict[str, Any], lang: str, original: str) -> dict[str, Any]:
-    return {**brief, "language": lang, "original_language": original}
+def copy_of(brief: Brief, lang: str, original: str) -> Brief:
+    return replace(brief, language=lang, original_language=original)
 
 
-def telegram(briefs: list[dict[str, Any]], lang: str) -> str:
-    item = {"story_id": 1, "briefs": briefs, "sources": [("Le Progrès", None)],
-            "source_details": [{"id": "S1", "outlet": "Le Progrès", "url": None}]}
+def telegram(briefs: list[Brief], lang: str) -> str:
+    item = DigestItem(1, tuple(briefs), SOURCES)
     return "\n".join(text for text, _ in digest_messages([item], "02/12", lang))
+
+
+def plain(*briefs: Brief) -> str:
+    digest = Digest(date(2026, 12, 2), ("fr", "en"), (DigestItem(1, briefs, SOURCES),))
+    return "\n".join(p.text for p in render_text(digest))
 
 
 def test_both_languages_show_an_untranslated_brief_once() -> None:
     text = telegram([FR, copy_of(FR, "en", "fr")], "fr")
-    assert text.count(FR["headline"]) == 1 and text.count(FR["points"][0]) == 1
+    assert text.count(FR.headline) == 1 and text.count(FR.points[0]) == 1
 
 
 def test_an_untranslated_brief_is_labelled_in_the_readers_language() -> None:
     assert "(untranslated — in French)" in telegram([copy_of(FR, "en", "fr")], "en")
-    english = {**FR, "language": "en", "headline": "The council votes the budget."}
+    english = replace(FR, language="en", headline="The council votes the budget.")
     assert "(non traduit — en anglais)" in telegram([copy_of(english, "fr", "en")], "fr")
-    german = {**FR, "language": "de", "headline": "Der Stadtrat beschließt den Haushalt."}
+    german = replace(FR, language="de", headline="Der Stadtrat beschließt den Haushalt.")
     both = telegram([copy_of(german, "fr", "de"), copy_of(german, "en", "de")], "fr")
-    assert both.count(german["headline"]) == 1 and "(non traduit — en allemand)" in both
+    assert both.count(german.headline) == 1 and "(non traduit — en allemand)" in both
 
 
 def test_plain_text_digests_name_languages_and_show_a_brief_once() -> None:
-    item = DigestItem(1, (FR, copy_of(FR, "en", "fr")), (("Le Progrès", None),), None)
-    text = "\n".join(p["text"] for p in render_text([item], date(2026, 12, 2)))
-    assert text.count(FR["headline"]) == 1 and "[Français]" in text and "[fr]" not in text
-    alone = DigestItem(1, (copy_of(FR, "en", "fr"),), (("Le Progrès", None),), None)
-    text = "\n".join(p["text"] for p in render_text([alone], date(2026, 12, 2)))
-    assert f"[English, untranslated — in French] {FR['headline']}" in text
+    text = plain(FR, copy_of(FR, "en", "fr"))
+    assert text.count(FR.headline) == 1 and "[Français]" in text and "[fr]" not in text
+    assert "— Le Progrès" in text and "« C'est un vote historique »" in text
+    text = plain(copy_of(FR, "en", "fr"))
+    assert f"[English, untranslated — in French] {FR.headline}" in text
 
 
 def test_terminal_shows_the_french_brief_once_and_says_english_is_untranslated(

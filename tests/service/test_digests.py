@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from briefing.service.digests import compose, due_date, schedule_digests
+from briefing.render.text import render_text
+from briefing.service.digests import compose, due_date, load_digest, schedule_digests
 from briefing.service.subscribers import add_subscriber
 from briefing.store.db import Database
 from briefing.store.models import (
@@ -59,10 +61,24 @@ def subscriber(db: Database, chat: str = "42", **changes: object) -> SubscriberR
         return sub
 
 
+@dataclass(frozen=True)
+class When:
+    digest_time: str
+    timezone: str
+
+
+def queued_text(db: Database) -> str:
+    """The pending digest as the file channel would render it now."""
+    with db.session() as session:
+        row = session.scalars(select(DeliveryRow)).one()
+        digest = load_digest(db, row.day, tuple(row.languages), row.story_ids)
+    return "\n".join(part.text for part in render_text(digest))
+
+
 def test_due_date_follows_the_readers_time_zone() -> None:
     grace = timedelta(hours=6)
-    paris = SubscriberRow(digest_time="07:30", timezone="Europe/Paris")
-    montreal = SubscriberRow(digest_time="07:30", timezone="America/Montreal")
+    paris = When(digest_time="07:30", timezone="Europe/Paris")
+    montreal = When(digest_time="07:30", timezone="America/Montreal")
     assert due_date(paris, NOW, grace) == date(2026, 1, 15)
     assert due_date(montreal, NOW, grace) is None  # 01:35 there
     assert due_date(montreal, NOW + timedelta(hours=6), grace) == date(2026, 1, 15)
@@ -81,7 +97,26 @@ def test_a_due_digest_is_queued_once(db: Database, store_url: str, tmp_path: Pat
     with db.session() as session:
         row = session.scalars(select(DeliveryRow)).one()
         assert row.key.endswith(":2026-01-15") and row.state == "pending"
-        assert "budget (fr)" in row.payload[1]["text"] and "budget (en)" in row.payload[1]["text"]
+        assert (row.day, row.languages) == (date(2026, 1, 15), ["fr", "en"])
+        assert session.get_one(SubscriberRow, row.subscriber_id).last_digest_at == NOW
+    text = queued_text(db)
+    assert "budget (fr)" in text and "budget (en)" in text
+
+
+def test_the_outbox_row_keeps_the_readers_local_day_and_languages(
+    db: Database, store_url: str, tmp_path: Path
+) -> None:
+    """At 00:10 UTC on the 16th it is 07:10 on the 16th in Ho Chi Minh City: the digest is
+    the 16th's there, whatever the UTC date, and the English interface comes first."""
+    settings = service_settings(store_url, tmp_path)
+    add_story(db, "budget", 1, NOW)
+    add_subscriber(db, "84", "07:00", "Asia/Ho_Chi_Minh", "en")
+    assert schedule_digests(db, datetime(2026, 1, 16, 0, 10, tzinfo=UTC), settings) == 1
+    with db.session() as session:
+        row = session.scalars(select(DeliveryRow)).one()
+        assert (row.day, row.languages, row.key[-10:]) == (date(2026, 1, 16), ["en"],
+                                                          "2026-01-16")
+    assert "Briefing — 2026-01-16" in queued_text(db) and "budget (fr)" not in queued_text(db)
 
 
 def test_an_empty_period_sends_nothing(db: Database, store_url: str, tmp_path: Path) -> None:
@@ -115,14 +150,17 @@ def test_compose_orders_best_sourced_first_then_newest_and_filters_feeds(
     lone_new = add_story(db, "lone", 1, NOW - timedelta(hours=1))
     wide = add_story(db, "wide", 3, NOW - timedelta(hours=5), feed_id=feed_id)
     older = add_story(db, "older", 1, NOW - timedelta(hours=8))
-    with db.session() as session:
-        items = compose(session, NOW - timedelta(days=1), ("fr",), [], 10)
-        assert [i.story_id for i in items] == [wide, lone_new, older]
-        assert [b["language"] for b in items[0].briefs] == ["fr"]
-        assert len(items[0].sources) == 3 and items[0].sources[0][1]
-        followed = compose(session, NOW - timedelta(days=1), ("fr", "en"), [feed_id], 10)
-        assert [i.story_id for i in followed] == [wide]
-        assert compose(session, NOW - timedelta(days=1), ("en",), [], 1)[0].story_id == wide
+    items = compose(db, NOW - timedelta(days=1), ("fr",), [], 10)
+    assert [i.story_id for i in items] == [wide, lone_new, older]
+    assert [b.language for b in items[0].briefs] == ["fr"]
+    assert [(s.id, s.outlet) for s in items[0].sources] == [
+        ("S1", "Outlet 0"), ("S2", "Outlet 1"), ("S3", "Outlet 2")]
+    assert items[0].sources[0].url == "https://news.example/wide/0"
+    assert items[0].briefs[0].quotes[0].text == "une citation vérifiée"
+    followed = compose(db, NOW - timedelta(days=1), ("en", "fr"), [feed_id], 10)
+    assert [i.story_id for i in followed] == [wide]
+    assert [b.language for b in followed[0].briefs] == ["en", "fr"]  # the reader's order
+    assert compose(db, NOW - timedelta(days=1), ("en",), [], 1)[0].story_id == wide
 
 
 @pytest.mark.parametrize("value", ["25:00", "7h30", ""])
@@ -158,7 +196,8 @@ def test_a_story_briefed_after_the_last_digest_is_in_the_next_whatever_its_date(
     with db.session() as session:
         row = session.scalars(select(DeliveryRow)).one()
         assert row.story_ids == [late]  # and not `sent`, already in the 06:27 digest
-        assert sent not in row.story_ids and "late (fr)" in row.payload[1]["text"]
+        assert sent not in row.story_ids
+    assert "late (fr)" in queued_text(db)
 
 
 def test_a_story_published_after_the_last_digest_but_briefed_before_is_not_repeated(
@@ -167,17 +206,15 @@ def test_a_story_published_after_the_last_digest_but_briefed_before_is_not_repea
     since = NOW - timedelta(hours=2)
     add_story(db, "early", 1, NOW - timedelta(hours=1), briefed=NOW - timedelta(hours=3))
     again = add_story(db, "again", 2, NOW - timedelta(days=2), briefed=NOW - timedelta(hours=1))
-    with db.session() as session:
-        # `again` gained a source and a new brief after the last digest: it comes back.
-        assert [i.story_id for i in compose(session, since, ("fr",), [], 10)] == [again]
+    # `again` gained a source and a new brief after the last digest: it comes back.
+    assert [i.story_id for i in compose(db, since, ("fr",), [], 10)] == [again]
 
 
 def test_withheld_stories_never_reach_a_digest(db: Database) -> None:
     shown = add_story(db, "shown", 1, NOW - timedelta(hours=1))
     add_story(db, "hidden", 3, NOW - timedelta(hours=1), withheld="no point survived the checks")
-    with db.session() as session:
-        assert [i.story_id for i in compose(session, NOW - timedelta(days=1), ("fr",), [],
-                                            10)] == [shown]
+    assert [i.story_id for i in compose(db, NOW - timedelta(days=1), ("fr",), [],
+                                        10)] == [shown]
 
 
 def test_digest_selection_uses_the_briefed_at_index(db: Database, store_url: str) -> None:
@@ -186,7 +223,7 @@ def test_digest_selection_uses_the_briefed_at_index(db: Database, store_url: str
         pytest.skip("the plan is checked on SQLite, the default store")
     from sqlalchemy import event
 
-    from briefing.service.digests import _story_rows
+    from briefing.store.digests import story_rows
 
     executed: list[tuple[str, Any]] = []
 
@@ -196,7 +233,7 @@ def test_digest_selection_uses_the_briefed_at_index(db: Database, store_url: str
     event.listen(db.engine, "before_cursor_execute", keep)
     try:
         with db.session() as session:
-            _story_rows(session, NOW - timedelta(days=1), [], 8)
+            story_rows(session, NOW - timedelta(days=1), [], 8)
     finally:
         event.remove(db.engine, "before_cursor_execute", keep)
     statement, parameters = executed[-1]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -16,10 +15,9 @@ from briefing.service.digests import schedule_digests
 from briefing.service.ingest import ingest_feeds
 from briefing.service.subscribers import add_subscriber
 from briefing.service.summaries import summarise_pending
-from briefing.sources.feeds.parse import TEASER_WORDS
 from briefing.store.db import Database
 from briefing.store.models import ArticleRow, DeliveryRow, FeedRow, StoryRow, SubscriberRow
-from tests.conftest import SEEDS, service_settings
+from tests.conftest import NEWS, SEEDS, news_feed, news_item, news_page, service_settings
 from tests.fakes.web_server import FakeWebServer
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -137,59 +135,6 @@ def test_a_failing_feed_backs_off(
 
 
 # --- Entries keep the feed's facts; only teasers fetch their page --------------------------
-
-# Three articles that name old years in passing; each briefs offline with two quotes.
-NEWS = {
-    "tram": ("Le tramway de Tours repart",
-             "Le chantier du tramway de Tours a repris lundi après huit mois d'arrêt, a annoncé "
-             "la métropole. Lancé en octobre 2016, le projet devait relier la gare au campus des "
-             "Deux-Lions en 2019. « Nous avons enfin trouvé un accord avec l'entreprise de génie "
-             "civil », a déclaré le président de la métropole, Frédéric Augis, lors d'une "
-             "conférence de presse. Les travaux coûteront 48 millions d'euros de plus que prévu, "
-             "selon le dernier budget voté en 1998 pour la première ligne et révisé depuis. "
-             "L'opposition dénonce un dérapage. « Les habitants paient deux fois le retard de ce "
-             "chantier », a estimé la conseillère Claire Martin. La mise en service est "
-             "désormais attendue pour l'automne 2027."),
-    "glacier": ("Le glacier d'Argentière recule de 38 mètres",
-                "Des chercheurs de l'université de Grenoble ont mesuré un recul de 38 mètres du "
-                "glacier d'Argentière en un an. Les relevés, commencés en octobre 2016, montrent "
-                "une accélération nette depuis trois étés. « Ce rythme dépasse nos pires "
-                "scénarios », explique la glaciologue Anne Dubois, qui mesure le front de glace "
-                "depuis quinze ans. L'équipe a installé douze balises GPS sur la langue du "
-                "glacier. « Nous perdons l'équivalent d'un immeuble de dix étages chaque "
-                "saison », ajoute son collègue Marc Rivière. Les résultats seront publiés dans "
-                "la revue Nature Geoscience au printemps."),
-    "rail": ("Une ligne directe Lyon-Turin en juin",
-             "La compagnie ferroviaire Trenitalia lancera en juin une ligne directe entre Lyon et "
-             "Turin, avec quatre allers-retours quotidiens. Le tunnel, en travaux depuis octobre "
-             "2016, ne sera pas prêt avant 2032, et les trains emprunteront l'ancienne ligne du "
-             "Fréjus. « C'est une étape pour le rail européen », a estimé son directeur Marco "
-             "Bellini lors d'une conférence de presse à Milan. Les billets seront vendus à "
-             "partir de 29 euros. « Nous visons un million de voyageurs la première année », "
-             "a-t-il ajouté. La SNCF, concurrente sur cet axe, n'a pas souhaité réagir."),
-}
-
-
-def news_page(key: str, head: str = "") -> bytes:
-    """The article's page: a title of its own (with the site's name), `head` as metadata."""
-    title, text = NEWS[key]
-    return (f"<html><head><title>{title} | Le Fil</title>{head}</head><body><article>"
-            f"<h1>{title}</h1><p>{text}</p></article></body></html>").encode()
-
-
-def news_item(base: str, key: str, published: datetime | None, *, full: bool,
-              title: str | None = None) -> str:
-    """An RSS item: the whole article in its description (`full`), else a one-line teaser."""
-    body = NEWS[key][1] * (1 + TEASER_WORDS // 100) if full else "Le point sur l'affaire."
-    date = f"<pubDate>{format_datetime(published, usegmt=True)}</pubDate>" if published else ""
-    return (f"<item><title>{title or NEWS[key][0]}</title><link>{base}/{key}</link>"
-            f"<guid>{key}</guid>{date}<description>{body}</description></item>")
-
-
-def news_feed(*items: str) -> bytes:
-    return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
-            f"<title>Le Fil</title>{''.join(items)}</channel></rss>").encode()
-
 
 def page_requests(web: FakeWebServer) -> list[str]:
     return [path for path, _ in web.requests if path != "/rss"]

@@ -22,8 +22,14 @@ import pytest
 from sqlalchemy import func, select
 
 from briefing.config import StoreSettings
-from briefing.store.db import open_database
-from briefing.store.models import ArticleRow, DeliveryRow, StoryRow, SubscriberRow
+from briefing.store.db import Database, open_database
+from briefing.store.models import (
+    ArticleRow,
+    DeliveryRow,
+    SentMessageRow,
+    StoryRow,
+    SubscriberRow,
+)
 from tests.conftest import SEEDS
 from tests.fakes.briefs import good_answer
 from tests.fakes.openai_server import FakeOpenAI, Reply
@@ -152,6 +158,50 @@ def test_sigkill_during_delivery_never_duplicates_or_drops_a_part(
     db = open_database(StoreSettings(data_dir=str(workdir / "data")), migrate=False)
     with db.session() as session:
         row = session.scalars(select(DeliveryRow).where(DeliveryRow.state == "sent")).one()
-        assert keys == [f"{row.key}#{i}" for i in range(len(row.payload))]
-        assert len(row.story_ids) == 4
+        assert keys == [f"{row.key}#{i}" for i in range(row.sent_parts)]
+        assert len(row.story_ids) == 4 and row.sent_parts == 1 + 4  # header, then each story
+        recorded = session.scalars(select(SentMessageRow.part).where(
+            SentMessageRow.delivery_id == row.id).order_by(SentMessageRow.part)).all()
+        assert recorded == list(range(row.sent_parts))  # each part recorded once, in order
     db.close()
+
+
+# --- one cycle, in process: what it reports --------------------------------------------
+
+
+def test_a_cycle_reports_what_it_did_and_a_rejected_file_once(
+    db: Database, store_url: str, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from briefing.render.file_channel import FileChannel
+    from briefing.service.runner import CycleReport, Service
+    from tests.conftest import service_settings
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for seed in SEEDS:
+        shutil.copy(seed, folder / seed.name)
+    (folder / "broken.txt").write_bytes(b"\xff\xfe\x00\xd8" * 8)  # no text in any encoding
+    settled = time.time() - 60  # written a minute ago: the watcher takes them at once
+    for path in folder.iterdir():
+        os.utime(path, (settled, settled))
+    settings = service_settings(store_url, folder)
+    settings = settings.model_copy(update={"store": settings.store.model_copy(
+        update={"data_dir": str(tmp_path / "data")})})
+    (tmp_path / "data").mkdir()
+    seen: list[CycleReport] = []
+
+    async def two_cycles() -> tuple[CycleReport, CycleReport]:
+        service = Service(settings, db, FileChannel(tmp_path / "out.jsonl"),
+                          on_cycle=seen.append)
+        first = await service.cycle()
+        # A new process (a restart) does not report the same rejected file again.
+        again = Service(settings, db, FileChannel(tmp_path / "out.jsonl"))
+        return first, await again.cycle()
+
+    first, second = asyncio.run(two_cycles())
+    assert seen == [first]
+    assert (first.ingested, len(first.briefed), first.waiting) == (2, 1, 0)
+    assert len(first.errors) == 1 and "broken.txt" in first.errors[0]
+    assert second.ingested == 0 and second.errors == ()

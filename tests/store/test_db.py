@@ -11,7 +11,7 @@ import pytest
 from briefing.config import load_settings
 from briefing.errors import ConfigError
 from briefing.store.db import open_database
-from tests.cli.test_summarize import CLEAN_ENV
+from tests.conftest import CLEAN_ENV
 
 
 def test_a_data_directory_that_is_a_file_is_refused(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +155,8 @@ def _article_with_url(_ids: Ids, value: str) -> Base:
 
 
 def _delivery(ids: Ids, value: str) -> Base:
-    return DeliveryRow(key=value, subscriber_id=ids["subscriber"], kind="digest", payload=["x"])
+    return DeliveryRow(key=value, subscriber_id=ids["subscriber"], kind="digest",
+                       day=date(2026, 1, 1))
 
 
 def _brief(ids: Ids, value: str) -> Base:

@@ -1,0 +1,1 @@
+"""Benchmarks of the briefing project: run each as `python -m bench.NAME` (see README.md)."""

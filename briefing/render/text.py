@@ -1,0 +1,37 @@
+"""Plain-text digests: for the console preview and the file channel.
+
+One part for the header, then one per story: its briefs (an untranslated copy of a
+brief shown once, labelled in the reader's words), a quote of each, and its sources.
+"""
+
+from __future__ import annotations
+
+from briefing.render.labels import own_name, shown_once, untranslated_label
+from briefing.service.digests import Digest, DigestItem, Part
+
+
+def story_text(number: int, item: DigestItem, max_quotes: int = 1) -> str:
+    """One story of a digest as plain text, numbered."""
+    lines = []
+    for brief, original in shown_once(item.briefs):
+        tag = own_name(brief.language)
+        if original is not None:  # the sources' brief, offline: said in the reader's words
+            tag += f", {untranslated_label(original, brief.language)}"
+        lines.append(f"{number}. [{tag}] {brief.headline}")
+        lines += [f"   • {point}" for point in brief.points]
+        for quote in brief.quotes[:max_quotes]:
+            lines.append(f"   « {quote.text} »")
+            if quote.translation:
+                lines.append(f"     (translation: {quote.translation})")
+            elif quote.untranslated and original is None:
+                lines.append("     (quote not translated)")
+    lines += [f"   — {s.label}{f' {s.url}' if s.url else ''}" for s in item.sources]
+    return "\n".join(lines)
+
+
+def render_text(digest: Digest, max_quotes: int = 1) -> list[Part]:
+    """Plain-text parts of a digest: the header, then one per story."""
+    parts = [Part(f"Briefing — {digest.day.isoformat()}")]
+    parts += [Part(story_text(number, item, max_quotes), (item.story_id,))
+              for number, item in enumerate(digest.items, start=1)]
+    return parts

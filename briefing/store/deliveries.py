@@ -1,0 +1,203 @@
+"""Queries of the outbox: digests queued, their progress part by part, and the messages
+sent for them.
+
+A row says what to send (the stories, the reader's languages and local day), never how:
+the channel renders it at delivery. Each part sent is recorded in the same transaction as
+the row's progress (`mark_part`), with its index: (delivery, part) is unique, so a part is
+never counted twice, whoever sends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from briefing.store.db import Database
+from briefing.store.models import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    SENT,
+    ArticleRow,
+    DeliveryRow,
+    SentMessageRow,
+    SubscriberRow,
+)
+
+SKIPPED = "skipped"  # a due digest with nothing to say: remembered so it is not recomputed
+DIGEST = "digest"
+
+
+@dataclass(frozen=True)
+class NewDigest:
+    """A digest to queue: for whom, for which local day, in which languages, which stories
+    (none: the period had nothing new, and the row only records that it was looked at)."""
+
+    subscriber_id: int
+    key: str
+    day: date
+    languages: tuple[str, ...]
+    story_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An outbox row as the sender needs it."""
+
+    id: int
+    key: str
+    chat_id: str
+    day: date
+    languages: tuple[str, ...]
+    story_ids: tuple[int, ...]
+    sent_parts: int
+    # The stories of each part already sent, in part order (fewer than `sent_parts` only
+    # for parts sent before parts were recorded one by one).
+    sent: tuple[tuple[int, ...], ...]
+
+
+def digest_keys_since(db: Database, since: datetime) -> set[str]:
+    """Keys of the digests queued (or skipped) after `since`."""
+    with db.session() as session:
+        return set(session.scalars(select(DeliveryRow.key).where(
+            DeliveryRow.kind == DIGEST, DeliveryRow.created_at > since)))
+
+
+def queue_digests(db: Database, digests: Sequence[NewDigest], now: datetime) -> int:
+    """Queue these digests in one transaction; returns how many have stories to send.
+
+    A reader's `last_digest_at` moves to `now` with the row that covers it, so the next
+    digest starts where this one ends. A key already queued is left alone.
+    """
+    if not digests:
+        return 0
+    with db.session() as session:
+        known = set(session.scalars(select(DeliveryRow.key).where(
+            DeliveryRow.key.in_([d.key for d in digests]))))
+        queued = 0
+        for digest in digests:
+            if digest.key in known:
+                continue
+            known.add(digest.key)
+            session.add(DeliveryRow(
+                key=digest.key, subscriber_id=digest.subscriber_id, kind=DIGEST,
+                day=digest.day, languages=list(digest.languages),
+                story_ids=list(digest.story_ids),
+                state=PENDING if digest.story_ids else SKIPPED))
+            if digest.story_ids:
+                session.get_one(SubscriberRow, digest.subscriber_id).last_digest_at = now
+                queued += 1
+        return queued
+
+
+def due_deliveries(db: Database, now: datetime, limit: int = 500) -> list[int]:
+    """Ids of outbox rows to send now, oldest first."""
+    with db.session() as session:
+        query = (select(DeliveryRow.id)
+                 .where(DeliveryRow.state == PENDING,
+                        or_(DeliveryRow.next_attempt_at.is_(None),
+                            DeliveryRow.next_attempt_at <= now))
+                 .order_by(DeliveryRow.id).limit(limit))
+        return list(session.scalars(query))
+
+
+def load_delivery(db: Database, delivery_id: int) -> Delivery:
+    """One outbox row, with the reader's chat and the stories of the parts already sent."""
+    with db.session() as session:
+        row = session.get_one(DeliveryRow, delivery_id)
+        chat_id = session.get_one(SubscriberRow, row.subscriber_id).chat_id
+        sent = session.scalars(select(SentMessageRow.story_ids)
+                               .where(SentMessageRow.delivery_id == delivery_id)
+                               .order_by(SentMessageRow.part, SentMessageRow.id)).all()
+        return Delivery(row.id, row.key, chat_id, row.day, tuple(row.languages),
+                        tuple(int(i) for i in row.story_ids), row.sent_parts,
+                        tuple(tuple(int(i) for i in ids) for ids in sent))
+
+
+def mark_part(db: Database, delivery_id: int, chat_id: str, message_id: str,
+              story_ids: Sequence[int], now: datetime, *, last: bool) -> None:
+    """Record one more part as sent, in the transaction that moves the row on; after the
+    `last` part the row is sent and its stories' articles are delivered."""
+    with db.session() as session:
+        row = session.get_one(DeliveryRow, delivery_id)
+        session.add(SentMessageRow(chat_id=chat_id, message_id=message_id, delivery_id=row.id,
+                                   part=row.sent_parts, story_ids=list(story_ids)))
+        row.sent_parts += 1
+        row.message_ids = [*row.message_ids, message_id]
+        if last:
+            _close(session, row, now)
+
+
+def finish_delivery(db: Database, delivery_id: int, now: datetime) -> str:
+    """Close a row with nothing (left) to send: sent when some part went out, else skipped
+    (its stories were all withheld or removed before it went out). Returns the state."""
+    with db.session() as session:
+        row = session.get_one(DeliveryRow, delivery_id)
+        if row.sent_parts:
+            _close(session, row, now)
+        else:
+            row.state = SKIPPED
+        return row.state
+
+
+def _close(session: Session, row: DeliveryRow, now: datetime) -> None:
+    row.state, row.sent_at = SENT, now
+    for article in session.scalars(select(ArticleRow).where(
+            ArticleRow.story_id.in_(row.story_ids))):
+        article.state = DELIVERED
+
+
+def mark_failure(db: Database, delivery_id: int, error: str, now: datetime, *, gone: bool,
+                 max_attempts: int, wait: Callable[[int], timedelta]) -> str:
+    """Record a failed attempt; returns the row's state after it.
+
+    `gone`: the reader cannot be reached any more, so the row fails and the reader is
+    deactivated. Otherwise the row fails after `max_attempts`, or waits `wait(attempts)`.
+    """
+    with db.session() as session:
+        row = session.get_one(DeliveryRow, delivery_id)
+        row.attempts += 1
+        row.last_error = error[:500]
+        if gone:
+            session.get_one(SubscriberRow, row.subscriber_id).active = False
+            row.state = FAILED
+        elif row.attempts >= max_attempts:
+            row.state = FAILED
+        else:
+            row.next_attempt_at = now + wait(row.attempts)
+        return row.state
+
+
+def record_message(db: Database, chat_id: str, message_id: str,
+                   story_ids: Sequence[int]) -> None:
+    """Remember what a message sent outside a digest is about (a summary, the latest
+    stories, an answer), so a reply to it can be answered."""
+    with db.session() as session:
+        session.add(SentMessageRow(chat_id=chat_id, message_id=message_id,
+                                   story_ids=list(story_ids)))
+
+
+def replied_stories(db: Database, chat_id: str, message_id: str | None) -> list[int]:
+    """The stories of the message replied to, or of the last message with stories sent to
+    this chat when the reply names none."""
+    with db.session() as session:
+        query = select(SentMessageRow).where(SentMessageRow.chat_id == chat_id)
+        if message_id is not None:
+            query = query.where(SentMessageRow.message_id == message_id)
+        rows = session.scalars(query.order_by(SentMessageRow.id.desc()).limit(20)).all()
+        return next(([int(i) for i in r.story_ids] for r in rows if r.story_ids), [])
+
+
+def delivery_counts(db: Database, since: datetime) -> tuple[int, int, int]:
+    """Deliveries sent since `since`, pending now, and failed (all time)."""
+    with db.session() as session:
+        def count(*where: object) -> int:
+            query = select(func.count(DeliveryRow.id)).where(*where)  # type: ignore[arg-type]
+            return int(session.scalar(query) or 0)
+
+        return (count(DeliveryRow.state == SENT, DeliveryRow.sent_at >= since),
+                count(DeliveryRow.state == PENDING), count(DeliveryRow.state == FAILED))
