@@ -14,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -83,6 +83,13 @@ class Database:
         """A session in a transaction: committed on success, rolled back on error."""
         with self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A plain connection for reads that need no ORM objects (the digest queries): a
+        consistent snapshot with less overhead than a session."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
 
     def shown(self) -> str:
         """The store as messages name it: its URL without the password."""

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Connection, Select, bindparam, func, select
+from sqlalchemy.orm import aliased
 
 from briefing.briefs.models import Brief, Quote
 from briefing.store.db import Database
@@ -60,23 +60,20 @@ def quote_of(data: dict[str, Any]) -> Quote:
                  untranslated=bool(data.get("untranslated", False)))
 
 
-def brief_of(row: BriefRow) -> Brief:
-    """A stored brief as the pipeline's `Brief`."""
-    return Brief(language=row.language, headline=row.headline,
-                 points=tuple(str(p) for p in row.points),
-                 quotes=tuple(quote_of(q) for q in row.quotes),
-                 original_language=row.original_language)
+def _brief(language: str, headline: str, points: Sequence[Any],
+           quotes: Sequence[dict[str, Any]], original_language: str | None) -> Brief:
+    return Brief(language=language, headline=headline, points=tuple(str(p) for p in points),
+                 quotes=tuple(quote_of(q) for q in quotes), original_language=original_language)
 
 
-def story_rows(session: Session, since: datetime, feeds: Sequence[int],
-               limit: int) -> list[StoryPick]:
-    """The stories briefed after `since` (arrival, not publication) and not withheld, from
-    these feeds (every feed when empty), best-sourced first, then newest."""
+def _story_query(by_feed: bool) -> Select[int, datetime | None, int]:
+    """The selection of `story_rows`, with bound parameters (built once, see `_QUERIES`)."""
     # The ids come from a range of ix_stories_briefed_at in a subquery of their own: joined
     # directly, SQLite (no ANALYZE) prefers scanning every story to grouping by id after the
     # range, and that scan would grow with the store's history.
     arrived = aliased(StoryRow)
-    recent = select(arrived.id).where(arrived.briefed_at > since, arrived.withheld.is_(None))
+    recent = select(arrived.id).where(arrived.briefed_at > bindparam("since"),
+                                      arrived.withheld.is_(None))
     sources = func.count(func.distinct(ArticleRow.id)).label("sources")
     query = (
         select(StoryRow.id, StoryRow.last_published, sources)
@@ -84,39 +81,68 @@ def story_rows(session: Session, since: datetime, feeds: Sequence[int],
         .where(StoryRow.id.in_(recent))
         .group_by(StoryRow.id, StoryRow.last_published)
         .order_by(sources.desc(), StoryRow.last_published.desc(), StoryRow.id.desc())
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
+    if by_feed:
+        query = query.where(ArticleRow.feed_id.in_(bindparam("feeds", expanding=True)))
+    return query
+
+
+def _queries() -> dict[str, Any]:
+    return {
+        "all feeds": _story_query(by_feed=False),
+        "some feeds": _story_query(by_feed=True),
+        "briefs": select(BriefRow.story_id, BriefRow.language, BriefRow.headline,
+                         BriefRow.points, BriefRow.quotes, BriefRow.original_language)
+        .where(BriefRow.story_id.in_(bindparam("ids", expanding=True)),
+               BriefRow.language.in_(bindparam("languages", expanding=True))),
+        "articles": select(ArticleRow.story_id, ArticleRow.outlet, ArticleRow.title,
+                           ArticleRow.url, ArticleRow.path)
+        .where(ArticleRow.story_id.in_(bindparam("ids", expanding=True)))
+        .order_by(ArticleRow.id),
+        "stories": select(StoryRow.id, StoryRow.last_published)
+        .where(StoryRow.id.in_(bindparam("ids", expanding=True)), StoryRow.withheld.is_(None)),
+    }
+
+
+# Built once: every reader's digest runs the same statements, and building a statement
+# cost more than running it (a digest pass composes a thousand of them).
+_QUERIES = _queries()
+
+
+def story_rows(conn: Connection, since: datetime, feeds: Sequence[int],
+               limit: int) -> list[StoryPick]:
+    """The stories briefed after `since` (arrival, not publication) and not withheld, from
+    these feeds (every feed when empty), best-sourced first, then newest."""
     if feeds:
-        query = query.where(ArticleRow.feed_id.in_(list(feeds)))
-    return [StoryPick(row.id, row.last_published, int(row.sources))
-            for row in session.execute(query)]
+        rows = conn.execute(_QUERIES["some feeds"],
+                            {"since": since, "limit": limit, "feeds": list(feeds)})
+    else:
+        rows = conn.execute(_QUERIES["all feeds"], {"since": since, "limit": limit})
+    return [StoryPick(row.id, row.last_published, int(row.sources)) for row in rows]
 
 
-def _briefed(session: Session, picks: Sequence[tuple[int, datetime | None]],
+def _briefed(conn: Connection, picks: Sequence[tuple[int, datetime | None]],
              languages: Sequence[str]) -> list[BriefedStory]:
     """The briefs and articles of these stories, in the order given; a story without a
     brief in any of the languages is left out."""
     ids = [story_id for story_id, _ in picks]
-    briefs = session.scalars(
-        select(BriefRow).where(BriefRow.story_id.in_(ids), BriefRow.language.in_(languages))
-    ).all()
-    by_story: dict[int, list[BriefRow]] = {}
-    for brief in briefs:
-        by_story.setdefault(brief.story_id, []).append(brief)
+    # Columns on a plain connection, not ORM entities in a session: a digest pass reads
+    # thousands of briefs, and tracking them cost more than the queries themselves.
+    by_story: dict[int, dict[str, Brief]] = {}
+    for row in conn.execute(_QUERIES["briefs"], {"ids": ids, "languages": list(languages)}):
+        by_story.setdefault(row.story_id, {})[row.language] = _brief(
+            row.language, row.headline, row.points, row.quotes, row.original_language)
     articles: dict[int, list[DigestArticle]] = {}
-    for row in session.execute(
-        select(ArticleRow.story_id, ArticleRow.outlet, ArticleRow.title, ArticleRow.url,
-               ArticleRow.path)
-        .where(ArticleRow.story_id.in_(ids)).order_by(ArticleRow.id)
-    ):
+    for row in conn.execute(_QUERIES["articles"], {"ids": ids}):
         articles.setdefault(row.story_id, []).append(
             DigestArticle(row.outlet, row.title, row.url, row.path))
     stories = []
-    order = list(languages)
     for story_id, published in picks:
-        found = sorted(by_story.get(story_id, []), key=lambda b: order.index(b.language))
+        briefs = by_story.get(story_id, {})
+        found = tuple(briefs[lang] for lang in languages if lang in briefs)
         if found:
-            stories.append(BriefedStory(story_id, published, tuple(brief_of(b) for b in found),
+            stories.append(BriefedStory(story_id, published, found,
                                         tuple(articles.get(story_id, []))))
     return stories
 
@@ -124,19 +150,17 @@ def _briefed(session: Session, picks: Sequence[tuple[int, datetime | None]],
 def briefed_since(db: Database, since: datetime, languages: Sequence[str],
                   feeds: Sequence[int], limit: int) -> list[BriefedStory]:
     """The stories of a digest covering what was briefed after `since`, in digest order."""
-    with db.session() as session:
-        picks = story_rows(session, since, feeds, limit)
-        return _briefed(session, [(p.id, p.last_published) for p in picks], languages)
+    with db.reading() as conn:
+        picks = story_rows(conn, since, feeds, limit)
+        return _briefed(conn, [(p.id, p.last_published) for p in picks], languages)
 
 
 def briefed_stories(db: Database, story_ids: Sequence[int],
                     languages: Sequence[str]) -> list[BriefedStory]:
     """These stories as they are now, in the order given (a queued digest at delivery);
     a story gone, withheld since, or without a brief in the languages is left out."""
-    with db.session() as session:
-        rows = session.execute(
-            select(StoryRow.id, StoryRow.last_published)
-            .where(StoryRow.id.in_(list(story_ids)), StoryRow.withheld.is_(None))).all()
+    with db.reading() as conn:
+        rows = conn.execute(_QUERIES["stories"], {"ids": list(story_ids)}).all()
         published = {row.id: row.last_published for row in rows}
         picks = [(i, published[i]) for i in story_ids if i in published]
-        return _briefed(session, picks, languages)
+        return _briefed(conn, picks, languages)

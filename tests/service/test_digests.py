@@ -232,8 +232,8 @@ def test_digest_selection_uses_the_briefed_at_index(db: Database, store_url: str
 
     event.listen(db.engine, "before_cursor_execute", keep)
     try:
-        with db.session() as session:
-            story_rows(session, NOW - timedelta(days=1), [], 8)
+        with db.reading() as conn:
+            story_rows(conn, NOW - timedelta(days=1), [], 8)
     finally:
         event.remove(db.engine, "before_cursor_execute", keep)
     statement, parameters = executed[-1]
