@@ -211,3 +211,14 @@ def test_no_module_declares_all() -> None:
 def test_every_package_says_what_it_owns(package: str) -> None:
     doc = ast.get_docstring(MODULES[f"briefing.{package}"]) or ""
     assert len(doc.split()) >= 12, f"briefing/{package}/__init__.py needs its docstring"
+
+
+def test_the_orm_and_the_pipeline_share_no_class_name() -> None:
+    def classes(tree: ast.Module) -> set[str]:
+        return {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+
+    rows = classes(MODULES["briefing.store.models"])
+    assert rows and all(name.endswith("Row") for name in rows - {"Base", "UTCDateTime"})
+    elsewhere = {name for module, tree in MODULES.items() if module != "briefing.store.models"
+                 for name in classes(tree)}
+    assert rows & elsewhere == set()
