@@ -16,7 +16,7 @@ Target (from the issue): retrieval plus rendering, p95 <= 30 ms.
    own functions: `store.stories.stories_as_one` (one query for the story's
    articles, the `Story` built from the rows), `qa.answer.answer_question`
    without an LLM (language, retrieval, checked quotes), and
-   `bot.content.render_answer` (Telegram HTML, quotes in `<blockquote>`).
+   `bot.questions.render_answer` (Telegram HTML, quotes in `<blockquote>`).
 
 Before timing, a few questions on other stories load py3langid's model and
 compile the query (the bot pays that once, at start-up). Results: p50 / p95 /
@@ -61,7 +61,7 @@ from bench.harness import (
     times,
     yes_no,
 )
-from briefing.bot.content import render_answer
+from briefing.bot.questions import render_answer
 from briefing.briefs.models import Quote
 from briefing.config import StoreSettings, load_settings
 from briefing.qa.answer import answer_question

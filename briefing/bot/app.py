@@ -18,7 +18,7 @@ from telegram.ext import (
     filters,
 )
 
-from briefing.bot import admin, commands, content
+from briefing.bot import admin, commands, content, questions
 from briefing.bot.channel import BotRateLimiter, RateLimiter, TelegramChannel
 from briefing.bot.state import KEY, BotState, lang_of, state_of
 from briefing.bot.texts import COMMANDS, t
@@ -35,7 +35,7 @@ COMMAND_HANDLERS = {
     "lang": commands.lang, "time": commands.time_command, "timezone": commands.timezone,
     "sources": commands.sources, "follow": commands.follow, "unfollow": commands.unfollow,
     "digest": content.digest, "latest": content.latest, "summary": content.summary,
-    "ask": content.ask, "addfeed": admin.addfeed, "removefeed": admin.removefeed,
+    "ask": questions.ask, "addfeed": admin.addfeed, "removefeed": admin.removefeed,
     "stats": admin.stats,
 }
 
@@ -91,7 +91,7 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
         application.add_handler(CommandHandler(name, handler))
     application.add_handler(CallbackQueryHandler(commands.button))
     application.add_handler(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND,
-                                           content.reply_question))
+                                           questions.reply_question))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, content.url_message))
     application.add_error_handler(on_error)
     return application

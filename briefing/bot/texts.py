@@ -77,6 +77,10 @@ TEXTS: dict[str, dict[str, str]] = {
               "en": "Sorry, something went wrong. Please try again later."},
     "sources_do_not_say": {"fr": "Les sources ne le disent pas.",
                            "en": "The sources do not say."},
+    # --- the settings panel ---------------------------------------------------------------
+    # --- questions ------------------------------------------------------------------------
+    # --- digests, lists and summaries -----------------------------------------------------
+    # --- admins ---------------------------------------------------------------------------
 }
 
 
