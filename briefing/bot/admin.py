@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from briefing.bot.state import lang_of, state_of
@@ -17,10 +19,12 @@ from briefing.errors import BadInput
 from briefing.service.feeds_admin import add_checked_feed, remove_feed
 from briefing.store.db import Database
 from briefing.store.deliveries import delivery_counts
+from briefing.store.feeds import failing_feeds
 from briefing.store.llm_calls import tokens_since
 from briefing.store.stories import created_since
 from briefing.store.subscribers import active_count
 
+log = logging.getLogger(__name__)
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
@@ -40,16 +44,33 @@ def admin_only(handler: Handler) -> Handler:
 
 
 def stats_text(db: Database, now: datetime, settings: Settings) -> str:
-    """Subscribers, stories, deliveries, failures, tokens and estimated cost today."""
+    """Subscribers, stories, deliveries, failures, tokens and estimated cost today, and the
+    feeds that fail with their last error."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     sent, pending, failed = delivery_counts(db, midnight)
     prompt, completion = tokens_since(db, midnight)
     cost = (prompt * settings.llm.price_input_per_mtok
             + completion * settings.llm.price_output_per_mtok) / 1e6
-    return (f"subscribers: {active_count(db)}\nstories today: {created_since(db, midnight)}\n"
-            f"deliveries today: {sent} sent, {pending} pending, {failed} failed (all time)\n"
-            f"tokens today: {prompt} in, {completion} out (total {prompt + completion}), "
-            f"about ${cost:.4f}")
+    lines = [f"subscribers: {active_count(db)}", f"stories today: {created_since(db, midnight)}",
+             f"deliveries today: {sent} sent, {pending} pending, {failed} failed (all time)",
+             f"tokens today: {prompt} in, {completion} out (total {prompt + completion}), "
+             f"about ${cost:.4f}"]
+    failing = failing_feeds(db)
+    lines.append(f"failing feeds: {len(failing)}")
+    lines += [f"  {feed.id}. {feed.url}: {feed.errors} errors in a row, last: {feed.last_error}"
+              for feed in failing]
+    return "\n".join(lines)
+
+
+async def alert_admins(bot: Bot, settings: Settings, url: str, error: str) -> None:
+    """Tell every administrator, once, that a feed has started failing (the service calls
+    this on the feed's first error in a row; the full error stays in the log too)."""
+    for admin in settings.telegram.admins:
+        try:
+            await bot.send_message(admin, f"feed failing: {url}\n{error}",
+                                   disable_web_page_preview=True)
+        except TelegramError:  # an admin who never opened the bot: the log has it
+            log.warning("could not tell admin %s that %s fails", admin, url, exc_info=True)
 
 
 @admin_only
@@ -60,7 +81,8 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         added = await asyncio.to_thread(add_checked_feed, state.db, args[0] if args else "",
                                         state.settings.fetch, state.settings.service)
-        text = "\n".join([f"feed {added.id} added: {args[0]} ({added.entries} entries)",
+        title = f"“{added.title}”, " if added.title else ""
+        text = "\n".join([f"feed {added.id} added: {title}{args[0]} ({added.entries} entries)",
                            *added.warnings])
     except BadInput as exc:
         text = str(exc)

@@ -184,12 +184,16 @@ async def _run(settings: Settings, db: Database, deliver_to: Path | None,
     if settings.telegram.token is None:
         await run_service(Service(settings, db, FileChannel(target), on_cycle=report), stop)
         return
+    from briefing.bot.admin import alert_admins
     from briefing.bot.app import build_application, channel_for, running_bot
 
     application = build_application(settings, db)
     async with running_bot(application, settings):
-        await run_service(Service(settings, db, channel_for(application), on_cycle=report),
-                          stop)
+        async def alert(url: str, error: str) -> None:
+            await alert_admins(application.bot, settings, url, error)
+
+        await run_service(Service(settings, db, channel_for(application), on_cycle=report,
+                                  alert=alert), stop)
 
 
 # --- ingest, feeds ------------------------------------------------------------------------

@@ -42,6 +42,9 @@ class FeedReport:
     stored: int = 0
     duplicates: int = 0
     errors: dict[str, str] = field(default_factory=dict)
+    # Feeds that have just started failing (their first error in a row): admins hear of
+    # each once, not at every poll.
+    started_failing: dict[str, str] = field(default_factory=dict)
 
     def add(self, other: FeedReport) -> None:
         """Add another feed's report to this one."""
@@ -49,6 +52,7 @@ class FeedReport:
         self.stored += other.stored
         self.duplicates += other.duplicates
         self.errors.update(other.errors)
+        self.started_failing.update(other.started_failing)
 
 
 def due_feeds(db: Database, now: datetime, *, due_only: bool = True
@@ -101,7 +105,8 @@ def poll_one(db: Database, feed_id: int, state: FeedState, now: datetime,
     except BadInput as exc:
         log.warning("feed %s: %s", state.url, exc)
         report.errors[state.url] = str(exc)
-        record_failure(db, feed_id, now, str(exc), interval, MAX_BACKOFF)
+        if record_failure(db, feed_id, now, str(exc), interval, MAX_BACKOFF) == 1:
+            report.started_failing[state.url] = str(exc)
         return report
     report.polled += 1
     if not result.not_modified:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +30,8 @@ from briefing.store.db import Database
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+# Tells the administrators that a feed has started failing (the bot sends it).
+Alert = Callable[[str, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class CycleReport:
     waiting: int = 0  # stories whose brief failed and waits for the next cycle
     delivered: int = 0  # digests sent since the previous cycle
     errors: tuple[str, ...] = ()  # one line each: a feed, a file or a story
+    # Feeds that started failing in this cycle: (url, error).
+    started_failing: tuple[tuple[str, str], ...] = ()
 
 
 class Service:
@@ -49,10 +53,12 @@ class Service:
 
     def __init__(self, settings: Settings, db: Database, channel: Channel,
                  clock: Clock = utcnow, engine_factory: EngineFactory | None = None,
-                 on_cycle: Callable[[CycleReport], None] | None = None) -> None:
+                 on_cycle: Callable[[CycleReport], None] | None = None,
+                 alert: Alert | None = None) -> None:
         self.settings, self.db, self.channel, self.clock = settings, db, channel, clock
         self.engine_factory = engine_factory
         self.on_cycle = on_cycle
+        self.alert = alert
         # The rejected files are remembered in the data folder: a restart does not report
         # the same file again until it changes.
         self.folder = FolderWatcher(Path(settings.sources.folder),
@@ -86,8 +92,11 @@ class Service:
                   *(f"story {i}: {why}" for i, why in summaries.failed.items()))
         report = CycleReport(folder.stored + feeds.stored, folder.duplicates + feeds.duplicates,
                              tuple(summaries.summarised), len(summaries.failed),
-                             self.delivered, errors)
+                             self.delivered, errors, tuple(feeds.started_failing.items()))
         self.delivered = 0
+        if self.alert is not None:
+            for url, error in report.started_failing:
+                await self.alert(url, error)
         if self.on_cycle is not None:
             self.on_cycle(report)
         return report

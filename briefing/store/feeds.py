@@ -93,10 +93,19 @@ def record_poll(db: Database, feed_id: int, next_poll_at: datetime, *, etag: str
 
 
 def record_failure(db: Database, feed_id: int, now: datetime, error: str,
-                   interval: timedelta, max_backoff: timedelta) -> None:
-    """A failed poll: one more error, the next poll backed off exponentially."""
+                   interval: timedelta, max_backoff: timedelta) -> int:
+    """A failed poll: one more error, the next poll backed off exponentially; returns the
+    feed's errors in a row (1: it has just started failing)."""
     with db.session() as session:
         feed = session.get_one(FeedRow, feed_id)
         feed.errors += 1
         feed.last_error = error
         feed.next_poll_at = now + min(max_backoff, interval * 2 ** feed.errors)
+        return feed.errors
+
+
+def failing_feeds(db: Database) -> list[Feed]:
+    """Active feeds whose last poll failed, with their last error, in id order."""
+    with db.session() as session:
+        return [_feed(row) for row in session.scalars(
+            select(FeedRow).where(FeedRow.active, FeedRow.errors > 0).order_by(FeedRow.id))]

@@ -137,6 +137,7 @@ def test_admin_commands_are_for_admins(tg: FakeTelegram, db: Database, tmp_path:
             tg.user_message(ADMIN, "/stats", user_id=ADMIN, language_code="en")
             added, stats = [m["text"] for m in await said(tg, ADMIN, 2)]
             assert "feed 1 added" in added and "subscribers:" in stats and "tokens today" in stats
+            assert "“Local news”" in added and "(1 entries)" in added
 
     with FakeWebServer() as web:
         web.route("/rss", rss, content_type="application/rss+xml")
