@@ -6,9 +6,19 @@ and exit codes. Messages never contain secrets.
 
 
 class BriefingError(Exception):
-    """Base class for every error briefing raises on purpose."""
+    """Base class for every error briefing raises on purpose.
+
+    The message is for the log, the CLI and admins (it may name settings, addresses, errno
+    texts). `reason` names the failure for readers, who get it in their language from the
+    bot's catalogue, with `values` (a status code, say): never the message itself.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, *, reason: str | None = None, **values: object) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.values = values
 
 
 class BadInput(BriefingError):

@@ -81,6 +81,28 @@ TEXTS: dict[str, dict[str, str]] = {
     # --- questions ------------------------------------------------------------------------
     # --- digests, lists and summaries -----------------------------------------------------
     # --- admins ---------------------------------------------------------------------------
+    # Failures as readers read them (`errors.BriefingError.reason`); the technical message
+    # stays in the log and in admins' replies.
+    "failure_http_status": {"fr": "Cette page est inaccessible (erreur {status}).",
+                            "en": "That page cannot be reached (error {status})."},
+    "failure_unreachable": {"fr": "Je n'arrive pas à joindre ce site pour l'instant.",
+                            "en": "I cannot reach that site right now."},
+    "failure_timeout": {"fr": "Ce site met trop de temps à répondre.",
+                        "en": "That site takes too long to answer."},
+    "failure_refused": {"fr": "Je ne lis pas cette adresse (réseau privé ou lien non web).",
+                        "en": "I do not read that address (a private network or not a web link)."},
+    "failure_invalid_url": {"fr": "Ce lien n'est pas une adresse web valide.",
+                            "en": "That link is not a valid web address."},
+    "failure_not_a_page": {"fr": "Ce lien ne mène pas à une page d'article.",
+                           "en": "That link does not lead to an article page."},
+    "failure_too_large": {"fr": "Cette page est trop volumineuse pour que je la lise.",
+                          "en": "That page is too large for me to read."},
+    "failure_not_text": {"fr": "Je n'arrive pas à lire le texte de cette page.",
+                         "en": "I cannot read the text of that page."},
+    "failure_no_article": {"fr": "Je ne trouve pas d'article sur cette page.",
+                           "en": "I find no article on that page."},
+    "failure_unknown": {"fr": "Je n'ai pas pu lire cette page.",
+                        "en": "I could not read that page."},
 }
 
 

@@ -75,7 +75,7 @@ def _check_not_binary(data: bytes, label: str) -> None:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return  # UTF-16 with a byte-order mark: its NUL bytes are text
     if data.startswith(_BINARY_MAGIC) or b"\x00" in data[:8192]:
-        raise BadInput(f"{label}: binary data, not text")
+        raise BadInput(f"{label}: binary data, not text", reason="not_text")
 
 
 def _looks_like_text(text: str) -> bool:
@@ -128,7 +128,7 @@ def _utf8(data: bytes, label: str, bom: bool) -> Decoded | None:
     if errors * DAMAGE_CHARS_PER_ERROR > len(text):
         raise BadInput(
             f"{label}: undecodable bytes: UTF-8 text with {errors} invalid byte sequences "
-            "(mixed encodings?); save it as UTF-8"
+            "(mixed encodings?); save it as UTF-8", reason="not_text"
         )
     plural = "s" if errors > 1 else ""
     note = f"{label}: {errors} invalid UTF-8 byte sequence{plural} replaced with U+FFFD"
@@ -173,7 +173,7 @@ def decode_text(data: bytes, label: str, charset: str | None = None) -> Decoded:
             found = Decoded(data.decode("utf-16"), "utf-16")
         except UnicodeDecodeError:
             raise BadInput(f"{label}: undecodable bytes (invalid UTF-16 after its byte-order "
-                           "mark)") from None
+                           "mark)", reason="not_text") from None
     else:
         bom = data.startswith(codecs.BOM_UTF8)
         found = _utf8(data[len(codecs.BOM_UTF8):] if bom else data, label, bom)
@@ -188,9 +188,10 @@ def decode_text(data: bytes, label: str, charset: str | None = None) -> Decoded:
         found = Decoded(data.decode(detected, errors="replace"), detected, (note,))
     if found is None:
         raise BadInput(f"{label}: undecodable bytes (not UTF-8, no charset declared, and none "
-                       "detected with confidence); save it as UTF-8")
+                       "detected with confidence); save it as UTF-8", reason="not_text")
     if not _looks_like_text(found.text):
-        raise BadInput(f"{label}: undecodable bytes (control characters, not text)")
+        raise BadInput(f"{label}: undecodable bytes (control characters, not text)",
+                       reason="not_text")
     return found
 
 
@@ -247,7 +248,8 @@ def extract_text(text: str, *, name: str | None = None, url: str | None = None,
     text = text.strip()
     if not text:
         label = url or name or "input"
-        raise ExtractionError(f"{label}: no article text (empty or whitespace only)")
+        raise ExtractionError(f"{label}: no article text (empty or whitespace only)",
+                              reason="no_article")
     return Extracted(
         text=text,
         language=detect_language(text),
@@ -293,7 +295,7 @@ def extract_html(html: str, *, url: str | None = None, label: str = "page") -> E
     meta: dict[str, Any] = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc or {})  # type: ignore[union-attr]
     text = _drop_code_lines(meta.get("text") or "").strip()
     if not _has_prose(text):  # menus, admin bars and cookie banners are not articles
-        raise ExtractionError(f"{label}: no article text found in the page")
+        raise ExtractionError(f"{label}: no article text found in the page", reason="no_article")
     host = urlsplit(url).hostname if url else None
     outlet = meta.get("sitename") or meta.get("hostname") or host
     return Extracted(
@@ -319,7 +321,7 @@ def extract(
     """Turn raw bytes into clean article text with its metadata."""
     label = url or name or "input"
     if not data.strip():
-        raise ExtractionError(f"{label}: empty input")
+        raise ExtractionError(f"{label}: empty input", reason="no_article")
     decoded = decode_text(data, label, charset)
     if is_html(data, name, content_type):
         found = extract_html(decoded.text, url=url, label=label)

@@ -138,7 +138,8 @@ def fetch_url(
             current = _next_hop(url, target, seen)
     raise FetchError(
         f"too many redirects fetching {shown_url(url)} (fetch.max_redirects = "
-        f"{settings.max_redirects})"
+        f"{settings.max_redirects})",
+        reason="unreachable",
     )
 
 
@@ -157,11 +158,12 @@ def _parse_url(text: str) -> httpx.URL:
     except httpx.InvalidURL:
         # httpx's message may quote a piece of the userinfo (as a "port", say), so it is dropped.
         shown = _CONTROL.sub("?", _USERINFO_GREEDY.sub(r"\1\2", text, count=1))
-        raise FetchError(f"not a valid URL: {shown}") from None
+        raise FetchError(f"not a valid URL: {shown}", reason="invalid_url") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise FetchError(
             f"refused to fetch {shown_url(text)}: only http:// and https:// URLs "
-            "with a host can be fetched"
+            "with a host can be fetched",
+            reason="refused",
         )
     return url
 
@@ -188,11 +190,12 @@ def _checked_addresses(url: httpx.URL, settings: FetchSettings, resolve: Resolve
         except ValueError:
             raise FetchError(
                 f"cannot fetch {shown_url(url)}: its host resolved to {text!r}, "
-                "which is not an IP address"
+                "which is not an IP address",
+                reason="refused",
             ) from None
         kind = _refused_kind(address, settings.allow_private)
         if kind is not None:
-            raise FetchError(_refusal(url, text, kind))
+            raise FetchError(_refusal(url, text, kind), reason="refused")
     return addresses
 
 
@@ -202,9 +205,11 @@ def _resolve(url: httpx.URL, resolve: Resolver) -> list[str]:
     try:
         addresses = resolve(url.raw_host.decode("ascii"), port)
     except (OSError, UnicodeError) as exc:
-        raise FetchError(f"cannot resolve the host of {shown_url(url)}: {exc}") from None
+        raise FetchError(f"cannot resolve the host of {shown_url(url)}: {exc}",
+                         reason="unreachable") from None
     if not addresses:
-        raise FetchError(f"cannot resolve the host of {shown_url(url)}: no address")
+        raise FetchError(f"cannot resolve the host of {shown_url(url)}: no address",
+                         reason="unreachable")
     return addresses
 
 
@@ -307,7 +312,8 @@ def _next_hop(url: str, target: httpx.URL, seen: set[str]) -> httpx.URL:
     """Return target as the next URL to fetch, or FetchError when it was already visited."""
     if str(target) in seen:
         raise FetchError(
-            f"too many redirects fetching {shown_url(url)}: they loop back to {shown_url(target)}"
+            f"too many redirects fetching {shown_url(url)}: they loop back to {shown_url(target)}",
+            reason="unreachable",
         )
     seen.add(str(target))
     return target
@@ -331,13 +337,15 @@ def _fetched(
     if not response.is_success:
         raise FetchError(
             f"could not fetch {shown_url(final)}: the server answered HTTP "
-            f"{response.status_code} {response.reason_phrase}".rstrip()
+            f"{response.status_code} {response.reason_phrase}".rstrip(),
+            reason="http_status", status=response.status_code,
         )
     if content_type is not None and content_type not in rules.accept:
         wanted = "a web page or text" if rules.accept == PAGE_TYPES else "accepted here"
         raise FetchError(
             f"refused to fetch {shown_url(final)}: its content type {content_type} "
-            f"is not {wanted} ({', '.join(sorted(rules.accept))})"
+            f"is not {wanted} ({', '.join(sorted(rules.accept))})",
+            reason="not_a_page",
         )
     content = _read_body(response, final, settings, rules)
     return Fetched(
@@ -354,7 +362,7 @@ def _read_body(
     too_large = f"refused to fetch {shown_url(url)}: it is larger than {setting} ({limit} bytes)"
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise FetchError(f"{too_large}; Content-Length says {declared}")
+        raise FetchError(f"{too_large}; Content-Length says {declared}", reason="too_large")
     # httpx's timeout bounds each read, not the whole body: a server dripping a byte at a time
     # would never trip it, so the body as a whole gets settings.timeout too.
     deadline = time.monotonic() + settings.timeout
@@ -362,7 +370,7 @@ def _read_body(
     for chunk in response.iter_bytes():
         body += chunk
         if len(body) > limit:
-            raise FetchError(too_large)
+            raise FetchError(too_large, reason="too_large")
         if time.monotonic() > deadline:
             raise httpx.ReadTimeout("the body took too long", request=response.request)
     return bytes(body)
@@ -386,8 +394,10 @@ def _fetch_errors(url: str, settings: FetchSettings) -> Iterator[None]:
         yield
     except httpx.TimeoutException as exc:
         raise FetchError(
-            f"timed out fetching {shown_url(url)} (fetch.timeout = {settings.timeout:g} s)"
+            f"timed out fetching {shown_url(url)} (fetch.timeout = {settings.timeout:g} s)",
+            reason="timeout",
         ) from exc
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         detail = _CONTROL.sub(" ", str(exc)) or type(exc).__name__
-        raise FetchError(f"could not fetch {shown_url(url)}: {detail}") from exc
+        raise FetchError(f"could not fetch {shown_url(url)}: {detail}",
+                         reason="unreachable") from exc

@@ -42,7 +42,8 @@ def size_text(n: int) -> str:
 
 def too_large(label: str, max_bytes: int) -> BadInput:
     """The one-line refusal of an input larger than `fetch.max_bytes`."""
-    return BadInput(f"{label}: larger than {size_text(max_bytes)}; raise fetch.max_bytes")
+    return BadInput(f"{label}: larger than {size_text(max_bytes)}; raise fetch.max_bytes",
+                    reason="too_large")
 
 
 def read_capped(stream: BinaryIO, label: str, max_bytes: int) -> bytes:
