@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -89,10 +90,26 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     application.add_handler(TypeHandler(Update, gate), group=-1)
     for name, handler in COMMAND_HANDLERS.items():
         application.add_handler(CommandHandler(name, handler))
-    application.add_handler(CallbackQueryHandler(commands.button))
+    # The questions' buttons: the story the reader meant, or the help.
+    application.add_handler(CallbackQueryHandler(questions.pick, pattern="^pick:"))
+    # The buttons of digests, lists and briefs: pages, the stories left out, a story's own.
+    for prefix, pressed in (("page", content.page_button), ("more", content.more_button),
+                            ("story", content.story_button)):
+        application.add_handler(CallbackQueryHandler(pressed, pattern=f"^{prefix}:"))
+    application.add_handler(CallbackQueryHandler(commands.button, pattern=commands.PATTERN))
+    # The answer to the panel's "Other…" comes first, only while the panel asks for it;
+    # any command drops the question (group 1 runs after the command itself).
+    awaiting = commands.AwaitingSetting(application.chat_data)
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & awaiting,
+                                           commands.typed_setting))
+    application.add_handler(MessageHandler(filters.COMMAND & awaiting,
+                                           commands.cancel_typed_setting), group=1)
     application.add_handler(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND,
                                            questions.reply_question))
-    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, content.url_message))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND,
+                                           questions.text_message))
+    # Last: only a command no handler above took reaches it.
+    application.add_handler(MessageHandler(filters.COMMAND, questions.unknown_command))
     application.add_error_handler(on_error)
     return application
 
@@ -112,6 +129,7 @@ async def running_bot(application: Application, settings: Settings,  # type: ign
     """
     async with application:
         await register_commands(application)
+        await asyncio.to_thread(content.warm_up)  # before any reader waits on it
         await application.start()
         updater = application.updater
         assert updater is not None

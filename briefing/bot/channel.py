@@ -6,6 +6,7 @@ both limits live here. A `RetryAfter` from Telegram is honoured by waiting and
 trying again; network errors and 5xx become `RetryLater` (the outbox retries
 with backoff); a blocked bot or a deleted chat becomes `Gone`. A message whose
 formatting Telegram still rejects is sent again as plain text, and logged.
+Digest parts go out with their buttons (`send_buttons`, see `markup`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import Bot, LinkPreviewOptions, Message
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
 
 from briefing.render.telegram import LIMIT, parsed_text, telegram_parts
-from briefing.service.digests import Digest, Part
+from briefing.service.digests import Digest, Keyboard, Part
 from briefing.service.outbox import Gone, RetryLater
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,14 @@ class BotRateLimiter(BaseRateLimiter[None]):
             raise
 
 
+def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
+    """A rendered keyboard as Telegram's inline keyboard (None for no buttons)."""
+    rows = [[InlineKeyboardButton(b.text, url=b.url) if b.url is not None
+             else InlineKeyboardButton(b.text, callback_data=b.data) for b in row]
+            for row in keyboard if row]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
 def plain_text(html_text: str) -> str:
     """What a reader should see when Telegram refuses our HTML."""
     return parsed_text(html_text)
@@ -120,16 +129,22 @@ class TelegramChannel:
         self.limit = limit
 
     def render(self, digest: Digest) -> list[Part]:
-        """Telegram HTML messages, split on story boundaries."""
+        """Telegram HTML messages, split on story boundaries, with their buttons."""
         return telegram_parts(digest, self.limit)
 
     async def send(self, chat_id: str, text: str, *, key: str) -> str:
         """Send one message within the rate limits; RetryAfter is waited out a few times."""
+        return await self.send_buttons(chat_id, text, (), key=key)
+
+    async def send_buttons(self, chat_id: str, text: str, keyboard: Keyboard, *,
+                           key: str) -> str:
+        """`send`, with these buttons under the message."""
+        reply_markup = markup(keyboard)
         for _ in range(MAX_RETRY_AFTER_WAITS):
             if not self.bot_paced:
                 await self.limiter.wait(chat_id)
             try:
-                message = await send_html(self.bot, chat_id, text)
+                message = await send_html(self.bot, chat_id, text, reply_markup=reply_markup)
                 return str(message.message_id)
             except RetryAfter as exc:
                 self.limiter.penalise(_seconds(exc.retry_after))

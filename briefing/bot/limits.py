@@ -2,7 +2,8 @@
 
 Counters of recent requests are kept in memory (a restart forgives them); the
 token budget is read from the LLM call log, so it survives restarts and counts
-every caller (digest summaries too).
+every caller (digest summaries too). A reader over a limit is told when they may
+try again (`Quota.retry_at`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,24 @@ class Quota:
             return "hour"
         uses.append(now)
         return None
+
+    def retry_at(self, user_id: int, now: datetime) -> datetime | None:
+        """When this reader may next use it (None: now), counting nothing.
+
+        A use leaves the hourly count an hour after it and the daily count a day after
+        (`allow` counts a use while it is strictly younger than that), so the answer is the
+        time the use that must go leaves, for each limit that is reached.
+        """
+        if self.per_day <= 0 or self.per_hour <= 0:
+            return None  # no use is ever allowed: there is no time to give
+        day = [at for at in self.uses.get(user_id, ()) if at > now - DAY]
+        hour = [at for at in day if at > now - HOUR]
+        waits = []
+        if len(day) >= self.per_day:
+            waits.append(day[len(day) - self.per_day] + DAY)
+        if len(hour) >= self.per_hour:
+            waits.append(hour[len(hour) - self.per_hour] + HOUR)
+        return max(waits) if waits else None
 
 
 def tokens_today(db: Database, now: datetime) -> int:

@@ -13,11 +13,16 @@ the story's own sources, never from outside knowledge:
 4. **With an LLM**: the question and the passages go in the user message as
    delimited data (`<question>`, then numbered `<source>` sentences); the answer
    is strict JSON (the prompt and its parsing are in `briefing.qa.drafting`). Every
-   quote is checked like a brief's (`check_quote`);
+   quote is checked like a brief's (`check_quote`), and keeps the translation the
+   model gave when its source is in another language than the question;
    rejected ones are dropped and counted; a supported answer left without a
    quote gets the best passage; a sentence of the answer stating a number no
    source contains is dropped. "Not supported" is always said with a fixed
    sentence, never the model's words. If the LLM fails, the passages are the answer.
+5. **Quotes in another language** than the question carry a translation (an LLM's) or
+   are marked untranslated, as in briefs (`Quote.in_brief`).
+
+Which story a question is about, when the reader does not say, is `briefing.qa.choice`'s.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ ANSWER_QUOTES = 3  # checked quotes kept under an LLM answer
 CLIP_WORDS = 45  # a sentence longer than a quote may be is cut to its best window
 SAME_PASSAGE = 0.7  # term overlap above which two passages say the same thing
 RELATIVE = 0.5  # without an LLM, a passage scoring under half the best one is left out
+_SOURCE_ID = re.compile(r"\bS\d+\b")
 
 LEAD = {
     "fr": "Voici les passages des sources les plus proches de votre question :",
@@ -114,6 +120,20 @@ def passage_quote(story: Story, passage: Passage, question: str = "") -> Quote:
     return Quote(doc.text[start:end], doc.id, start, end)
 
 
+def _in_language(story: Story, quotes: Sequence[Quote], language: str) -> tuple[Quote, ...]:
+    """The quotes as an answer in `language` shows them: one from a source in another
+    language carries a translation or is marked untranslated, like a brief's
+    (`Quote.in_brief`); a source of unknown language is taken at its word."""
+    shown = []
+    for quote in quotes:
+        doc = story.source(quote.source)
+        source_language = doc.language if doc is not None else "und"
+        if source_language in ("", "und"):
+            source_language = language
+        shown.append(quote.in_brief(language, source_language))
+    return tuple(shown)
+
+
 def _distinct(passages: Sequence[Passage], n: int) -> list[Passage]:
     """Up to `n` passages, leaving out repeats (one quote reported by two outlets)."""
     chosen: list[tuple[Passage, set[str]]] = []
@@ -139,7 +159,8 @@ def extractive_answer(
     ranked = passages if passages is not None else retrieve(story, question)
     best = max((p.score for p in ranked), default=0.0)
     found = [p for p in ranked if p.score > 0 and p.score >= RELATIVE * best]
-    quotes = tuple(passage_quote(story, p, question) for p in _distinct(found, EXTRACTIVE_QUOTES))
+    quotes = _in_language(story, [passage_quote(story, p, question)
+                                  for p in _distinct(found, EXTRACTIVE_QUOTES)], language)
     text = LEAD[language] if quotes else NOT_SAID[language]
     return Answer(language, text, quotes, bool(quotes), "extractive", usage or Usage())
 
@@ -162,10 +183,16 @@ def _check(story: Story, drafts: Sequence[DraftQuote]) -> tuple[list[Quote], int
 
 
 def _sourced_text(text: str, story: Story) -> str:
-    """The answer without its sentences that state a number no source contains."""
+    """The answer without its sentences that state a number no source contains (a source
+    id the model names, "S1", is no number: renderers replace it with the source's name)."""
     facts = SourceFacts.of("\n".join(doc.text for doc in story.sources))
+    ids = {doc.id for doc in story.sources}
+
+    def said(sentence: str) -> str:
+        return _SOURCE_ID.sub(lambda m: "" if m.group() in ids else m.group(), sentence)
+
     kept = [text[s.start:s.end] for s in split_sentences(text)
-            if not unsupported_numbers(text[s.start:s.end], facts)]
+            if not unsupported_numbers(said(text[s.start:s.end]), facts)]
     return " ".join(kept)
 
 
@@ -181,7 +208,8 @@ def _checked_answer(story: Story, draft: DraftAnswer, language: str, question: s
         log.info("follow-up answer unusable (numbers not in the sources); passages instead")
         return replace(extractive_answer(story, question, language, context, usage),
                        rejected=rejected)
-    return Answer(language, text, tuple(quotes), True, "llm", usage, rejected)
+    return Answer(language, text, _in_language(story, quotes, language), True, "llm", usage,
+                  rejected)
 
 
 def _llm_answer(story: Story, question: str, language: str, passages: Sequence[Passage],

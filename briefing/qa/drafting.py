@@ -3,6 +3,8 @@
 The question and the passages go in the user message as delimited data
 (`<question>`, then numbered `<source>` sentences); the answer is strict JSON
 (`ANSWER_SCHEMA`), validated into a `DraftAnswer` that `briefing.qa.answer` then checks.
+Each quote carries its translation into the answer's language when its source is written
+in another one (null otherwise).
 """
 
 from __future__ import annotations
@@ -28,8 +30,13 @@ _DELIMITER = re.compile(r"<(?=/?(?:question|source)\b)", re.I)
 _QUOTE_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["text", "source"],
-    "properties": {"text": {"type": "string"}, "source": {"type": "string"}},
+    "required": ["text", "source", "translation"],
+    "properties": {
+        "text": {"type": "string"},
+        "source": {"type": "string"},
+        # null for a quote in the answer's language, else its translation into it
+        "translation": {"type": ["string", "null"]},
+    },
 }
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -47,6 +54,7 @@ class _QuoteOut(BaseModel):
     model_config = ConfigDict(extra="ignore")
     text: str
     source: str
+    translation: str | None = None  # a server without strict schemas may leave it out
 
 
 class _AnswerOut(BaseModel):
@@ -71,7 +79,8 @@ def parse_answer(content: str) -> DraftAnswer:
         out = _AnswerOut.model_validate(load_json(content))
     except ValidationError as exc:
         raise InvalidAnswer(f"answer: {exc.errors()[0]['msg']}") from None
-    quotes = tuple(DraftQuote(q.text, q.source) for q in out.quotes)
+    quotes = tuple(DraftQuote(q.text, q.source, (q.translation or "").strip() or None)
+                   for q in out.quotes)
     return DraftAnswer(out.answer.strip(), out.supported, quotes)
 
 
@@ -95,7 +104,8 @@ def format_passages(story: Story, passages: Sequence[Passage]) -> str:
 
 
 def answer_conversation(story: Story, question: str, language: str, passages: Sequence[Passage],
-                  settings: Settings) -> Conversation:
+                        settings: Settings) -> Conversation:
+    """The system prompt (static, so servers can cache it) and the question with its passages."""
     convo = Conversation.start(render_prompt(settings.prompts_dir, "qa_system"))
     convo.user(render_prompt(
         settings.prompts_dir, "qa_user", language=LANGUAGE_NAMES[language],

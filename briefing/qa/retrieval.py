@@ -1,4 +1,5 @@
-"""Retrieval for follow-up questions: the question's language and a BM25 index of a story.
+"""Retrieval for follow-up questions: the question's language, a BM25 index of a story, and
+how close each of several stories is to a question.
 
 1. **Language**: the question's language (French or English), from question
    words, accents and French spacing before `?`, then py3langid restricted to
@@ -17,6 +18,8 @@
    add a dependency and no speed (the index of a 1,000-word story builds in about
    2 ms, a question is scored in about 0.05 ms); the index is cached (LRU, keyed
    by the story itself, so equal stories loaded twice from the store share it).
+3. **Which story**: `story_scores` pools the sentences (and headlines) of several
+   stories into one BM25 index, so their scores compare (`briefing.qa.choice` uses it).
 
 The answers built from these passages are in `briefing.qa.answer`.
 """
@@ -147,6 +150,26 @@ def question_language(question: str, default: str = "en") -> str:
     return default if default in LANGUAGE_NAMES else "en"
 
 
+# Folded first words that open a question (or a request to be told) in French or English.
+_OPENINGS = frozenset(
+    """qui que qu quoi quel quelle quels quelles quand comment pourquoi combien ou lequel
+    laquelle lesquels lesquelles est dis dites explique expliquez raconte racontez
+    what whats who whos whom whose which when where why how is are was were do does did can
+    could will would should has have had tell explain""".split()
+)
+# French inversion: "poursuit-il", "a-t-elle", "peut-on".
+_INVERSION = re.compile(r"[^\W\d_]-(?:t-)?(?:il|elle|ils|elles|on)\b", re.I)
+
+
+def looks_like_question(text: str) -> bool:
+    """Whether a message reads as a question: a question mark, an interrogative (or
+    "tell me", "explique") opening in French or English, or a French inversion."""
+    if "?" in text or _INVERSION.search(text):
+        return True
+    first = _WORD.findall(fold(text).replace("'", " ").replace("’", " "))[:1]
+    return bool(first) and first[0] in _OPENINGS
+
+
 # --------------------------------------------------------------------------- terms
 
 
@@ -213,7 +236,7 @@ class _Index:
     def idf(self, term: str) -> float:
         """Lucene's BM25 idf: never negative, even for a term in most sentences."""
         df = self.df[term]
-        return math.log(1.0 + (len(self.sentences) - df + 0.5) / (df + 0.5))
+        return math.log(1.0 + (len(self.counts) - df + 0.5) / (df + 0.5))
 
 
 def _story_sentences(story: Story) -> Iterable[tuple[str, Span, str]]:
@@ -225,21 +248,30 @@ def _story_sentences(story: Story) -> Iterable[tuple[str, Span, str]]:
                 yield doc.id, span, text
 
 
+def _term_counts(text: str, words: Sequence[str]) -> Counter[str]:
+    """The index terms of one sentence (or headline), with their frequencies."""
+    tf = Counter(_expand(words))
+    tf.update(_kinds(text, words))
+    return tf
+
+
+def _norms(counts: Sequence[Counter[str]]) -> tuple[float, ...]:
+    lengths = [tf.total() for tf in counts]
+    average = (sum(lengths) / len(lengths) if lengths else 0.0) or 1.0
+    return tuple(K1 * (1.0 - B + B * length / average) for length in lengths)
+
+
 def _build(story: Story) -> _Index:
     sentences: list[_Sentence] = []
     counts: list[Counter[str]] = []
     df: Counter[str] = Counter()
     for source, span, text in _story_sentences(story):
         words = question_terms(text)
-        tf = Counter(_expand(words))
-        tf.update(_kinds(text, words))
+        tf = _term_counts(text, words)
         df.update(tf.keys())
         counts.append(tf)
         sentences.append(_Sentence(source, span.start, span.end, frozenset(words)))
-    lengths = [tf.total() for tf in counts]
-    average = (sum(lengths) / len(lengths) if lengths else 0.0) or 1.0
-    norms = tuple(K1 * (1.0 - B + B * length / average) for length in lengths)
-    return _Index(tuple(sentences), tuple(counts), df, norms)
+    return _Index(tuple(sentences), tuple(counts), df, _norms(counts))
 
 
 @lru_cache(maxsize=256)
@@ -299,3 +331,62 @@ def lead_passages(story: Story, k: int = 6) -> list[Passage]:
             taken[sentence.source] += 1
             lead.append(_passage(story, sentence, 0.0))
     return lead
+
+
+# --------------------------------------------------------------------------- which story
+
+
+def story_scores(stories: Sequence[Story], question: str,
+                 headlines: Sequence[Sequence[str]] = ()) -> list[float]:
+    """How close each story is to the question, in the order given (0: nothing shared).
+
+    The sentences of every story, and each story's headlines (`headlines[i]` are story
+    i's, in any language), are pooled into one BM25 index, so the scores of different
+    stories compare: a word every candidate has counts little, one only a story has counts
+    much. A story's score adds, for each term of the question, its best weight in one of
+    the story's sentences or headlines: a story that tells every part of what is asked,
+    even in different sentences, beats one whose single sentence shares a phrase with it.
+    (Word pairs still reward the parts found together.) What a question asks for (an
+    amount, a time) only counts in a story that shares a word with it, unless it has none.
+    Each story's own index (cached) gives its sentences' terms.
+    """
+    sentences: list[_Sentence] = []
+    counts: list[Counter[str]] = []
+    owners: list[int] = []
+    df: Counter[str] = Counter()
+    for number, story in enumerate(stories):
+        index = story_index(story)
+        sentences += index.sentences
+        counts += index.counts
+        owners += [number] * len(index.counts)
+        df.update(index.df)
+        for headline in headlines[number] if number < len(headlines) else ():
+            words = question_terms(headline)
+            tf = _term_counts(headline, words)
+            sentences.append(_Sentence("", 0, len(headline), frozenset(words)))
+            counts.append(tf)
+            owners.append(number)
+            df.update(tf.keys())
+    pooled = _Index(tuple(sentences), tuple(counts), df, _norms(counts))
+    text = question[:MAX_QUESTION_CHARS]
+    lexical = _best_weights(pooled, owners, len(stories), set(_expand(question_terms(text))))
+    kinds = _best_weights(pooled, owners, len(stories), set(_question_kinds(text)))
+    scores = [sum(found.values()) for found in lexical]
+    has_words = bool(question_terms(text))
+    return [score + sum(kind.values()) if score or not has_words else 0.0
+            for score, kind in zip(scores, kinds, strict=True)]
+
+
+def _best_weights(index: _Index, owners: Sequence[int], stories: int,
+                  terms: set[str]) -> list[dict[str, float]]:
+    """For each story, the best BM25 weight of each term in one of its units."""
+    best: list[dict[str, float]] = [{} for _ in range(stories)]
+    idf = {t: index.idf(t) for t in terms if index.df[t]}
+    for number, tf in enumerate(index.counts):
+        found = best[owners[number]]
+        for term, term_idf in idf.items():
+            f = tf.get(term)
+            if f:
+                weight = term_idf * f * (K1 + 1.0) / (f + index.norms[number])
+                found[term] = max(found.get(term, 0.0), weight)
+    return best

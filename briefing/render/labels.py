@@ -1,19 +1,29 @@
-"""What every renderer says about a brief's language, and which briefs it shows.
+"""What every renderer says about a brief's language, which briefs it shows, and how it
+writes a date.
 
 An offline brief in a language no source is written in is the sources' brief,
 untranslated (`original_language` set). Renderers label it in the reader's
-language ("untranslated — in French", "non traduit — en anglais") and, when the
-reader gets several languages, show the same text once, not once per language.
+language ("untranslated — in French", "non traduit — en anglais"; in Telegram
+messages the headline is marked "(in French)" and the reason said once per message)
+and, when the reader gets several languages, show the same text once, not once per
+language. A reader of both languages sees each brief under its flag (`FLAGS`).
+
+Dates are written the reader's way with babel: "2 décembre" ("1er décembre"), "2 December".
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
+
+from babel.dates import format_date
 
 from briefing.briefs.models import Brief
 from briefing.text.language import language_name
 
 _UNTRANSLATED = {"fr": "non traduit — en {name}", "en": "untranslated — in {name}"}
+_IN_LANGUAGE = {"fr": "en {name}", "en": "in {name}"}
+FLAGS = {"fr": "🇫🇷", "en": "🇬🇧"}  # the two brief languages, as a reader of both sees them
 
 
 def untranslated_label(original: str, reader: str) -> str:
@@ -21,6 +31,21 @@ def untranslated_label(original: str, reader: str) -> str:
     wording = _UNTRANSLATED.get(reader, _UNTRANSLATED["en"])
     return wording.format(name=language_name(original, reader if reader in _UNTRANSLATED
                                              else "en"))
+
+
+def language_mark(original: str, reader: str) -> str:
+    """"in French", "en anglais": what marks a text left in its source's language."""
+    wording = _IN_LANGUAGE.get(reader, _IN_LANGUAGE["en"])
+    return wording.format(name=language_name(original, reader if reader in _IN_LANGUAGE
+                                             else "en"))
+
+
+def reader_date(day: date, lang: str) -> str:
+    """A day the reader's way: "2 décembre" (the first is "1er"), "2 December"."""
+    locale = lang if lang in _IN_LANGUAGE else "en"
+    if locale == "fr" and day.day == 1:  # French writes the first of the month as an ordinal
+        return "1er " + format_date(day, "MMMM", locale="fr")
+    return format_date(day, "d MMMM", locale=locale)
 
 
 def own_name(lang: str) -> str:

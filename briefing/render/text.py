@@ -1,7 +1,9 @@
 """Plain-text digests: for the console preview and the file channel.
 
-One part for the header, then one per story: its briefs (an untranslated copy of a
-brief shown once, labelled in the reader's words), a quote of each, and its sources.
+One part for the header (which says how many stories a digest at its limit left out:
+plain text has no button to show them), then one per story: its briefs (an untranslated
+copy of a brief shown once, labelled in the reader's words), a quote of each, and its
+sources.
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ def story_text(number: int, item: DigestItem, max_quotes: int = 1) -> str:
 
 def render_text(digest: Digest, max_quotes: int = 1) -> list[Part]:
     """Plain-text parts of a digest: the header, then one per story."""
-    parts = [Part(f"Briefing — {digest.day.isoformat()}")]
+    header = f"Briefing — {digest.day.isoformat()}"
+    if digest.more:
+        many = len(digest.more)
+        header += f" ({many} more {'story' if many == 1 else 'stories'} not shown)"
+    parts = [Part(header)]
     parts += [Part(story_text(number, item, max_quotes), (item.story_id,))
               for number, item in enumerate(digest.items, start=1)]
     return parts

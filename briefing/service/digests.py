@@ -14,6 +14,12 @@ outbox key is the reader and their local date.
 The outbox row says what to send (the stories, the languages, the day); the
 channel renders the `Digest` at delivery (`load_digest`), so what goes out shows
 the briefs and the rendering of that moment.
+
+A digest that stops at the limit says how many more stories the period had and offers
+them behind a button: the row keeps their ids after the shown ones (up to `MORE_KEPT`),
+and `load_digest` shows the first `digest_max_stories` that may still be read and puts
+the rest in `Digest.more`. A rendered part may carry buttons (`Part.keyboard`, typed here
+so that the service knows no channel's types).
 """
 
 from __future__ import annotations
@@ -31,10 +37,18 @@ from briefing.config import DEFAULT_LANGUAGES, READER_LANGUAGES, Settings
 from briefing.sources.models import Story
 from briefing.store.db import Database
 from briefing.store.deliveries import NewDigest, digest_keys_since, queue_digests
-from briefing.store.digests import BriefedStory, briefed_since, briefed_stories
+from briefing.store.digests import (
+    BriefedStory,
+    briefed_and_left_out,
+    briefed_since,
+    briefed_stories,
+)
 from briefing.store.subscribers import all_subscribers
 
 log = logging.getLogger(__name__)
+# The stories beyond the limit a digest keeps to offer: one more than a list shows, so a
+# digest can tell "more than 100" from "100".
+MORE_KEPT = 101
 
 
 @dataclass(frozen=True)
@@ -68,16 +82,39 @@ class Digest:
     """What a channel renders: a reader's digest for one local day."""
 
     day: date
-    languages: tuple[str, ...]  # the brief languages; the first is the interface's
+    languages: tuple[str, ...]  # the brief languages, in the reader's order
     items: tuple[DigestItem, ...]
+    more: tuple[int, ...] = ()  # the stories the limit left out, in digest order
+    delivery_id: int | None = None  # its outbox row; None for a digest asked for now
+    # The reader's interface language; None when unknown (a queued digest): the first
+    # brief language.
+    interface: str | None = None
+
+    @property
+    def ui_language(self) -> str:
+        """The language the digest speaks in (header, labels, buttons)."""
+        return self.interface or (self.languages[0] if self.languages else "en")
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button under a message: it opens `url`, or sends `data` back to the bot."""
+
+    text: str
+    url: str | None = None
+    data: str | None = None
+
+
+Keyboard = tuple[tuple[Button, ...], ...]  # rows of buttons, top first
 
 
 @dataclass(frozen=True)
 class Part:
-    """One message of a rendered digest, and the stories it covers."""
+    """One message of a rendered digest, the stories it covers, and its buttons."""
 
     text: str
     stories: tuple[int, ...] = ()
+    keyboard: Keyboard = ()
 
 
 class Schedule(Protocol):
@@ -122,12 +159,31 @@ def compose(db: Database, since: datetime, languages: tuple[str, ...], feeds: Se
     return [_item(s) for s in briefed_since(db, since, languages, feeds, limit)]
 
 
+def compose_digest(db: Database, since: datetime, languages: tuple[str, ...],
+                   feeds: Sequence[int], limit: int) -> tuple[list[DigestItem], tuple[int, ...]]:
+    """`compose`, and the ids of the stories the limit left out (at most `MORE_KEPT`), in
+    digest order: their count is the "N more" of the digest."""
+    shown, left_out = briefed_and_left_out(db, since, languages, feeds, limit, MORE_KEPT)
+    return [_item(s) for s in shown], tuple(left_out)
+
+
 def load_digest(db: Database, day: date, languages: tuple[str, ...],
-                story_ids: Sequence[int]) -> Digest:
+                story_ids: Sequence[int], *, shown: int | None = None,
+                delivery_id: int | None = None) -> Digest:
     """A queued digest as it is now: these stories' current briefs, in the queued order
-    (a story withheld or removed since is left out)."""
-    items = tuple(_item(s) for s in briefed_stories(db, story_ids, languages))
-    return Digest(day, languages, items)
+    (a story withheld or removed since is left out); with `shown`, only the first `shown`
+    that may be read, the ids after them in `more`."""
+    ids = list(story_ids)
+    if shown is None:
+        return Digest(day, languages, tuple(_item(s) for s in briefed_stories(db, ids, languages)),
+                      delivery_id=delivery_id)
+    items: list[DigestItem] = []
+    used = 0
+    while len(items) < shown and used < len(ids):  # a story withheld since: the next one shows
+        batch = ids[used:used + shown - len(items)]
+        used += len(batch)
+        items += [_item(s) for s in briefed_stories(db, batch, languages)]
+    return Digest(day, languages, tuple(items), more=tuple(ids[used:]), delivery_id=delivery_id)
 
 
 def local_zone(name: str) -> ZoneInfo:
@@ -169,9 +225,11 @@ def schedule_digests(db: Database, now: datetime, settings: Settings) -> int:
             continue
         languages = languages_of(sub.languages)
         since = sub.last_digest_at or now - timedelta(days=1)
-        items = compose(db, since, languages, sub.feeds, settings.service.digest_max_stories)
+        items, more = compose_digest(db, since, languages, sub.feeds,
+                                     settings.service.digest_max_stories)
+        # The stories left out go in the row after the shown ones: the digest offers them.
         due.append(NewDigest(sub.id, digest_key(sub.id, day), day, languages,
-                             tuple(i.story_id for i in items)))
+                             tuple(i.story_id for i in items) + more))
     queued = queue_digests(db, due, now)
     if due:
         log.info("digests: %d due, %d queued with stories", len(due), queued)

@@ -7,7 +7,8 @@ and splits it into parts; the parts are sent in order and each is recorded as se
 in its own transaction (`store.deliveries.mark_part`), so a crash repeats at most
 the part in flight, and a channel that recognises part keys (like the file channel)
 repeats nothing. A row resumed after a failure renders again and goes on after the
-parts already sent (see `remaining`).
+parts already sent (see `remaining`). A part with buttons goes out with them through a
+channel that can show buttons (`ButtonChannel`); any other channel sends its text alone.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from briefing.config import Settings
-from briefing.service.digests import Digest, Part, load_digest
+from briefing.service.digests import Digest, Keyboard, Part, load_digest
 from briefing.store.db import Database
 from briefing.store.deliveries import (
     due_deliveries,
@@ -62,6 +63,23 @@ class Channel(Protocol):
         (`digest:7:2026-01-15#2`); the same key is only ever used for the same part.
         """
         ...
+
+
+@runtime_checkable
+class ButtonChannel(Channel, Protocol):
+    """A channel that can show buttons under a message (Telegram's inline keyboards)."""
+
+    async def send_buttons(self, chat_id: str, text: str, keyboard: Keyboard, *,
+                           key: str) -> str:
+        """`Channel.send`, with these buttons under the message."""
+        ...
+
+
+async def send_part(channel: Channel, chat_id: str, part: Part, key: str) -> str:
+    """Send one part, with its buttons when it has some and the channel shows them."""
+    if part.keyboard and isinstance(channel, ButtonChannel):
+        return await channel.send_buttons(chat_id, part.text, part.keyboard, key=key)
+    return await channel.send(chat_id, part.text, key=key)
 
 
 @dataclass
@@ -121,7 +139,8 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
     """Render one outbox row for the channel and send the parts it has not sent yet."""
     row = load_delivery(db, delivery_id)
     try:
-        digest = load_digest(db, row.day, row.languages, row.story_ids)
+        digest = load_digest(db, row.day, row.languages, row.story_ids,
+                             shown=settings.service.digest_max_stories, delivery_id=row.id)
         # Every story withheld or removed since it was queued: a header alone says nothing.
         parts = remaining(channel.render(digest), row.sent_parts, row.sent) if digest.items else []
     except Exception as exc:  # a renderer bug must not block the rest of the outbox
@@ -134,7 +153,7 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
     for offset, part in enumerate(parts):
         index = row.sent_parts + offset
         try:
-            message_id = await channel.send(row.chat_id, part.text, key=part_key(row.key, index))
+            message_id = await send_part(channel, row.chat_id, part, part_key(row.key, index))
         except Exception as exc:  # every failure is recorded on the row and retried or ended
             state = _failed(db, delivery_id, exc, now, settings)
             log.warning("delivery %s: %s (%s)", row.key, exc, state)

@@ -192,6 +192,34 @@ def replied_stories(db: Database, chat_id: str, message_id: str | None) -> list[
         return next(([int(i) for i in r.story_ids] for r in rows if r.story_ids), [])
 
 
+def recent_story_ids(db: Database, chat_id: str, messages: int = 30) -> list[int]:
+    """The stories of the last `messages` messages with stories sent to this chat (digest
+    parts, briefs, answers), newest message first, each story once."""
+    with db.session() as session:
+        rows = session.scalars(
+            select(SentMessageRow.story_ids).where(SentMessageRow.chat_id == chat_id)
+            .order_by(SentMessageRow.id.desc()).limit(messages)).all()
+    seen: dict[int, None] = {}  # insertion-ordered: newest message first, then its order
+    for ids in rows:
+        for story_id in ids or ():
+            seen.setdefault(int(story_id), None)
+    return list(seen)
+
+
+def retell_message(db: Database, chat_id: str, message_id: str,
+                   story_ids: Sequence[int]) -> None:
+    """Say what a message is about now (a choice between stories became the answer about
+    one of them), recording it if it was not."""
+    with db.session() as session:
+        row = session.scalars(select(SentMessageRow).where(
+            SentMessageRow.chat_id == chat_id, SentMessageRow.message_id == message_id)).first()
+        if row is None:
+            session.add(SentMessageRow(chat_id=chat_id, message_id=message_id,
+                                       story_ids=list(story_ids)))
+        else:
+            row.story_ids = list(story_ids)
+
+
 def delivery_counts(db: Database, since: datetime) -> tuple[int, int, int]:
     """Deliveries sent since `since`, pending now, and failed (all time)."""
     with db.session() as session:

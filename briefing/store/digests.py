@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, select
+from sqlalchemy import Connection, Select, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from briefing.briefs.models import Brief, Quote
 from briefing.store.db import Database
 from briefing.store.models import ArticleRow, BriefRow, StoryRow
+from briefing.store.subscribers import FOLDER
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,10 @@ def _brief(language: str, headline: str, points: Sequence[Any],
                  quotes=tuple(quote_of(q) for q in quotes), original_language=original_language)
 
 
-def _story_query(by_feed: bool) -> Select[int, datetime | None, int]:
-    """The selection of `story_rows`, with bound parameters (built once, see `_QUERIES`)."""
+def _story_query(by_feed: bool, folder: bool) -> Select[int, datetime | None, int]:
+    """The selection of `story_rows`, with bound parameters (built once, see `_QUERIES`):
+    every source when neither is set, else articles of the `feeds` bound (`by_feed`) and/or
+    articles from no feed (`folder`)."""
     # The ids come from a range of ix_stories_briefed_at in a subquery of their own: joined
     # directly, SQLite (no ANALYZE) prefers scanning every story to grouping by id after the
     # range, and that scan would grow with the store's history.
@@ -83,15 +86,19 @@ def _story_query(by_feed: bool) -> Select[int, datetime | None, int]:
         .order_by(sources.desc(), StoryRow.last_published.desc(), StoryRow.id.desc())
         .limit(bindparam("limit"))
     )
-    if by_feed:
-        query = query.where(ArticleRow.feed_id.in_(bindparam("feeds", expanding=True)))
+    followed = ([ArticleRow.feed_id.in_(bindparam("feeds", expanding=True))] if by_feed else [])
+    followed += [ArticleRow.feed_id.is_(None)] if folder else []
+    if followed:
+        query = query.where(or_(*followed))
     return query
 
 
 def _queries() -> dict[str, Any]:
     return {
-        "all feeds": _story_query(by_feed=False),
-        "some feeds": _story_query(by_feed=True),
+        "all feeds": _story_query(by_feed=False, folder=False),
+        "some feeds": _story_query(by_feed=True, folder=False),
+        "some feeds and folder": _story_query(by_feed=True, folder=True),
+        "folder": _story_query(by_feed=False, folder=True),
         "briefs": select(BriefRow.story_id, BriefRow.language, BriefRow.headline,
                          BriefRow.points, BriefRow.quotes, BriefRow.original_language)
         .where(BriefRow.story_id.in_(bindparam("ids", expanding=True)),
@@ -113,12 +120,21 @@ _QUERIES = _queries()
 def story_rows(conn: Connection, since: datetime, feeds: Sequence[int],
                limit: int) -> list[StoryPick]:
     """The stories briefed after `since` (arrival, not publication) and not withheld, from
-    these feeds (every feed when empty), best-sourced first, then newest."""
-    if feeds:
-        rows = conn.execute(_QUERIES["some feeds"],
-                            {"since": since, "limit": limit, "feeds": list(feeds)})
-    else:
-        rows = conn.execute(_QUERIES["all feeds"], {"since": since, "limit": limit})
+    the sources a reader follows (`Subscriber.feeds`: every source when empty; else these
+    feed ids, `FOLDER` for articles from no feed; nothing for `(NOTHING,)`), best-sourced
+    first, then newest."""
+    params: dict[str, Any] = {"since": since, "limit": limit}
+    ids = [f for f in feeds if f > FOLDER]
+    folder = FOLDER in feeds
+    if not feeds:
+        key = "all feeds"
+    elif ids:
+        key, params["feeds"] = ("some feeds and folder" if folder else "some feeds"), ids
+    elif folder:
+        key = "folder"
+    else:  # NOTHING (or only ids that cannot be feeds): the reader follows no source
+        return []
+    rows = conn.execute(_QUERIES[key], params)
     return [StoryPick(row.id, row.last_published, int(row.sources)) for row in rows]
 
 
@@ -164,3 +180,16 @@ def briefed_stories(db: Database, story_ids: Sequence[int],
         published = {row.id: row.last_published for row in rows}
         picks = [(i, published[i]) for i in story_ids if i in published]
         return _briefed(conn, picks, languages)
+
+
+def briefed_and_left_out(db: Database, since: datetime, languages: Sequence[str],
+                         feeds: Sequence[int], limit: int,
+                         beyond: int) -> tuple[list[BriefedStory], list[int]]:
+    """`briefed_since`, and the ids of up to `beyond` stories the limit left out, in digest
+    order (their count is what a digest says it stops short of)."""
+    # One selection for both: the stories are sorted whole to take the first `limit`, so
+    # reading `beyond` more rows of that sort costs next to nothing, unlike a count of its own.
+    with db.reading() as conn:
+        picks = story_rows(conn, since, feeds, limit + beyond)
+        shown = _briefed(conn, [(p.id, p.last_published) for p in picks[:limit]], languages)
+        return shown, [p.id for p in picks[limit:]]

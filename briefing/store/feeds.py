@@ -42,6 +42,14 @@ def active_feeds(db: Database, now: datetime | None = None) -> list[Feed]:
         return [_feed(row) for row in session.scalars(query)]
 
 
+def working_feeds(db: Database) -> list[Feed]:
+    """Active feeds whose last poll did not fail (never polled counts as working), in id
+    order: the feeds a reader is offered."""
+    query = select(FeedRow).where(FeedRow.active, FeedRow.errors == 0).order_by(FeedRow.id)
+    with db.session() as session:
+        return [_feed(row) for row in session.scalars(query)]
+
+
 def all_feeds(db: Database) -> list[tuple[Feed, int]]:
     """Every feed, with how many articles it brought, in id order."""
     with db.session() as session:

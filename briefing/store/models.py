@@ -160,7 +160,8 @@ class SubscriberRow(Base):
     languages: Mapped[str] = mapped_column(String(10), default=DEFAULT_LANGUAGES)
     digest_time: Mapped[str] = mapped_column(String(5), default=DEFAULT_DIGEST_TIME)
     timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
-    feeds: Mapped[list[Any]] = mapped_column(JSON, default=list)  # empty: every feed
+    # [] every source; else feed ids and 0 (no feed), or [-1] nothing: store.subscribers
+    feeds: Mapped[list[Any]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
     last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)

@@ -55,6 +55,32 @@ def stories_as_one(db: Database, story_ids: Sequence[int]) -> Story:
         return Story(tuple(document(a, i) for i, a in enumerate(articles, start=1)))
 
 
+def stories_by_id(db: Database, story_ids: Sequence[int]) -> dict[int, Story]:
+    """The pipeline's view of each of these stories (its articles S1, S2, ... in arrival
+    order), by id; a story without articles is left out."""
+    with db.session() as session:
+        articles = session.scalars(select(ArticleRow).where(ArticleRow.story_id.in_(story_ids))
+                                   .order_by(ArticleRow.story_id, ArticleRow.id)).all()
+        grouped: dict[int, list[ArticleRow]] = {}
+        for article in articles:
+            if article.story_id is not None:
+                grouped.setdefault(article.story_id, []).append(article)
+        return {story_id: Story(tuple(document(a, i) for i, a in enumerate(rows, start=1)))
+                for story_id, rows in grouped.items()}
+
+
+def story_headlines(db: Database, story_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """The headline of each story's briefs by language, by story id (none for a story
+    not briefed yet)."""
+    with db.session() as session:
+        found: dict[int, dict[str, str]] = {}
+        for story_id, language, headline in session.execute(
+                select(BriefRow.story_id, BriefRow.language, BriefRow.headline)
+                .where(BriefRow.story_id.in_(story_ids)).order_by(BriefRow.language)):
+            found.setdefault(story_id, {})[language] = headline
+        return found
+
+
 def save_result(db: Database, story_id: int, version: int, result: Result,
                 now: datetime) -> None:
     """Store the briefs of one summary of `version` of the story, briefed at `now`."""

@@ -2,6 +2,16 @@
 
 The one lookup of a reader by chat id, and the one upsert, used by the CLI, the bot and
 the service alike.
+
+What a reader follows is kept in `feeds` (a JSON list), read by the digest selection
+(`briefing.store.digests.story_rows`) as it is stored:
+
+- `[]`: every source, feeds added later included (the default, and what older rows hold);
+- feed ids, and `FOLDER` for the articles that came from no feed (the watched folder and the
+  pages summarised on demand): those sources only;
+- `[NOTHING]`: no source at all, kept apart from `[]` so that "none" never reads as "all".
+
+No schema change was needed for "none": neither value can be a feed id (ids start at 1).
 """
 
 from __future__ import annotations
@@ -15,6 +25,11 @@ from sqlalchemy.orm import Session
 from briefing.store.db import Database
 from briefing.store.models import SubscriberRow
 
+# The source "articles from no feed" (folder, on demand) in `Subscriber.feeds`.
+FOLDER = 0
+# `Subscriber.feeds` of a reader who follows nothing: `(NOTHING,)`.
+NOTHING = -1
+
 
 @dataclass(frozen=True)
 class Subscriber:
@@ -26,7 +41,7 @@ class Subscriber:
     languages: str  # fr, en or both (briefing.config.READER_LANGUAGES)
     digest_time: str  # HH:MM, local
     timezone: str  # IANA name
-    feeds: tuple[int, ...]  # empty: every feed
+    feeds: tuple[int, ...]  # empty: every source; else feed ids and FOLDER, or NOTHING
     active: bool
     last_digest_at: datetime | None
 

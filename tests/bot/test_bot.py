@@ -36,10 +36,15 @@ def test_start_welcomes_in_french_subscribes_and_buttons_change_settings(
             assert "Bonjour Ana" in welcome["text"] and "07:30" in welcome["text"]
             buttons = [b["callback_data"] for row in welcome["reply_markup"]["inline_keyboard"]
                        for b in row]
-            assert "lang:both" in buttons and "time:08:00" in buttons
-            tg.press_button(ANA, welcome["message_id"], "lang:both", user_id=ANA)
+            assert buttons == ["set:tzok", "set:open:tz", "set:open:main"]
+            # The settings open as a panel of their own; the welcome keeps its text.
+            tg.press_button(ANA, welcome["message_id"], "set:open:main", user_id=ANA)
+            panel = (await said(tg, ANA, 2))[1]
+            tg.press_button(ANA, panel["message_id"], "set:lang:both", user_id=ANA)
             await asyncio.to_thread(tg.wait_for_requests, "editMessageText", 1, 10.0)
             assert "FR + EN" in tg.edits[-1]["text"]
+            assert tg.edits[-1]["message_id"] == panel["message_id"]
+            assert tg.messages_to(ANA)[0]["text"] == welcome["text"]
 
     asyncio.run(play())
     assert subscriber(db, ANA).languages == "both"
@@ -222,15 +227,17 @@ def test_feeds_following_latest_digest_and_pausing(
 
     async def play() -> None:
         async with running(settings, db):
-            for command in ("/start", "/help", "/sources", "/follow 2", "/follow 9",
-                            "/unfollow 2", "/latest 3", "/unsubscribe", "/subscribe"):
+            for command in ("/start", "/help", "/sources", "/unfollow 1", "/follow 9",
+                            "/follow 1", "/latest 3", "/unsubscribe", "/subscribe"):
                 tg.user_message(BOB, command, user_id=BOB, language_code="en")
                 await said(tg, BOB, len(tg.messages_to(BOB)) + 1)
             texts = [m["text"] for m in tg.messages_to(BOB)]
             assert "/summary" in texts[1] and "/addfeed" not in texts[1]
             assert "1. Le Fil" in texts[2] and "2. The Wire" in texts[2]
-            assert "feeds 2" in texts[3] and "No feed number 9" in texts[4]
-            assert "feeds all" in texts[5]
+            # Unfollowing one feed of all keeps every other source.
+            assert "no longer follow Le Fil" in texts[3] and "The Wire" in texts[3]
+            assert "No feed number 9" in texts[4]
+            assert "now follow Le Fil" in texts[5] and "feeds all" in texts[5]
             assert "<blockquote>" in texts[6] and "000_42c6c87a2fe0d3f2.txt" in texts[6]
             assert "paused" in texts[7] and "resumed" not in texts[7]
             assert "deliveries on" in texts[8]

@@ -31,6 +31,10 @@ Behaviour worth knowing:
   less disables that limit. An over-limit send answers 429 with a whole ``retry_after`` >= 1 and
   is neither delivered nor counted against the buckets.
 * Message ids are per chat, from 1, shared by the bot's and the users' messages.
+* ``editMessageText`` and ``editMessageReplyMarkup`` that would change nothing answer 400
+  ``Bad Request: message is not modified: ...`` (:data:`NOT_MODIFIED`), exactly as Telegram
+  does (PTB raises ``BadRequest``). A text is compared as parsed, with its entities; to
+  ``editMessageReplyMarkup`` an empty keyboard is no keyboard (it removes the keyboard).
 * Only one ``getUpdates`` may wait at a time: a newer one ends an older one with 409 Conflict,
   like the real API. ``allowed_updates`` is recorded but not applied.
 """
@@ -61,6 +65,7 @@ __all__ = [
     "DEFAULT_TOKEN",
     "MAX_CALLBACK_DATA_BYTES",
     "MAX_MESSAGE_LENGTH",
+    "NOT_MODIFIED",
     "RATE_TOLERANCE",
     "ApiError",
     "ApiRequest",
@@ -266,6 +271,7 @@ class FakeTelegram(BackgroundServer):
         self._open_queries: set[str] = set()
         self._callback_answers: list[JsonDict] = []
         self._edits: list[JsonDict] = []
+        self._markup_edits: list[JsonDict] = []
         self._chat_actions: list[tuple[int, str]] = []
         self._too_many = 0
         self._global_bucket: _Bucket | None = None
@@ -493,6 +499,12 @@ class FakeTelegram(BackgroundServer):
         """Every accepted ``editMessageText``: chat_id, message_id, text, parse_mode, etc."""
         with self._cond:
             return copy.deepcopy(self._edits)
+
+    @property
+    def markup_edits(self) -> list[JsonDict]:
+        """Every accepted ``editMessageReplyMarkup``: chat_id, message_id, reply_markup."""
+        with self._cond:
+            return copy.deepcopy(self._markup_edits)
 
     @property
     def callback_answers(self) -> list[JsonDict]:
@@ -826,6 +838,37 @@ class FakeTelegram(BackgroundServer):
         self._cond.notify_all()
         return copy.deepcopy(message)
 
+    def _edit_message_reply_markup(self, params: JsonDict) -> Any:
+        if "inline_message_id" in params:
+            raise ApiError(400, "Bad Request: inline messages are not supported by the fake")
+        chat_id = self._target_chat(params)
+        message_id = params.get("message_id")
+        if not isinstance(message_id, int):
+            raise ApiError(400, "Bad Request: message identifier is not specified")
+        message = self._bot_message(chat_id, message_id)
+        reply_markup = _check_reply_markup(params.get("reply_markup"))
+        keyboard = (
+            {"inline_keyboard": reply_markup["inline_keyboard"]}
+            if isinstance(reply_markup, dict) and reply_markup.get("inline_keyboard")
+            else None
+        )
+        if keyboard == message.get("reply_markup"):  # Telegram says the same as for a text
+            raise ApiError(400, NOT_MODIFIED)
+        edit_date = int(time.time())
+        message["edit_date"] = edit_date
+        message.pop("reply_markup", None)
+        if keyboard is not None:
+            message["reply_markup"] = keyboard
+        for record in self._sent:
+            if record["chat_id"] == chat_id and record["message_id"] == message_id:
+                record.update({"reply_markup": reply_markup, "edit_date": edit_date})
+        self._markup_edits.append(
+            {"chat_id": chat_id, "message_id": message_id, "reply_markup": reply_markup,
+             "edit_date": edit_date}
+        )
+        self._cond.notify_all()
+        return copy.deepcopy(message)
+
     def _answer_callback_query(self, params: JsonDict) -> Any:
         query_id = params.get("callback_query_id")
         if not isinstance(query_id, str) or query_id not in self._open_queries:
@@ -857,6 +900,7 @@ _HANDLERS: dict[str, _Method] = {
     "deleteMyCommands": FakeTelegram._delete_my_commands,
     "sendMessage": FakeTelegram._send_message,
     "editMessageText": FakeTelegram._edit_message_text,
+    "editMessageReplyMarkup": FakeTelegram._edit_message_reply_markup,
     "answerCallbackQuery": FakeTelegram._answer_callback_query,
     "sendChatAction": FakeTelegram._send_chat_action,
     "close": FakeTelegram._ok,

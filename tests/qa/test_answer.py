@@ -313,3 +313,52 @@ def test_an_answer_wrapped_in_prose_is_read_like_a_brief() -> None:
     answer = parse_answer('Voici la réponse : {"answer": "Pour un contrat.", "supported": true, '
                           '"quotes": []} Bonne journée.')
     assert answer.text == "Pour un contrat." and answer.supported
+
+
+# --------------------------------------------------------------------------- other languages
+
+
+def test_extractive_quotes_in_another_language_are_marked_untranslated(
+    seed_story: Story, offline_settings: Settings
+) -> None:
+    english = answer_question(seed_story, "What is the contract worth?", offline_settings)
+    assert english.quotes and all(q.untranslated and q.translation is None
+                                  for q in english.quotes)
+    french = answer_question(seed_story, "Combien vaut le contrat ?", offline_settings)
+    assert french.quotes and not any(q.untranslated for q in french.quotes)
+
+
+def test_llm_quotes_carry_their_translation(
+    seed_story: Story, fake_openai: FakeOpenAI, llm_settings: Settings
+) -> None:
+    translation = "Defense Secretary Mark Esper denied any bias"
+    fake_openai.queue(Reply.json({"answer": "Mark Esper.", "supported": True, "quotes": [
+        {"text": ESPER, "source": "S2", "translation": translation}]}))
+    got = answer_question(seed_story, "Who is the Secretary of Defense?", llm_settings,
+                          LLMClient(llm_settings))
+    assert [(q.text, q.translation, q.untranslated) for q in got.quotes] == [
+        (ESPER, translation, False)]
+    schema = fake_openai.requests[0].json["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["quotes"]["items"]["required"] == ["text", "source",
+                                                                    "translation"]
+    assert "translation" in fake_openai.requests[0].json["messages"][0]["content"]
+
+
+def test_an_llm_quote_without_translation_is_marked_untranslated(
+    seed_story: Story, fake_openai: FakeOpenAI, llm_settings: Settings
+) -> None:
+    fake_openai.queue(Reply.json({"answer": "Mark Esper.", "supported": True, "quotes": [
+        {"text": ESPER, "source": "S2", "translation": None}]}))
+    got = answer_question(seed_story, "Who is the Secretary of Defense?", llm_settings,
+                          LLMClient(llm_settings))
+    assert [(q.translation, q.untranslated) for q in got.quotes] == [(None, True)]
+
+
+def test_a_source_id_in_the_answer_is_not_taken_for_a_number(
+    seed_story: Story, fake_openai: FakeOpenAI, llm_settings: Settings
+) -> None:
+    text = "Selon S2, le secrétaire à la Défense est Mark Esper."
+    fake_openai.queue(Reply.json(reply(text, True, [(ESPER, "S2")])))
+    got = answer_question(seed_story, "Qui est le secrétaire à la Défense ?", llm_settings,
+                          LLMClient(llm_settings))
+    assert got.engine == "llm" and got.text == text  # the renderer names the source

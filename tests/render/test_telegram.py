@@ -142,10 +142,10 @@ def test_an_untranslated_quote_is_marked_in_the_readers_language() -> None:
     assert "(quote not translated)" in "\n".join(brief_lines(english, {}))
     french = Brief("fr", "Amazon sues", (), (quote,))
     assert "(citation non traduite)" in "\n".join(brief_lines(french, {}))
-    # A brief shown untranslated as a whole says so once, not again under each quote.
+    # A brief shown untranslated as a whole has its headline marked, and no quote again.
     whole = Brief("en", "Amazon sues", (), (quote,), original_language="fr")
     html = "\n".join(brief_lines(whole, {}))
-    assert "untranslated — in French" in html and "quote not translated" not in html
+    assert "<b>Amazon sues</b> <i>(in French)</i>" in html and "quote not translated" not in html
 
 
 def test_quotes_are_attributed_to_their_typed_source() -> None:

@@ -44,12 +44,16 @@ def test_both_languages_show_an_untranslated_brief_once() -> None:
 
 
 def test_an_untranslated_brief_is_labelled_in_the_readers_language() -> None:
-    assert "(untranslated — in French)" in telegram([copy_of(FR, "en", "fr")], "en")
+    """In Telegram the headline is marked with its language, the reason said once."""
+    text = telegram([copy_of(FR, "en", "fr")], "en")
+    assert f"<b>{FR.headline}</b> <i>(in French)</i>" in text
+    assert text.count("Not translated: without automatic translation") == 1
     english = replace(FR, language="en", headline="The council votes the budget.")
-    assert "(non traduit — en anglais)" in telegram([copy_of(english, "fr", "en")], "fr")
+    text = telegram([copy_of(english, "fr", "en")], "fr")
+    assert "(en anglais)" in text and text.count("Non traduit") == 1
     german = replace(FR, language="de", headline="Der Stadtrat beschließt den Haushalt.")
     both = telegram([copy_of(german, "fr", "de"), copy_of(german, "en", "de")], "fr")
-    assert both.count(german.headline) == 1 and "(non traduit — en allemand)" in both
+    assert both.count(german.headline) == 1 and "(en allemand)" in both
 
 
 def test_plain_text_digests_name_languages_and_show_a_brief_once() -> None:

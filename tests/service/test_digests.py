@@ -163,7 +163,7 @@ def test_compose_orders_best_sourced_first_then_newest_and_filters_feeds(
     assert compose(db, NOW - timedelta(days=1), ("en",), [], 1)[0].story_id == wide
 
 
-@pytest.mark.parametrize("value", ["25:00", "7h30", ""])
+@pytest.mark.parametrize("value", ["25:00", "7h75", ""])  # 7h30 is a time
 def test_bad_digest_times_are_refused(db: Database, value: str) -> None:
     from briefing.errors import BadInput
 
@@ -243,3 +243,61 @@ def test_digest_selection_uses_the_briefed_at_index(db: Database, store_url: str
     finally:
         raw.close()
     assert any("ix_stories_briefed_at" in str(row) for row in plan), plan
+
+
+# --- What a reader follows: every source, some, the folder, or none ------------------------
+
+
+def test_following_none_some_or_the_folder_selects_accordingly(db: Database) -> None:
+    """`()` is every source, `FOLDER` the articles from no feed (folder, on demand), and
+    `(NOTHING,)` nothing at all, not every source."""
+    from briefing.store.subscribers import FOLDER, NOTHING
+
+    with db.session() as session:
+        feeds = [FeedRow(url="https://a.example/rss"), FeedRow(url="https://b.example/rss")]
+        session.add_all(feeds)
+        session.flush()
+        first, second = (f.id for f in feeds)
+    folder = add_story(db, "folder", 1, NOW - timedelta(hours=1))
+    a = add_story(db, "a", 2, NOW - timedelta(hours=2), feed_id=first)
+    b = add_story(db, "b", 3, NOW - timedelta(hours=3), feed_id=second)
+    since = NOW - timedelta(days=1)
+
+    def picked(feeds: tuple[int, ...]) -> list[int]:
+        return [i.story_id for i in compose(db, since, ("fr",), feeds, 10)]
+
+    assert picked(()) == [b, a, folder]
+    assert picked((first,)) == [a]
+    assert picked((FOLDER,)) == [folder]
+    assert picked((FOLDER, second)) == [b, folder]
+    assert picked((NOTHING,)) == []
+
+
+def test_unfollowing_keeps_the_others_and_the_last_one_leaves_nothing(
+    db: Database, store_url: str, tmp_path: Path
+) -> None:
+    from briefing.service.subscribers import Follow, change_follow
+    from briefing.store.subscribers import FOLDER, NOTHING, find
+
+    def follows() -> tuple[int, ...]:
+        reader = find(db, "42")
+        assert reader is not None
+        return reader.feeds
+
+    with db.session() as session:
+        feed = FeedRow(url="https://a.example/rss")
+        session.add(feed)
+        session.flush()
+        feed_id = feed.id
+    add_story(db, "news", 1, NOW - timedelta(hours=1), feed_id=feed_id)
+    subscriber(db)
+    assert change_follow(db, "42", feed_id, False)[0] is Follow.UNFOLLOWED
+    assert follows() == (FOLDER,)  # the other source is kept
+    assert change_follow(db, "42", FOLDER, False)[0] is Follow.NOTHING_LEFT
+    assert follows() == (NOTHING,)
+    assert change_follow(db, "42", 999, True)[0] is Follow.UNKNOWN
+    settings = service_settings(store_url, tmp_path)
+    assert schedule_digests(db, NOW, settings) == 0  # following nothing: nothing is sent
+    assert change_follow(db, "42", feed_id, True)[0] is Follow.FOLLOWED
+    assert change_follow(db, "42", FOLDER, True)[0] is Follow.FOLLOWED
+    assert follows() == ()  # every source again

@@ -192,7 +192,8 @@ def test_a_queued_digest_is_rendered_when_it_goes_out(
     report = asyncio.run(deliver_pending(db, HtmlFileChannel(out, limit=120), NOW, settings))
     assert report.sent == 1
     sent = texts(out)
-    assert sent[0].startswith("<b>Your briefing for 15/01</b>")  # Telegram HTML, in English
+    # Telegram HTML, in English, the reader's day written their way.
+    assert sent[0].startswith("<b>Your briefing for 15 January</b>")
     assert "news0, summarised again after the digest was queued" in "\n".join(sent)
     assert len(sent) == 4  # the small limit: header and each story apart (4,096 packs them)
     for text in sent:
