@@ -22,7 +22,7 @@ from telegram.ext import (
 from briefing.bot import admin, commands, content, questions
 from briefing.bot.channel import BotRateLimiter, RateLimiter, TelegramChannel
 from briefing.bot.state import KEY, BotState, lang_of, state_of
-from briefing.bot.texts import COMMANDS, t
+from briefing.bot.texts import command_menu, t
 from briefing.config import Settings
 from briefing.errors import ConfigError
 from briefing.store.db import Database, open_database
@@ -66,8 +66,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def register_commands(application: Application) -> None:  # type: ignore[type-arg]
     """Publish the command list (setMyCommands) in English and French."""
-    english = [BotCommand(c, en) for c, _fr, en in COMMANDS]
-    french = [BotCommand(c, fr) for c, fr, _en in COMMANDS]
+    english = [BotCommand(name, about) for name, about in command_menu("en")]
+    french = [BotCommand(name, about) for name, about in command_menu("fr")]
     await application.bot.set_my_commands(english)
     await application.bot.set_my_commands(french, language_code="fr")
 

@@ -25,6 +25,7 @@ from telegram.constants import ChatAction
 from telegram.ext import ContextTypes
 
 from briefing.bot.channel import markup, send_html
+from briefing.bot.failures import failure_text
 from briefing.bot.replies import edit_html, llm_blocked, reply, send_parts
 from briefing.bot.state import BotState, chat_of, lang_of, state_of
 from briefing.bot.texts import t
@@ -207,8 +208,9 @@ async def _ask_about(context: ContextTypes.DEFAULT_TYPE, state: BotState, chat: 
 
 
 def _cannot_read(exc: BadInput, lang: str) -> str:
-    """What a reader is told of a page that could not be read or briefed."""
-    return t("cannot_read", lang, reason=str(exc))
+    """What a reader is told of a page that could not be read: the catalogue's sentence
+    for the failure, never the technical message (that goes to the log)."""
+    return failure_text(exc, lang)
 
 
 def _says(text: str) -> list[Part]:
@@ -234,7 +236,8 @@ async def _summary(state: BotState, url: str, chat: str, lang: str, user_id: int
         return _says(_cannot_read(exc, lang))
     withheld = await asyncio.to_thread(withheld_reason, state.db, story_id)
     if withheld is not None:  # not checked enough to show: say why, show nothing of it
-        return _says(t("withheld", lang, reason=withheld))
+        log.info("story %s withheld from a reader: %s", story_id, withheld)
+        return _says(t("withheld", lang))
     languages = await asyncio.to_thread(on_demand.reader_languages, state.db, chat, lang)
     found = await asyncio.to_thread(on_demand.stories_now, state.db, [story_id], languages,
                                     state.clock())

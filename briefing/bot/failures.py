@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from briefing.bot.texts import TEXTS, t
+from briefing.bot.texts import t
 from briefing.errors import BriefingError
+from briefing.text.catalogue import has_text
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,6 @@ def failure_text(exc: BriefingError, lang: str) -> str:
     """The reader's sentence for `exc`; the technical message goes to the log."""
     log.info("reader-facing failure (%s): %s", exc.reason, exc)
     key = f"failure_{exc.reason}"
-    if exc.reason is None or key not in TEXTS:
+    if exc.reason is None or not has_text(key):
         return t("failure_unknown", lang)
     return t(key, lang, **exc.values)

@@ -54,6 +54,7 @@ from briefing.qa.retrieval import (
     retrieve,
 )
 from briefing.sources.models import Story
+from briefing.text import catalogue
 from briefing.text.sentences import split_sentences
 
 if TYPE_CHECKING:  # the extractive path never imports the openai SDK
@@ -69,14 +70,6 @@ SAME_PASSAGE = 0.7  # term overlap above which two passages say the same thing
 RELATIVE = 0.5  # without an LLM, a passage scoring under half the best one is left out
 _SOURCE_ID = re.compile(r"\bS\d+\b")
 
-LEAD = {
-    "fr": "Voici les passages des sources les plus proches de votre question :",
-    "en": "Here are the passages of the sources closest to your question:",
-}
-NOT_SAID = {
-    "fr": "Les sources de cette information ne le disent pas.",
-    "en": "The sources of this story do not say.",
-}
 
 
 # --------------------------------------------------------------------------- the answer
@@ -161,7 +154,8 @@ def extractive_answer(
     found = [p for p in ranked if p.score > 0 and p.score >= RELATIVE * best]
     quotes = _in_language(story, [passage_quote(story, p, question)
                                   for p in _distinct(found, EXTRACTIVE_QUOTES)], language)
-    text = LEAD[language] if quotes else NOT_SAID[language]
+    text = catalogue.text("answer_lead" if quotes else "answer_not_said",
+                          language)
     return Answer(language, text, quotes, bool(quotes), "extractive", usage or Usage())
 
 
@@ -199,7 +193,8 @@ def _sourced_text(text: str, story: Story) -> str:
 def _checked_answer(story: Story, draft: DraftAnswer, language: str, question: str,
                     context: Sequence[Passage], usage: Usage) -> Answer:
     if not draft.supported or not draft.text:
-        return Answer(language, NOT_SAID[language], (), False, "llm", usage)
+        said = catalogue.text("answer_not_said", language)
+        return Answer(language, said, (), False, "llm", usage)
     quotes, rejected = _check(story, draft.quotes)
     if not quotes and context:  # supported, but nothing checkable: the best passage backs it
         quotes = [passage_quote(story, context[0], question)]

@@ -19,30 +19,27 @@ from datetime import date
 from babel.dates import format_date
 
 from briefing.briefs.models import Brief
+from briefing.text.catalogue import FALLBACK, LANGUAGES, text
 from briefing.text.language import language_name
 
-_UNTRANSLATED = {"fr": "non traduit — en {name}", "en": "untranslated — in {name}"}
-_IN_LANGUAGE = {"fr": "en {name}", "en": "in {name}"}
 FLAGS = {"fr": "🇫🇷", "en": "🇬🇧"}  # the two brief languages, as a reader of both sees them
 
 
 def untranslated_label(original: str, reader: str) -> str:
     """"untranslated — in French" in the reader's language (English when it has no wording)."""
-    wording = _UNTRANSLATED.get(reader, _UNTRANSLATED["en"])
-    return wording.format(name=language_name(original, reader if reader in _UNTRANSLATED
-                                             else "en"))
+    shown = reader if reader in LANGUAGES else FALLBACK
+    return text("label_untranslated", shown, name=language_name(original, shown))
 
 
 def language_mark(original: str, reader: str) -> str:
     """"in French", "en anglais": what marks a text left in its source's language."""
-    wording = _IN_LANGUAGE.get(reader, _IN_LANGUAGE["en"])
-    return wording.format(name=language_name(original, reader if reader in _IN_LANGUAGE
-                                             else "en"))
+    shown = reader if reader in LANGUAGES else FALLBACK
+    return text("label_in_language", shown, name=language_name(original, shown))
 
 
 def reader_date(day: date, lang: str) -> str:
     """A day the reader's way: "2 décembre" (the first is "1er"), "2 December"."""
-    locale = lang if lang in _IN_LANGUAGE else "en"
+    locale = lang if lang in LANGUAGES else FALLBACK
     if locale == "fr" and day.day == 1:  # French writes the first of the month as an ordinal
         return "1er " + format_date(day, "MMMM", locale="fr")
     return format_date(day, "d MMMM", locale=locale)

@@ -49,6 +49,7 @@ from urllib.parse import quote as urlquote
 from briefing.briefs.models import Brief, Quote
 from briefing.render.labels import FLAGS, language_mark, reader_date, shown_once
 from briefing.service.digests import Button, Digest, DigestItem, Keyboard, Part, SourceRef
+from briefing.text.catalogue import FALLBACK, LANGUAGES, catalogue
 
 LIMIT = 4096
 FRAGMENT_WORDS = 4  # words at each end of a long quote in a text fragment
@@ -60,37 +61,11 @@ PAGE_STORIES = 5  # stories on one page of a list
 LIST_MAX = 100  # the longest list: /latest 100, the stories a digest left out
 BUTTON_LABEL = 24  # characters of an outlet's name on a button
 
-UI = {
-    "fr": {"digest": "Votre briefing du {day}", "sources": "Sources", "translation": "Traduction",
-           "more": "(suite)", "untranslated": "citation non traduite",
-           "left_one": "… et 1 autre histoire.", "left_many": "… et {n} autres histoires.",
-           "left_over": "… et plus de {n} autres histoires.",
-           "see_one": "➕ Voir l'autre histoire", "see_many": "➕ Voir les {n} autres",
-           "latest_one": "La dernière histoire", "latest_many": "Les {n} dernières histoires",
-           "left_title_one": "Suite de votre briefing : 1 histoire",
-           "left_title_many": "Suite de votre briefing : {n} histoires",
-           "page": "page {page} sur {pages}",
-           "ask": "❓ Poser une question", "to_fr": "🇫🇷 En français", "to_en": "🇬🇧 En anglais",
-           "notice": "Non traduit : sans traduction automatique, les textes marqués d'une "
-                     "langue sont ceux de leur source."},
-    "en": {"digest": "Your briefing for {day}", "sources": "Sources", "translation": "Translation",
-           "more": "(continued)", "untranslated": "quote not translated",
-           "left_one": "… and 1 more story.", "left_many": "… and {n} more stories.",
-           "left_over": "… and over {n} more stories.",
-           "see_one": "➕ See the other story", "see_many": "➕ See the {n} others",
-           "latest_one": "The latest story", "latest_many": "The {n} latest stories",
-           "left_title_one": "More from your briefing: 1 story",
-           "left_title_many": "More from your briefing: {n} stories",
-           "page": "page {page} of {pages}",
-           "ask": "❓ Ask a question", "to_fr": "🇫🇷 In French", "to_en": "🇬🇧 In English",
-           "notice": "Not translated: without automatic translation, texts marked with a "
-                     "language are their source's own."},
-}
-
-
 def ui(lang: str) -> dict[str, str]:
-    """The renderer's words in `lang` (English when it has none)."""
-    return UI.get(lang, UI["en"])
+    """The renderer's words in `lang` (English when it has none): the catalogue's `ui_*`
+    messages, by the name after `ui_`."""
+    return {key.removeprefix("ui_"): value for key, value in catalogue(
+        lang if lang in LANGUAGES else FALLBACK).items() if key.startswith("ui_")}
 
 
 def e(text: str) -> str:

@@ -111,7 +111,9 @@ def test_private_urls_and_limits_are_enforced(
             tg.user_message(BOB, "/summary http://127.0.0.1:9/other", user_id=BOB,
                             language_code="en")
             first, second = [m["text"] for m in await said(tg, BOB, 2)]
-            assert "could not read" in first and "loopback" in first
+            # The reader's words: no address, no setting name (those stay in the log).
+            assert "private network" in first and "127.0.0.1" not in first
+            assert "allow_private" not in first
             assert "Limit reached" in second
 
     asyncio.run(play())

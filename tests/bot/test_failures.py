@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from briefing.bot.failures import failure_text
-from briefing.bot.texts import TEXTS
 from briefing.config import FetchSettings
 from briefing.errors import BadInput, FetchError
 from briefing.sources.extract import extract
 from briefing.sources.load import fetch_article
+from briefing.text.catalogue import catalogue
 from tests.fakes.web_server import FakeWebServer
 
 LOCAL = FetchSettings(allow_private=True, timeout=2.0)
@@ -48,9 +48,9 @@ ENGLISH_WORDS = {"the", "that", "cannot", "error", "read", "not", "too", "link",
 
 
 def test_every_failure_sentence_exists_in_both_languages_and_french_has_no_english() -> None:
-    keys = [k for k in TEXTS if k.startswith("failure_")]
+    keys = [k for k in catalogue("en") if k.startswith("failure_")]
     assert len(keys) >= 9
     for key in keys:
-        assert set(TEXTS[key]) == {"fr", "en"}
-        words = {w.strip(".,()").lower() for w in TEXTS[key]["fr"].split()}
+        assert key in catalogue("fr")
+        words = {w.strip(".,()").lower() for w in catalogue("fr")[key].split()}
         assert words & ENGLISH_WORDS == set(), key

@@ -232,12 +232,12 @@ def test_a_slow_summary_shows_a_placeholder_edited_into_the_brief_or_the_error(
             assert failed["reply_to_message_id"] is not None
             error = (await edits(tg, 2))[-1]
             assert error["message_id"] == failed["message_id"]
-            assert "I could not read that page" in error["text"]
+            assert error["text"] == "That page cannot be reached (error 404)."
 
             # Quick answers need no placeholder, and are threaded the same way.
             tg.user_message(BOB, web.url("/missing"), user_id=BOB, language_code="en")
             quick = (await said(tg, BOB, 3))[2]
-            assert "I could not read that page" in quick["text"]
+            assert quick["text"] == "That page cannot be reached (error 404)."
             assert quick["reply_to_message_id"] is not None
 
     with FakeWebServer() as web:

@@ -280,12 +280,12 @@ ENGLISH = {"the", "of", "to", "and", "is", "about", "which", "reply", "brief", "
 def test_question_texts_are_in_both_languages_and_french_has_no_english() -> None:
     from string import Formatter
 
-    from briefing.bot.texts import TEXTS
+    from briefing.text.catalogue import catalogue
 
     for key in QUESTION_TEXTS:
-        assert set(TEXTS[key]) == {"fr", "en"}, key
-        fields = [{f for _, f, _, _ in Formatter().parse(TEXTS[key][lang]) if f}
+        assert key in catalogue("fr") and key in catalogue("en"), key
+        fields = [{f for _, f, _, _ in Formatter().parse(catalogue(lang)[key]) if f}
                   for lang in ("fr", "en")]
         assert fields[0] == fields[1], key
-        words = {w.strip(".,:;!?()«»").lower() for w in TEXTS[key]["fr"].split()}
+        words = {w.strip(".,:;!?()«»").lower() for w in catalogue("fr")[key].split()}
         assert words & ENGLISH == set(), key

@@ -15,11 +15,16 @@ from briefing.briefs.models import Quote
 from briefing.config import Settings
 from briefing.llm.client import LLMClient
 from briefing.llm.prompts import render_prompt
-from briefing.qa.answer import LEAD, NOT_SAID, answer_question
+from briefing.qa.answer import answer_question
 from briefing.qa.retrieval import question_language, retrieve, story_index
 from briefing.sources.models import Story
 from tests.conftest import text_story
 from tests.fakes.openai_server import FakeOpenAI, Reply
+
+LEAD = {"fr": "Voici les passages des sources les plus proches de votre question :",
+        "en": "Here are the passages of the sources closest to your question:"}
+NOT_SAID = {"fr": "Les sources de cette information ne le disent pas.",
+            "en": "The sources of this story do not say."}
 
 ESPER = "Le secrétaire à la Défense, Mark Esper, a nié l’existence de préjugés"
 CONTRACT = "refuser le contrat de 10 milliards de dollars"

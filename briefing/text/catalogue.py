@@ -1,6 +1,6 @@
 """Every word a reader sees, from one gettext catalogue per language.
 
-The catalogues are `briefing/render/locale/<lang>/LC_MESSAGES/briefing.po`, read with
+The catalogues are `briefing/text/locale/<lang>/LC_MESSAGES/briefing.po`, read with
 Babel (no compile step). A message id is a stable key (`welcome`, `failure_http_status`),
 its string the text in that language with `{named}` values. French and English are
 complete (a test checks that both have every key with the same values); a reader of
