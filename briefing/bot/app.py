@@ -108,6 +108,10 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
                                            questions.reply_question))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND,
                                            questions.text_message))
+    # A private message without text (a sticker, a photo): said what the bot can read.
+    application.add_handler(MessageHandler(
+        filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
+        questions.other_message))
     # Last: only a command no handler above took reaches it.
     application.add_handler(MessageHandler(filters.COMMAND, questions.unknown_command))
     application.add_error_handler(on_error)

@@ -262,6 +262,11 @@ async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await reply(update, t("question_hint", lang_of(update)))
 
 
+async def other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A sticker, a photo, a voice note...: the bot reads text, so it says what it can read."""
+    await reply(update, t("not_text_hint", lang_of(update)))
+
+
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A command we do not have: say so, with a button to the help."""
     message = update.effective_message

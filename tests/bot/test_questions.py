@@ -289,3 +289,17 @@ def test_question_texts_are_in_both_languages_and_french_has_no_english() -> Non
         assert fields[0] == fields[1], key
         words = {w.strip(".,:;!?()«»").lower() for w in catalogue("fr")[key].split()}
         assert words & ENGLISH == set(), key
+
+
+def test_a_sticker_gets_a_hint_in_the_readers_language(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    async def play() -> list[str]:
+        async with running(bot_settings(tg, tmp_path), db):
+            tg.user_sticker(ANA, user_id=ANA, language_code="fr")
+            tg.user_sticker(BOB, user_id=BOB, language_code="en")
+            return [(await said(tg, ANA))[0]["text"], (await said(tg, BOB))[0]["text"]]
+
+    french, english = asyncio.run(play())
+    assert french.startswith("Je lis le texte et les liens")
+    assert english.startswith("I read text and links")

@@ -389,6 +389,26 @@ class FakeTelegram(BackgroundServer):
             self._messages.setdefault(chat_id, {})[message["message_id"]] = message
             return self._queue_update({"message": copy.deepcopy(message)})
 
+    def user_sticker(self, chat_id: int, *, user_id: int | None = None,
+                     language_code: str = "fr") -> int:
+        """Queue a ``message`` update holding a sticker and no text (a private chat)."""
+        with self._cond:
+            uid = user_id if user_id is not None else abs(chat_id)
+            user: JsonDict = {"id": uid, "is_bot": False, "first_name": "Ana",
+                              "language_code": language_code}
+            self._users[uid] = user
+            chat = self._chat_object(chat_id)
+            self._chats[chat_id] = chat
+            message: JsonDict = {
+                "message_id": self._next_message_id(chat_id), "from": user, "chat": dict(chat),
+                "date": int(time.time()),
+                "sticker": {"file_id": "sticker-1", "file_unique_id": "u1", "type": "regular",
+                            "width": 512, "height": 512, "is_animated": False,
+                            "is_video": False, "emoji": "👍"},
+            }
+            self._messages.setdefault(chat_id, {})[message["message_id"]] = message
+            return self._queue_update({"message": copy.deepcopy(message)})
+
     def press_button(
         self, chat_id: int, message_id: int, data: str, user_id: int | None = None
     ) -> int:
