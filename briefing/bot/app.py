@@ -26,6 +26,7 @@ from briefing.bot.texts import command_menu, t
 from briefing.config import Settings
 from briefing.errors import ConfigError
 from briefing.store.db import Database, open_database
+from briefing.store.subscribers import remember_interface
 
 log = logging.getLogger(__name__)
 LIMITER = "briefing.limiter"
@@ -42,16 +43,30 @@ COMMAND_HANDLERS = {
 
 
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Refuse politely anyone not on the allow-list, when there is one."""
-    allow = state_of(context).settings.telegram.allow
+    """Refuse politely anyone not on the allow-list, when there is one; remember the
+    language each reader speaks, for the digests sent to them later."""
+    state = state_of(context)
+    allow = state.settings.telegram.allow
     user = update.effective_user
     if not allow or (user is not None and user.id in allow):
+        await _remember_interface(state, update)
         return
     if update.effective_message is not None:
         await update.effective_message.reply_text(t("not_allowed", lang_of(update)))
     elif update.callback_query is not None:
         await update.callback_query.answer(t("not_allowed", lang_of(update)))
     raise ApplicationHandlerStop
+
+
+async def _remember_interface(state: BotState, update: Update) -> None:
+    # Written when it changes (known per chat in memory), not at every update.
+    chat = update.effective_chat
+    if chat is None or update.effective_user is None:
+        return
+    lang, seen = lang_of(update), state.extra.setdefault("interfaces", {})
+    if seen.get(chat.id) != lang and await asyncio.to_thread(
+            remember_interface, state.db, str(chat.id), lang):
+        seen[chat.id] = lang  # a reader not stored yet (before /start) is tried again
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

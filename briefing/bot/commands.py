@@ -52,7 +52,7 @@ from briefing.service.subscribers import (
 from briefing.service.subscribers import subscribe as subscribe_reader
 from briefing.store.db import Database
 from briefing.store.feeds import active_feeds, working_feeds
-from briefing.store.subscribers import FOLDER, Subscriber, find, upsert
+from briefing.store.subscribers import FOLDER, Subscriber, find, remember_interface, upsert
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +253,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                                  languages=lang, timezone=zone))
     else:  # /start again: resume, settings kept, nothing asked again
         sub, _ = await asyncio.to_thread(upsert, state.db, chat, active=True)
+    # The gate could not store it before the reader existed: their digests speak it.
+    await asyncio.to_thread(remember_interface, state.db, chat, lang)
     name = user.first_name if user else ""
     assert update.effective_message
     await update.effective_message.reply_text(

@@ -169,21 +169,22 @@ def compose_digest(db: Database, since: datetime, languages: tuple[str, ...],
 
 def load_digest(db: Database, day: date, languages: tuple[str, ...],
                 story_ids: Sequence[int], *, shown: int | None = None,
-                delivery_id: int | None = None) -> Digest:
+                delivery_id: int | None = None, interface: str | None = None) -> Digest:
     """A queued digest as it is now: these stories' current briefs, in the queued order
     (a story withheld or removed since is left out); with `shown`, only the first `shown`
     that may be read, the ids after them in `more`."""
     ids = list(story_ids)
     if shown is None:
         return Digest(day, languages, tuple(_item(s) for s in briefed_stories(db, ids, languages)),
-                      delivery_id=delivery_id)
+                      delivery_id=delivery_id, interface=interface)
     items: list[DigestItem] = []
     used = 0
     while len(items) < shown and used < len(ids):  # a story withheld since: the next one shows
         batch = ids[used:used + shown - len(items)]
         used += len(batch)
         items += [_item(s) for s in briefed_stories(db, batch, languages)]
-    return Digest(day, languages, tuple(items), more=tuple(ids[used:]), delivery_id=delivery_id)
+    return Digest(day, languages, tuple(items), more=tuple(ids[used:]), delivery_id=delivery_id,
+                  interface=interface)
 
 
 def local_zone(name: str) -> ZoneInfo:

@@ -140,7 +140,8 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
     row = load_delivery(db, delivery_id)
     try:
         digest = load_digest(db, row.day, row.languages, row.story_ids,
-                             shown=settings.service.digest_max_stories, delivery_id=row.id)
+                             shown=settings.service.digest_max_stories, delivery_id=row.id,
+                             interface=row.interface)
         # Every story withheld or removed since it was queued: a header alone says nothing.
         parts = remaining(channel.render(digest), row.sent_parts, row.sent) if digest.items else []
     except Exception as exc:  # a renderer bug must not block the rest of the outbox

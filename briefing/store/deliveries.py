@@ -58,6 +58,7 @@ class Delivery:
     # The stories of each part already sent, in part order (fewer than `sent_parts` only
     # for parts sent before parts were recorded one by one).
     sent: tuple[tuple[int, ...], ...]
+    interface: str | None = None  # the reader's interface language, when known
 
 
 def digest_keys_since(db: Database, since: datetime) -> set[str]:
@@ -109,13 +110,15 @@ def load_delivery(db: Database, delivery_id: int) -> Delivery:
     """One outbox row, with the reader's chat and the stories of the parts already sent."""
     with db.session() as session:
         row = session.get_one(DeliveryRow, delivery_id)
-        chat_id = session.get_one(SubscriberRow, row.subscriber_id).chat_id
+        reader = session.get_one(SubscriberRow, row.subscriber_id)
+        chat_id = reader.chat_id
         sent = session.scalars(select(SentMessageRow.story_ids)
                                .where(SentMessageRow.delivery_id == delivery_id)
                                .order_by(SentMessageRow.part, SentMessageRow.id)).all()
         return Delivery(row.id, row.key, chat_id, row.day, tuple(row.languages),
                         tuple(int(i) for i in row.story_ids), row.sent_parts,
-                        tuple(tuple(int(i) for i in ids) for ids in sent))
+                        tuple(tuple(int(i) for i in ids) for ids in sent),
+                        reader.interface_language)
 
 
 def mark_part(db: Database, delivery_id: int, chat_id: str, message_id: str,

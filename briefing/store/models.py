@@ -160,6 +160,8 @@ class SubscriberRow(Base):
     languages: Mapped[str] = mapped_column(String(10), default=DEFAULT_LANGUAGES)
     digest_time: Mapped[str] = mapped_column(String(5), default=DEFAULT_DIGEST_TIME)
     timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
+    # The reader's Telegram language (fr or en) when last seen: a digest's header and buttons.
+    interface_language: Mapped[str | None] = mapped_column(String(10))
     # [] every source; else feed ids and 0 (no feed), or [-1] nothing: store.subscribers
     feeds: Mapped[list[Any]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)

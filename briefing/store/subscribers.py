@@ -44,12 +44,13 @@ class Subscriber:
     feeds: tuple[int, ...]  # empty: every source; else feed ids and FOLDER, or NOTHING
     active: bool
     last_digest_at: datetime | None
+    interface_language: str | None = None  # fr or en, as their Telegram says; None: unknown
 
 
 def _subscriber(row: SubscriberRow) -> Subscriber:
     return Subscriber(row.id, row.chat_id, row.name, row.languages, row.digest_time,
                       row.timezone, tuple(int(f) for f in row.feeds or ()), row.active,
-                      row.last_digest_at)
+                      row.last_digest_at, row.interface_language)
 
 
 def _row(session: Session, chat_id: str) -> SubscriberRow | None:
@@ -114,3 +115,15 @@ def mark_digest(db: Database, chat_id: str, at: datetime) -> None:
         row = _row(session, chat_id)
         if row is not None:
             row.last_digest_at = at
+
+
+def remember_interface(db: Database, chat_id: str, lang: str) -> bool:
+    """Keep the language the reader of this chat speaks to the bot in, so a digest sent
+    later speaks it too; False when the chat has no reader (yet)."""
+    with db.session() as session:
+        row = _row(session, chat_id)
+        if row is None:
+            return False
+        if row.interface_language != lang:
+            row.interface_language = lang
+        return True
