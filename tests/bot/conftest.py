@@ -7,7 +7,7 @@ import asyncio
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -80,3 +80,19 @@ def subscriber(db: Database, chat: int) -> SubscriberRow:
         return session.scalars(query).one()
 
 
+
+
+Message = dict[str, Any]
+
+
+async def until(tg: FakeTelegram, chat: int, check: Callable[[list[Message]], bool],
+                timeout: float = 15.0) -> list[Message]:
+    """The messages sent to `chat` (edits applied) once `check` holds for them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = tg.messages_to(chat)
+        if check(messages):
+            return messages
+        if time.monotonic() > deadline:
+            raise TimeoutError([m["text"] for m in messages])
+        await asyncio.sleep(0.05)

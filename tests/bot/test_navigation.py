@@ -6,8 +6,6 @@ placeholder of a slow summary, and quotas that say when to try again."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,14 +23,12 @@ from briefing.service.subscribers import add_subscriber
 from briefing.store.db import Database
 from briefing.store.deliveries import replied_stories
 from briefing.store.models import DeliveryRow
-from tests.bot.conftest import ANA, BOB, bot_settings, running, said
+from tests.bot.conftest import ANA, BOB, Message, bot_settings, running, said
 from tests.conftest import FIXTURES
 from tests.fakes.telegram_html import parse_html
 from tests.fakes.telegram_server import FakeTelegram
 from tests.fakes.web_server import FakeWebServer
 from tests.service.test_digests import add_story
-
-Message = dict[str, Any]
 
 
 def stories(db: Database, n: int, now: datetime) -> list[int]:
@@ -51,19 +47,6 @@ def datas(message: Message) -> list[str]:
 def urls(message: Message) -> list[str]:
     rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
     return [b["url"] for row in rows for b in row if "url" in b]
-
-
-async def until(tg: FakeTelegram, chat: int, check: Callable[[list[Message]], bool],
-                timeout: float = 15.0) -> list[Message]:
-    """The messages sent to `chat` (edits applied) once `check` holds for them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        messages = tg.messages_to(chat)
-        if check(messages):
-            return messages
-        if time.monotonic() > deadline:
-            raise TimeoutError([m["text"] for m in messages])
-        await asyncio.sleep(0.05)
 
 
 async def edits(tg: FakeTelegram, n: int) -> list[dict[str, Any]]:

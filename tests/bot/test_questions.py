@@ -10,24 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from briefing.config import Settings
 from briefing.service.articles import store_article
 from briefing.service.summaries import summarise_pending
 from briefing.sources.extract import extract_text
 from briefing.store.db import Database
-from tests.bot.conftest import ANA, BOB, bot_settings, running, said
+from tests.bot.conftest import ANA, BOB, Message, bot_settings, running, said, until
 from tests.conftest import NEWS, SEEDS
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.telegram_html import parse_html
 from tests.fakes.telegram_server import FakeTelegram
 
-Message = dict[str, Any]
 AMAZON_HEADLINE = "Entre Donald Trump et Jeff Bezos"
 TRAM, RAIL = NEWS["tram"][0], NEWS["rail"][0]
 OUTLETS = {"tram": ("La Nouvelle République", "https://lanr.example/tram"),
@@ -56,19 +52,6 @@ def add_stories(db: Database, settings: Settings) -> dict[str, int]:
     assert len(set(ids.values())) == 4  # four stories, not one
     summarise_pending(db, settings)
     return ids
-
-
-async def until(tg: FakeTelegram, chat: int, check: Callable[[list[Message]], bool],
-                timeout: float = 15.0) -> list[Message]:
-    """The messages sent to `chat` once `check` holds for them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        messages = tg.messages_to(chat)
-        if check(messages):
-            return messages
-        if time.monotonic() > deadline:
-            raise TimeoutError([m["text"] for m in messages])
-        await asyncio.sleep(0.05)
 
 
 def answered(messages: list[Message]) -> bool:
