@@ -31,7 +31,7 @@ from pydantic import (
 from briefing.errors import ConfigError
 
 EngineName = Literal["auto", "llm", "extractive"]
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"  # package data: in every install
 BRIEF_LANGUAGES = ("fr", "en")  # the languages briefs are written in (sources may be any)
 # A reader's settings until they choose: the one default of the CLI, the bot and the store.
 # `languages` is fr, en or both; READER_LANGUAGES gives the brief languages of each.

@@ -3,7 +3,7 @@
 One call per brief: the sources as delimited numbered sentences (the same layout
 the briefs were written from), then the brief's numbered points; the judge
 answers `supported`, `partly` or `not` for each point. The prompts are
-`prompts/judge_system.txt` and `prompts/judge_user.txt`. Offline briefs in a
+`briefing/prompts/judge_system.txt` and `judge_user.txt`. Offline briefs in a
 language no source is written in hold a notice, not facts, and are not judged.
 """
 

@@ -1,4 +1,4 @@
-"""Prompt templates: files in `prompts/`, filled by one strict function."""
+"""Prompt templates: files in `briefing/prompts/`, filled by one strict function."""
 
 from __future__ import annotations
 
