@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from briefing.briefs.engines.schema import QUOTE_SCHEMA, QuoteOut, draft_quotes
 from briefing.briefs.models import DraftQuote
 from briefing.config import Settings
 from briefing.llm.answers import InvalidAnswer, load_json
@@ -27,17 +28,6 @@ from briefing.text.sentences import Span
 
 _DELIMITER = re.compile(r"<(?=/?(?:question|source)\b)", re.I)
 
-_QUOTE_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["text", "source", "translation"],
-    "properties": {
-        "text": {"type": "string"},
-        "source": {"type": "string"},
-        # null for a quote in the answer's language, else its translation into it
-        "translation": {"type": ["string", "null"]},
-    },
-}
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -45,23 +35,16 @@ ANSWER_SCHEMA: dict[str, Any] = {
     "properties": {
         "answer": {"type": "string"},
         "supported": {"type": "boolean"},
-        "quotes": {"type": "array", "items": _QUOTE_SCHEMA},
+        "quotes": {"type": "array", "items": QUOTE_SCHEMA},
     },
 }
-
-
-class _QuoteOut(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    text: str
-    source: str
-    translation: str | None = None  # a server without strict schemas may leave it out
 
 
 class _AnswerOut(BaseModel):
     model_config = ConfigDict(extra="ignore")
     answer: str
     supported: bool
-    quotes: list[_QuoteOut]
+    quotes: list[QuoteOut]
 
 
 @dataclass(frozen=True)
@@ -79,9 +62,7 @@ def parse_answer(content: str) -> DraftAnswer:
         out = _AnswerOut.model_validate(load_json(content))
     except ValidationError as exc:
         raise InvalidAnswer(f"answer: {exc.errors()[0]['msg']}") from None
-    quotes = tuple(DraftQuote(q.text, q.source, (q.translation or "").strip() or None)
-                   for q in out.quotes)
-    return DraftAnswer(out.answer.strip(), out.supported, quotes)
+    return DraftAnswer(out.answer.strip(), out.supported, draft_quotes(out.quotes))
 
 
 def _defuse_question(question: str) -> str:

@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from briefing.briefs.models import DraftBrief, DraftQuote
 from briefing.llm.answers import InvalidAnswer, load_json
 
-_QUOTE = {
+# A quote as every model answer gives it (briefs, notes, follow-up answers): its translation
+# is null when the quote is in the answer's language.
+QUOTE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["text", "source", "translation"],
@@ -35,7 +37,7 @@ NOTES_SCHEMA: dict[str, Any] = {
     "required": ["notes", "quotes"],
     "properties": {
         "notes": {"type": "array", "items": {"type": "string"}},
-        "quotes": {"type": "array", "items": _QUOTE},
+        "quotes": {"type": "array", "items": QUOTE_SCHEMA},
     },
 }
 
@@ -47,11 +49,14 @@ def brief_schema(languages: tuple[str, ...]) -> dict[str, Any]:
         "additionalProperties": False,
         "required": list(languages),
         "properties": {lang: {"$ref": "#/$defs/brief"} for lang in languages},
-        "$defs": {"brief": _BRIEF, "quote": _QUOTE},
+        "$defs": {"brief": _BRIEF, "quote": QUOTE_SCHEMA},
     }
 
 
-class _QuoteOut(BaseModel):
+class QuoteOut(BaseModel):
+    """A quote of a model's answer, validated (a server without strict schemas may leave
+    the translation out)."""
+
     model_config = ConfigDict(extra="ignore")
     text: str
     source: str
@@ -62,17 +67,19 @@ class _BriefOut(BaseModel):
     model_config = ConfigDict(extra="ignore")
     headline: str
     points: list[str]
-    quotes: list[_QuoteOut]
+    quotes: list[QuoteOut]
 
 
 class _NotesOut(BaseModel):
     model_config = ConfigDict(extra="ignore")
     notes: list[str]
-    quotes: list[_QuoteOut]
+    quotes: list[QuoteOut]
 
 
-def _quotes(items: list[_QuoteOut]) -> tuple[DraftQuote, ...]:
-    return tuple(DraftQuote(q.text, q.source, q.translation or None) for q in items)
+def draft_quotes(items: list[QuoteOut]) -> tuple[DraftQuote, ...]:
+    """Validated quotes as drafts; a blank translation counts as none."""
+    return tuple(DraftQuote(q.text, q.source, (q.translation or "").strip() or None)
+                 for q in items)
 
 
 def parse_briefs(content: str, languages: tuple[str, ...]) -> dict[str, DraftBrief]:
@@ -86,7 +93,7 @@ def parse_briefs(content: str, languages: tuple[str, ...]) -> dict[str, DraftBri
             out = _BriefOut.model_validate(data[lang])
         except ValidationError as exc:
             raise InvalidAnswer(f"brief {lang!r}: {exc.errors()[0]['msg']}") from None
-        briefs[lang] = DraftBrief(out.headline.strip(), tuple(out.points), _quotes(out.quotes))
+        briefs[lang] = DraftBrief(out.headline.strip(), tuple(out.points), draft_quotes(out.quotes))
     return briefs
 
 
@@ -96,4 +103,4 @@ def parse_notes(content: str) -> tuple[list[str], tuple[DraftQuote, ...]]:
         out = _NotesOut.model_validate(load_json(content))
     except ValidationError as exc:
         raise InvalidAnswer(f"notes: {exc.errors()[0]['msg']}") from None
-    return out.notes, _quotes(out.quotes)
+    return out.notes, draft_quotes(out.quotes)
