@@ -61,12 +61,20 @@ def add_feeds(db: Database) -> None:
 
 # --- reading times, zones and languages ---------------------------------------------------
 
+async def started(tg: FakeTelegram, chat: int, lang: str, command: str) -> dict[str, Any]:
+    """A reader who has just said /start, then `command`: the bot's answer to `command`."""
+    tg.user_message(chat, "/start", user_id=chat, language_code=lang)
+    tg.user_message(chat, command, user_id=chat, language_code=lang)
+    return (await said(tg, chat, 2))[1]
+
+
 
 @pytest.mark.parametrize(("typed", "time"), [
     ("7:30", "07:30"), ("07:30", "07:30"), ("7h30", "07:30"), ("7h", "07:00"),
     ("07 h 30", "07:30"), ("19H45", "19:45"), ("7.30", "07:30"), ("0h", "00:00"),
     (" 23:59 ", "23:59"),
 ])
+
 def test_times_are_read_the_french_and_the_english_way(typed: str, time: str) -> None:
     assert check_time(typed) == time
 
@@ -164,9 +172,7 @@ def test_the_panel_edits_itself_and_a_choice_pressed_again_is_no_error(
 
     async def play() -> None:
         async with running(bot_settings(tg, tmp_path), db):
-            tg.user_message(ANA, "/start", user_id=ANA, language_code="fr")
-            tg.user_message(ANA, "/settings", user_id=ANA, language_code="fr")
-            panel = (await said(tg, ANA, 2))[1]
+            panel = await started(tg, ANA, "fr", "/settings")
             assert "Réglages : langues Français" in panel["text"]
             assert labels(panel["reply_markup"])[:3] == ["✅ Français", "English", "FR + EN"]
             # The choice already made, then a double tap on a new one.
@@ -194,9 +200,7 @@ def test_other_time_takes_the_next_text_typed_the_french_way(
 
     async def play() -> None:
         async with running(bot_settings(tg, tmp_path), db):
-            tg.user_message(ANA, "/start", user_id=ANA, language_code="fr")
-            tg.user_message(ANA, "/settings", user_id=ANA, language_code="fr")
-            panel = (await said(tg, ANA, 2))[1]
+            panel = await started(tg, ANA, "fr", "/settings")
             tg.press_button(ANA, panel["message_id"], "set:time", user_id=ANA)
             await calls(tg, "editMessageText", 1)
             times = tg.edits[-1]["reply_markup"]
@@ -260,9 +264,7 @@ def test_zones_from_the_panel_a_typed_city_and_a_suggestion(
 
     async def play() -> None:
         async with running(bot_settings(tg, tmp_path), db):
-            tg.user_message(BOB, "/start", user_id=BOB, language_code="en")
-            tg.user_message(BOB, "/timezone", user_id=BOB, language_code="en")
-            panel = (await said(tg, BOB, 2))[1]
+            panel = await started(tg, BOB, "en", "/timezone")
             assert panel["text"] == "Your time zone: UTC."
             assert "✅ UTC" in labels(panel["reply_markup"])
             tg.press_button(BOB, panel["message_id"], "set:tz:Europe/Paris", user_id=BOB)
@@ -402,9 +404,7 @@ def test_the_feeds_page_toggles_sources(tg: FakeTelegram, db: Database, tmp_path
 
     async def play() -> None:
         async with running(bot_settings(tg, tmp_path), db):
-            tg.user_message(BOB, "/start", user_id=BOB, language_code="en")
-            tg.user_message(BOB, "/settings", user_id=BOB, language_code="en")
-            panel = (await said(tg, BOB, 2))[1]
+            panel = await started(tg, BOB, "en", "/settings")
             assert "📰 Feeds: all" in labels(panel["reply_markup"])
             tg.press_button(BOB, panel["message_id"], "set:feeds", user_id=BOB)
             await calls(tg, "editMessageText", 1)
