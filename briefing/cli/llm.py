@@ -1,13 +1,19 @@
-"""`briefing llm check`: see what the LLM server supports before relying on it."""
+"""`briefing llm check`: see what the LLM server supports before relying on it.
+
+The check (and the `openai` SDK it brings, about half a second to import) is loaded when
+the command runs, so `briefing --help` and the other commands start without it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from briefing.cli.common import Commands, ConfigOption, edge, settings_from
-from briefing.llm.check import Finding, check_llm, exit_code
+
+if TYPE_CHECKING:
+    from briefing.llm.check import Finding
 
 commands = Commands()
 llm_app = Commands(help="The LLM server: check what it supports.", no_args_is_help=True)
@@ -27,6 +33,8 @@ def check_command(
     One line per finding; exit 0 when briefs can use the server, 2 when the server
     cannot serve them, 3 when a setting must change.
     """
+    from briefing.llm.check import check_llm, exit_code
+
     findings: list[Finding] = []
     with edge():
         settings = settings_from(config, model=model, base_url=base_url)
