@@ -26,7 +26,7 @@ from briefing.sources.extract import Extracted, extract_text
 from briefing.sources.feeds.parse import FeedEntry
 from briefing.sources.feeds.poll import FeedResult, FeedState, poll_feed
 from briefing.sources.load import fetch_article
-from briefing.store.articles import url_known
+from briefing.store.articles import story_of_url
 from briefing.store.db import Database
 from briefing.store.feeds import active_feeds, record_failure, record_poll
 
@@ -84,7 +84,7 @@ def _entry_article(entry: FeedEntry, settings: Settings) -> Extracted | None:
 def _store_entries(db: Database, feed_id: int, result: FeedResult, now: datetime,
                    settings: Settings, report: FeedReport) -> None:
     for entry in result.entries:
-        if entry.url and url_known(db, entry.url):
+        if entry.url and story_of_url(db, entry.url) is not None:
             report.duplicates += 1
             continue
         article = _entry_article(entry, settings)

@@ -3,9 +3,9 @@ the latest stories, the digest so far, the stories a digest left out. The bot ca
 (in threads: they block) and renders what they return.
 
 A page is summarised in two steps, so that the bot can spend a reader's quota only on
-what costs something: `fetch_page` fetches and stores it (a page already stored is found
-again, with its story), and `brief_page` briefs its story when it needs it. A page whose
-story is briefed already is served from the store.
+what costs something: `fetch_page` fetches and stores it (a page already stored under that
+URL is not fetched again: its story is taken from the store), and `brief_page` briefs its
+story when it needs it. A page whose story is briefed already is served from the store.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from briefing.service.digests import (
 )
 from briefing.service.summaries import summarise_story
 from briefing.sources.load import fetch_article
-from briefing.store.articles import url_known
+from briefing.store.articles import story_of_url
 from briefing.store.db import Database
 from briefing.store.deliveries import load_delivery, record_message, replied_stories
 from briefing.store.llm_calls import CallLog
@@ -42,12 +42,16 @@ LEFT_OUT_CHAT = ":left-out"
 
 def page_known(db: Database, url: str) -> bool:
     """Whether a page with this URL is stored already (its story may be briefed)."""
-    return url_known(db, url)
+    return story_of_url(db, url) is not None
 
 
 def fetch_page(db: Database, url: str, settings: Settings, now: datetime) -> tuple[int, bool]:
     """Fetch and store a page; its story id, and whether that story needs a brief (none
-    yet, or a source joined since its last one)."""
+    yet, or a source joined since its last one). A page stored under this URL is not
+    fetched again."""
+    known = story_of_url(db, url)
+    if known is not None:
+        return known, needs_brief(db, known)
     extracted = fetch_article(url, settings.fetch)
     stored = store_article(db, extracted, now, url=extracted.url)
     if stored.story_id is None:

@@ -56,11 +56,12 @@ class Stored:
     duplicate: bool
 
 
-def url_known(db: Database, url: str) -> bool:
-    """Whether an article with this canonical URL is already stored."""
+def story_of_url(db: Database, url: str) -> int | None:
+    """The story of the article stored with this canonical URL, or None when none is."""
     with db.session() as session:
-        found = session.scalars(select(ArticleRow.id).where(ArticleRow.url == url).limit(1))
-        return found.first() is not None
+        found = session.scalars(select(ArticleRow.story_id).where(ArticleRow.url == url)
+                                .limit(1))
+        return found.first()
 
 
 def add_article(db: Database, new: NewArticle, choose: Callable[[Members], int | None],

@@ -256,6 +256,8 @@ def test_a_quota_says_when_to_try_again_and_a_page_asked_again_is_free(
         web.route("/goats", (FIXTURES / "nationalgeographic.co.uk.goats.html").read_bytes())
         web.route("/martin", (FIXTURES / "lanouvellerepublique.fr.martin.html").read_bytes())
         asyncio.run(play(web))
+        # ... and not fetched again: the page stored under that URL is the page.
+        assert [path for path, _ in web.requests].count("/goats") == 1
 
 
 def test_quota_retry_times_follow_the_window_and_the_readers_zone() -> None:
