@@ -13,7 +13,7 @@ Target (from the issue): retrieval plus rendering, p95 <= 30 ms.
    templates around a word of the story (a name, a word of its brief), plus a few
    amount and time questions and questions the sources cannot answer.
 3. One question, timed with `time.perf_counter` (wall clock), through the bot's
-   own functions: `store.stories.stories_as_one` (one query for the story's
+   own functions: `store.stories.stories_by_id` (one query for the story's
    articles, the `Story` built from the rows), `qa.answer.answer_question`
    without an LLM (language, retrieval, checked quotes), and
    `bot.questions.render_answer` (Telegram HTML, quotes in `<blockquote>`).
@@ -70,7 +70,7 @@ from briefing.service.digests import source_refs
 from briefing.sources.models import Story
 from briefing.store.db import Database, open_database
 from briefing.store.models import ArticleRow, BriefRow, StoryRow
-from briefing.store.stories import stories_as_one
+from briefing.store.stories import stories_by_id
 from briefing.text.language import detect_language
 from briefing.text.sentences import split_sentences
 from briefing.text.words import STOPWORDS, WORD, fold
@@ -223,7 +223,7 @@ class Timing:
 def ask(db: Database, story_id: int, question: str) -> Timing:
     """Load, answer and render one question, each stage timed."""
     t0 = time.perf_counter()
-    story = stories_as_one(db, [story_id])
+    story = stories_by_id(db, [story_id])[story_id]
     t1 = time.perf_counter()
     got = answer_question(story, question, SETTINGS)
     t2 = time.perf_counter()

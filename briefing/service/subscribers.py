@@ -198,12 +198,6 @@ def subscribe(db: Database, chat_id: str, time: str = DEFAULT_DIGEST_TIME,
                   languages=check_languages(languages), active=True)
 
 
-def add_subscriber(db: Database, chat_id: str, time: str = DEFAULT_DIGEST_TIME,
-                   timezone: str = DEFAULT_TIMEZONE, languages: str = DEFAULT_LANGUAGES) -> int:
-    """`subscribe`, returning only the reader's id."""
-    return subscribe(db, chat_id, time, timezone, languages)[0].id
-
-
 # --- what a reader follows ----------------------------------------------------------------
 
 

@@ -46,15 +46,6 @@ def story_to_brief(db: Database, story_id: int) -> tuple[Story, int]:
         return Story(docs), story.version
 
 
-def stories_as_one(db: Database, story_ids: Sequence[int]) -> Story:
-    """The articles of several stories as one story (a reply to a digest message covering
-    them is answered from all their sources), in story then arrival order."""
-    with db.session() as session:
-        articles = session.scalars(select(ArticleRow).where(ArticleRow.story_id.in_(story_ids))
-                                   .order_by(ArticleRow.story_id, ArticleRow.id)).all()
-        return Story(tuple(document(a, i) for i, a in enumerate(articles, start=1)))
-
-
 def stories_by_id(db: Database, story_ids: Sequence[int]) -> dict[int, Story]:
     """The pipeline's view of each of these stories (its articles S1, S2, ... in arrival
     order), by id; a story without articles is left out."""

@@ -19,7 +19,7 @@ from briefing.bot.replies import when_text
 from briefing.render.labels import reader_date
 from briefing.service.digests import schedule_digests
 from briefing.service.outbox import deliver_pending
-from briefing.service.subscribers import add_subscriber
+from briefing.service.subscribers import subscribe
 from briefing.store.db import Database
 from briefing.store.deliveries import replied_stories
 from briefing.store.models import DeliveryRow
@@ -101,7 +101,7 @@ def test_a_digest_at_its_limit_offers_the_stories_it_left_out(
         update={"digest_max_stories": 3})})
     now = datetime.now(UTC)
     ids = stories(db, 8, now)
-    add_subscriber(db, str(BOB), now.strftime("%H:%M"), "UTC", "en")
+    subscribe(db, str(BOB), now.strftime("%H:%M"), "UTC", "en")
     tg.per_chat_rate = 0
 
     async def play() -> None:
@@ -291,7 +291,7 @@ def test_a_digest_asked_for_now_is_for_the_readers_local_day(db: Database) -> No
 
     now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # already 3 December in Kiritimati
     stories(db, 2, now)
-    add_subscriber(db, "77", "07:30", "Pacific/Kiritimati", "en")
+    subscribe(db, "77", "07:30", "Pacific/Kiritimati", "en")
     digest = digest_now(db, "77", now, load_settings(env={}), "fr")
     assert digest.day == datetime(2026, 12, 3).date()
     assert (digest.ui_language, digest.languages) == ("fr", ("en",))  # interface, briefs

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from briefing.render.text import render_text
 from briefing.service.digests import compose, due_date, load_digest, schedule_digests
-from briefing.service.subscribers import add_subscriber
+from briefing.service.subscribers import subscribe
 from briefing.store.db import Database
 from briefing.store.models import (
     ArticleRow,
@@ -53,7 +53,7 @@ def add_story(db: Database, title: str, sources: int, published: datetime,
 
 
 def subscriber(db: Database, chat: str = "42", **changes: object) -> SubscriberRow:
-    sub_id = add_subscriber(db, chat, "07:30", "Europe/Paris", "both")
+    sub_id = subscribe(db, chat, "07:30", "Europe/Paris", "both")[0].id
     with db.session() as session:
         sub = session.get_one(SubscriberRow, sub_id)
         for key, value in changes.items():
@@ -110,7 +110,7 @@ def test_the_outbox_row_keeps_the_readers_local_day_and_languages(
     the 16th's there, whatever the UTC date, and the English interface comes first."""
     settings = service_settings(store_url, tmp_path)
     add_story(db, "budget", 1, NOW)
-    add_subscriber(db, "84", "07:00", "Asia/Ho_Chi_Minh", "en")
+    subscribe(db, "84", "07:00", "Asia/Ho_Chi_Minh", "en")
     assert schedule_digests(db, datetime(2026, 1, 16, 0, 10, tzinfo=UTC), settings) == 1
     with db.session() as session:
         row = session.scalars(select(DeliveryRow)).one()
@@ -168,14 +168,14 @@ def test_bad_digest_times_are_refused(db: Database, value: str) -> None:
     from briefing.errors import BadInput
 
     with pytest.raises(BadInput, match="HH:MM"):
-        add_subscriber(db, "7", value)
+        subscribe(db, "7", value)
 
 
 def test_bad_time_zone_gets_an_example(db: Database) -> None:
     from briefing.errors import BadInput
 
     with pytest.raises(BadInput, match="Europe/Paris"):
-        add_subscriber(db, "7", "07:30", "Mars/Olympus")
+        subscribe(db, "7", "07:30", "Mars/Olympus")
 
 
 # --- What a digest covers: arrival since the last digest, not publication ------------------

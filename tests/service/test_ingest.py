@@ -13,7 +13,7 @@ from briefing.clock import utcnow
 from briefing.config import Settings
 from briefing.service.digests import schedule_digests
 from briefing.service.ingest import ingest_feeds
-from briefing.service.subscribers import add_subscriber
+from briefing.service.subscribers import subscribe
 from briefing.service.summaries import summarise_pending
 from briefing.store.db import Database
 from briefing.store.models import ArticleRow, DeliveryRow, FeedRow, StoryRow, SubscriberRow
@@ -227,7 +227,7 @@ def test_an_item_published_before_a_digest_but_ingested_after_is_in_the_next_dig
         "tram", f"<meta property='article:published_time' content='{published.date()}'>"))
     add_feed(db, web.url("/rss"))
     next_digest = now + timedelta(hours=1)
-    sub_id = add_subscriber(db, "42", next_digest.strftime("%H:%M"), "UTC", "fr")
+    sub_id = subscribe(db, "42", next_digest.strftime("%H:%M"), "UTC", "fr")[0].id
     with db.session() as session:
         session.get_one(SubscriberRow, sub_id).last_digest_at = last_digest
     ingest_feeds(db, now, settings)

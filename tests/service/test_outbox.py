@@ -19,7 +19,7 @@ from briefing.render.file_channel import FileChannel
 from briefing.render.telegram import telegram_parts
 from briefing.service.digests import Digest, Part, schedule_digests
 from briefing.service.outbox import Gone, RetryLater, deliver_pending, remaining
-from briefing.service.subscribers import add_subscriber
+from briefing.service.subscribers import subscribe
 from briefing.store.db import MIGRATIONS, Database, make_engine, open_database
 from briefing.store.deliveries import NewDigest, queue_digests
 from briefing.store.models import (
@@ -87,7 +87,7 @@ class DiesAfterSending(FileChannel):
 def queue(db: Database, stories: int, chat: str = "42") -> tuple[int, list[int]]:
     """A reader and a pending digest of `stories` stories (header + one part each in the
     file channel); returns the row id and the story ids."""
-    sub_id = add_subscriber(db, chat)
+    sub_id = subscribe(db, chat)[0].id
     ids = [add_story(db, f"story{chat}-{i}", 1, NOW - timedelta(hours=1 + i))
            for i in range(stories)]
     queue_digests(db, [NewDigest(sub_id, f"digest:{sub_id}:{DAY}", DAY, ("fr",), tuple(ids))],
@@ -179,7 +179,7 @@ def test_a_queued_digest_is_rendered_when_it_goes_out(
     changed after queueing both show in what goes out."""
     settings = service_settings(store_url, tmp_path)
     ids = [add_story(db, f"news{i}", 1, NOW - timedelta(hours=2 + i)) for i in range(3)]
-    add_subscriber(db, "42", "07:30", "Europe/Paris", "en")
+    subscribe(db, "42", "07:30", "Europe/Paris", "en")
     assert schedule_digests(db, NOW + timedelta(minutes=35), settings) == 1  # 08:35 in Paris
     with db.session() as session:
         row = session.scalars(select(DeliveryRow)).one()
