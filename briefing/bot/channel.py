@@ -98,6 +98,12 @@ def plain_text(html_text: str) -> str:
     return parsed_text(html_text)
 
 
+def unchanged(exc: BadRequest) -> bool:
+    """Whether Telegram refused an edit because it changes nothing (a button pressed
+    twice): the message already shows what was asked, so it is success."""
+    return "message is not modified" in str(exc).lower()
+
+
 async def send_html(bot: Bot, chat_id: str | int, text: str, *, preview: bool = False,
                     reply_to: int | None = None, **kwargs: object) -> Message:
     """Send HTML; if Telegram cannot parse it, send it again as plain text."""

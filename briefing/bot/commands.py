@@ -35,6 +35,7 @@ from telegram import (
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes, filters
 
+from briefing.bot.channel import unchanged
 from briefing.bot.state import chat_of, lang_of, state_of
 from briefing.bot.texts import help_text, t
 from briefing.errors import BadInput
@@ -203,16 +204,12 @@ def welcome_keyboard(lang: str, zone: str | None) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([*rows, [_button(t("panel_open", lang), "open:main")]])
 
 
-def _not_modified(exc: BadRequest) -> bool:
-    return "message is not modified" in exc.message.lower()
-
-
 async def _unchanged_is_fine(edit: Awaitable[object]) -> None:
     """Await an edit; Telegram's "message is not modified" means it already shows that."""
     try:
         await edit
     except BadRequest as exc:
-        if not _not_modified(exc):
+        if not unchanged(exc):
             raise
 
 

@@ -23,21 +23,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from telegram import (
-    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    LinkPreviewOptions,
     Message,
     Update,
 )
-from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest
+from telegram.constants import ChatAction
 from telegram.ext import ContextTypes
 
-from briefing.bot.channel import plain_text, send_html
+from briefing.bot.channel import send_html
 from briefing.bot.commands import help_command
 from briefing.bot.content import URL, summarise_page, url_message
-from briefing.bot.replies import llm_blocked, reply
+from briefing.bot.replies import edit_html, llm_blocked, reply
 from briefing.bot.state import BotState, chat_of, lang_of, state_of
 from briefing.bot.texts import t
 from briefing.llm.client import LLMClient
@@ -293,20 +290,6 @@ def _asked(message: Message | None) -> str:
     return _ASK.sub("", text.strip()).strip()
 
 
-async def _edit_html(query: CallbackQuery, text: str) -> None:
-    """Turn the query's message into `text` (HTML, no buttons left); plain text if Telegram
-    refuses the HTML."""
-    options = LinkPreviewOptions(is_disabled=True)
-    try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML,
-                                      link_preview_options=options)
-    except BadRequest as exc:
-        if "can't parse entities" not in str(exc).lower():
-            raise
-        log.warning("Telegram refused the HTML of an answer (%s); plain text instead", exc)
-        await query.edit_message_text(plain_text(text), link_preview_options=options)
-
-
 async def pick(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A "pick:" button: the story the reader meant (answered in place of the choice), or
     the help."""
@@ -333,7 +316,9 @@ async def pick(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer()  # at once: the answer may take an LLM call
     await context.bot.send_chat_action(chat, ChatAction.TYPING)
     text = await asyncio.to_thread(_answer, state, int(value), question, lang)
-    await _edit_html(query, text if text is not None else e(t("pick_gone", lang)))
+    # Buttons pressed twice: the second edit changes nothing, which edit_html takes as done.
+    await edit_html(context.bot, chat, message.message_id,
+                    text if text is not None else e(t("pick_gone", lang)))
     # The choice is now the answer about one story: a reply to it asks about that one.
     await asyncio.to_thread(retell_message, state.db, chat, str(message.message_id),
                             [int(value)])

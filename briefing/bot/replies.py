@@ -16,7 +16,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from briefing.bot.channel import markup, plain_text, send_html
+from briefing.bot.channel import markup, plain_text, send_html, unchanged
 from briefing.bot.limits import within_budget
 from briefing.bot.state import BotState, state_of
 from briefing.bot.texts import t
@@ -56,10 +56,9 @@ async def edit_html(bot: Bot, chat: str | int, message_id: int, text: str,
                                     parse_mode=ParseMode.HTML, link_preview_options=options,
                                     reply_markup=reply_markup)
     except BadRequest as exc:
-        reason = str(exc).lower()
-        if "not modified" in reason:
+        if unchanged(exc):
             return
-        if "can't parse entities" not in reason:
+        if "can't parse entities" not in str(exc).lower():
             raise
         log.warning("Telegram refused the HTML of an edit (%s); editing as plain text", exc)
         await bot.edit_message_text(plain_text(text), chat_id=chat, message_id=message_id,
