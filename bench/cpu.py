@@ -57,7 +57,14 @@ from bench.harness import (
     yes_no,
 )
 from briefing.briefs import citations
-from briefing.briefs.models import DraftBrief, DraftQuote, Feedback, Proposal
+from briefing.briefs.models import (
+    DraftBrief,
+    DraftPoint,
+    DraftQuote,
+    Feedback,
+    Proposal,
+    SentenceRef,
+)
 from briefing.briefs.pipeline import summarise
 from briefing.config import Settings
 from briefing.errors import ExtractionError
@@ -104,7 +111,8 @@ def canned_proposal(story: Story, languages: tuple[str, ...]) -> Proposal:
         translated = lang != story.sources[0].language
         quotes = tuple(DraftQuote(q, "S1", shorten(q, 12) if translated else None)
                        for q in quotable[:2])
-        points = tuple(shorten(s, 25) for s in sentences[1:4])
+        points = tuple(DraftPoint(shorten(s, 25), (SentenceRef("S1", i),))
+                       for i, s in enumerate(sentences[1:4], start=2))
         briefs[lang] = DraftBrief(shorten(sentences[0], 14), points, quotes)
     return Proposal(briefs, "llm", "bench-stub")
 

@@ -112,6 +112,9 @@ class BriefSettings(_Section):
     min_quotes: Count = 2
     max_quotes: Positive = 4
     max_words: Annotated[int, Field(ge=10)] = 90
+    # Share of a point's content words (stemmed) its cited sentences must hold, in their
+    # language: "most of them". Lower lets paraphrases through, higher asks for copies.
+    point_word_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
 
     @model_validator(mode="after")
     def _min_below_max(self) -> BriefSettings:

@@ -213,6 +213,8 @@ def another_value(annotation: Any, default: Any) -> tuple[str, Any]:
         return "http://127.0.0.1:9/x", "http://127.0.0.1:9/x"
     if isinstance(default, bool):
         return str(not default).lower(), not default
+    if isinstance(default, float) and default < 1:  # a share: stays within [0, 1]
+        return str(default / 2), default / 2
     if isinstance(default, int | float):
         return str(default + 1), default + 1
     if isinstance(default, tuple):

@@ -1,21 +1,33 @@
 """The orchestrator: a story in, checked French and English briefs out.
 
-propose (engine) -> verify quotes -> one retry for rejected quotes -> top up
-with the offline engine's best passages -> check points -> cut to limits.
-An engine failure falls back to the offline engine for that story, never to an
-empty result.
+propose (engine) -> verify quotes and points -> one retry for what was rejected (quotes
+and points together, with the reasons) -> top up with the offline engine's best
+passages -> a brief left with no supported point gets the offline engine's (they cite
+themselves) -> cut to limits. An engine failure falls back to the offline engine for
+that story, never to an empty result.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass, field
 
 from briefing.briefs import checks
 from briefing.briefs.citations import QuoteCheck, verify_quotes
 from briefing.briefs.engines.extractive import ExtractiveEngine, best_quotes
 from briefing.briefs.engines.select import Engine, select_engine
-from briefing.briefs.models import Brief, DraftBrief, DraftQuote, Feedback, Proposal, Result
+from briefing.briefs.grounding import PointCheck, verify_points
+from briefing.briefs.models import (
+    Brief,
+    CitationCounts,
+    DraftBrief,
+    DraftQuote,
+    Feedback,
+    Point,
+    Proposal,
+    Result,
+)
 from briefing.config import Settings
 from briefing.errors import EngineError
 from briefing.llm.usage import Usage
@@ -48,17 +60,49 @@ def _propose(engine: Engine, story: Story, settings: Settings, notes: list[str],
         return offline
 
 
-def _retry(engine: Engine, story: Story, proposal: Proposal, check: QuoteCheck,
-           notes: list[str]) -> Usage:
-    """One more round for rejected quotes; returns what it cost."""
-    feedback = Feedback(proposal, tuple(check.rejected))
+def _points(proposal: Proposal, story: Story, settings: Settings) -> PointCheck:
+    drafts = {lang: (brief.original_language or lang, brief.points)
+              for lang, brief in proposal.briefs.items()}
+    return verify_points(drafts, story, settings.brief.point_word_share)
+
+
+@dataclass
+class _Checked:
+    """Where the checks stand: quotes (accumulating), points by language, what they cost."""
+
+    quotes: QuoteCheck
+    points: PointCheck
+    usage: Usage = field(default_factory=Usage)
+
+
+def _retry(engine: Engine, story: Story, proposal: Proposal, checked: _Checked,
+           settings: Settings, notes: list[str]) -> None:
+    """One more round for rejected quotes and points, with the reasons.
+
+    Retried quotes add to the accepted ones. A brief whose points were rejected takes the
+    retry's points when at least as many of them pass (the retry answers with the whole
+    brief again), else keeps the points that passed the first time."""
+    feedback = Feedback(proposal, tuple(checked.quotes.rejected), tuple(checked.points.rejected))
+    checked.quotes.counts.points_retried += len(checked.points.rejected)
     try:
         retry = engine.propose(story, feedback)
     except EngineError as exc:
-        notes.append(f"quote retry failed ({exc})")
-        return exc.usage if isinstance(exc.usage, Usage) else Usage()
-    verify_quotes(_drafts(retry), story, check)
-    return retry.usage
+        notes.append(f"retry failed ({exc})")
+        checked.usage.add(exc.usage if isinstance(exc.usage, Usage) else Usage())
+        return
+    checked.usage.add(retry.usage)
+    verify_quotes(_drafts(retry), story, checked.quotes)
+    again = _points(retry, story, settings)
+    failed = {r.language for r in checked.points.rejected}
+    rejected = []
+    for lang in checked.points.points:
+        first = checked.points.points[lang]
+        if lang in failed and len(again.points.get(lang, [])) >= len(first):
+            checked.points.points[lang] = again.points[lang]
+            rejected += [r for r in again.rejected if r.language == lang]
+        else:
+            rejected += [r for r in checked.points.rejected if r.language == lang]
+    checked.points.rejected = rejected
 
 
 def _top_up(lang: str, story: Story, check: QuoteCheck, settings: Settings) -> None:
@@ -74,19 +118,51 @@ def _top_up(lang: str, story: Story, check: QuoteCheck, settings: Settings) -> N
     check.counts.fallback += len(have) - before
 
 
-def _finish(lang: str, draft: DraftBrief, story: Story, check: QuoteCheck,
-            settings: Settings) -> Brief:
+class _Offline:
+    """The offline engine's briefs of the story, made once and only when needed."""
+
+    def __init__(self, story: Story, settings: Settings) -> None:
+        self.story, self.settings = story, settings
+        self._proposal: Proposal | None = None
+        self._points: PointCheck | None = None
+
+    def brief(self, lang: str) -> tuple[DraftBrief, list[Point]]:
+        """The offline draft for `lang` and its points, checked like any engine's."""
+        if self._proposal is None:
+            self._proposal = ExtractiveEngine(self.settings).propose(self.story)
+            self._points = _points(self._proposal, self.story, self.settings)
+        assert self._points is not None
+        return self._proposal.briefs[lang], self._points.points.get(lang, [])
+
+
+def _grounded(lang: str, draft: DraftBrief, points: list[Point], offline: _Offline,
+              counts: CitationCounts, notes: list[str]) -> tuple[DraftBrief, list[Point]]:
+    """The brief's draft and points; a brief left with no supported point takes the
+    offline engine's headline and points (the model's headline stood on the points)."""
+    counts.points_supported += len(points)
+    if points or not draft.points:
+        return draft, points
+    fallback, own = offline.brief(lang)
+    if own:
+        counts.points_fallback += len(own)
+        notes.append(f"no point of the {lang} brief passed the check; the offline engine's "
+                     "points (sentences of the sources) replace them")
+        return DraftBrief(fallback.headline, fallback.points, draft.quotes,
+                          fallback.original_language), own
+    return draft, points
+
+
+def _finish(lang: str, draft: DraftBrief, points: list[Point], story: Story,
+            check: QuoteCheck, settings: Settings) -> Brief:
     cfg = settings.brief
     headline = shorten(draft.headline, checks.HEADLINE_WORDS)
-    point_check = checks.check_points(draft.points, lang, story)
-    checks.record(check.counts, point_check)
-    points = checks.fit_words(headline, point_check.points, cfg)
+    kept = checks.fit_words(headline, points, cfg)
     # One rule for every engine: a quote in the brief's language carries no translation,
     # one in another language carries one or is marked untranslated.
     languages = {doc.id: doc.language for doc in story.sources}
     quotes = tuple(q.in_brief(lang, languages.get(q.source, lang))
                    for q in check.quotes.get(lang, [])[: cfg.max_quotes])
-    return Brief(lang, headline, points, quotes, draft.original_language)
+    return Brief(lang, headline, kept, quotes, draft.original_language)
 
 
 def summarise(
@@ -102,13 +178,22 @@ def summarise(
     proposal = _propose(engine, story, settings, notes, fallback)
     usage = Usage()
     usage.add(proposal.usage)
-    check = verify_quotes(_drafts(proposal), story)
-    if check.rejected and proposal.engine == engine.name and engine.name != "extractive":
-        usage.add(_retry(engine, story, proposal, check, notes))
+    checked = _Checked(verify_quotes(_drafts(proposal), story), _points(proposal, story, settings))
+    check = checked.quotes
+    check.counts.points_proposed = sum(len(b.points) for b in proposal.briefs.values())
+    if ((check.rejected or checked.points.rejected) and proposal.engine == engine.name
+            and engine.name != "extractive"):
+        _retry(engine, story, proposal, checked, settings, notes)
+        usage.add(checked.usage)
+    for rejected in checked.points.rejected:
+        check.counts.drop(rejected.reason)
+    offline = _Offline(story, settings)
     briefs = {}
     for lang in settings.brief.languages:
         _top_up(lang, story, check, settings)
-        briefs[lang] = _finish(lang, proposal.briefs[lang], story, check, settings)
+        draft, points = _grounded(lang, proposal.briefs[lang], checked.points.points.get(lang, []),
+                                  offline, check.counts, notes)
+        briefs[lang] = _finish(lang, draft, points, story, check, settings)
     # How the sources were read (a detected charset, replaced bytes) comes first.
     all_notes = [n for doc in story.sources for n in doc.notes] + notes + list(proposal.notes)
     withheld = withheld_reason(story, briefs, settings)
@@ -116,7 +201,7 @@ def summarise(
         log.warning("brief withheld from readers: %s", withheld)
         all_notes.append(f"withheld from readers: {withheld}")
     return Result(story, briefs, proposal.engine, proposal.model, usage, check.counts,
-                  tuple(all_notes), withheld)
+                  tuple(all_notes), withheld, tuple(checked.points.rejected))
 
 
 def has_sentence(text: str) -> bool:

@@ -70,7 +70,7 @@ class Judge:
         for lang, brief in result.briefs.items():
             if not brief.points or not states_facts(result, lang):
                 continue
-            counts.update(self._verdicts(sources, lang, brief.points))
+            counts.update(self._verdicts(sources, lang, tuple(p.text for p in brief.points)))
         return counts
 
     def _verdicts(self, sources: str, lang: str, points: tuple[str, ...]) -> list[str]:

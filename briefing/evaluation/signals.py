@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from briefing.briefs.checks import SourceFacts, unknown_names, unsupported_numbers
+from briefing.briefs.checks import SourceFacts, unsupported_numbers
+from briefing.briefs.grounding import names as names_in
 from briefing.briefs.models import Brief, Result
 from briefing.sources.models import Story
 from briefing.text.language import detect_language
 from briefing.text.marks import is_balanced
-from briefing.text.words import word_count
+from briefing.text.words import fold, word_count
 
 _NOTHING = SourceFacts(frozenset(), "")  # facts of an empty text: every number/name is unknown
 
@@ -41,6 +42,11 @@ class Signals:
     quotes_unbalanced: int = 0
 
 
+def unknown_names(point: str, facts: SourceFacts) -> list[str]:
+    """Names (capitalised words) in `point` that the facts' text does not mention."""
+    return [n for n in names_in(point) if any(fold(w) not in facts.folded for w in n.split())]
+
+
 def story_facts(story: Story) -> SourceFacts:
     """The numbers and names of every source, titles included."""
     return SourceFacts.of("\n".join(s.text + "\n" + (s.title or "") for s in story.sources))
@@ -48,7 +54,7 @@ def story_facts(story: Story) -> SourceFacts:
 
 def brief_text(brief: Brief) -> str:
     """The words a reader reads first: the headline and the points."""
-    return "\n".join([brief.headline, *brief.points])
+    return "\n".join([brief.headline, *(p.text for p in brief.points)])
 
 
 def states_facts(result: Result, lang: str) -> bool:
@@ -71,10 +77,10 @@ def measure(result: Result) -> Signals:
     for lang, brief in result.briefs.items():
         if states_facts(result, lang):
             signals.points += len(brief.points)
-            signals.points_ellipsis += sum(cut_short(p) for p in brief.points)
+            signals.points_ellipsis += sum(cut_short(p.text) for p in brief.points)
             signals.quotes_checked += len(brief.quotes)
             signals.quotes_unbalanced += sum(not is_balanced(q.text) for q in brief.quotes)
-        for point in brief.points if states_facts(result, lang) else ():
+        for point in (p.text for p in brief.points) if states_facts(result, lang) else ():
             numbers = unsupported_numbers(point, _NOTHING)
             names = unknown_names(point, _NOTHING)
             signals.numbers += len(numbers)

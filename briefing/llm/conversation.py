@@ -6,11 +6,10 @@ import json
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from briefing.sources.models import Document, Story
-from briefing.text.sentences import Span, split_sentences
+from briefing.text.sentences import Span, numbered
 
 
 @dataclass
@@ -46,11 +45,6 @@ class Conversation:
         return [first, *self.messages[1:]]
 
 
-@lru_cache(maxsize=32)
-def _sentences(text: str) -> tuple[Span, ...]:
-    return tuple(split_sentences(text))
-
-
 def _attr(value: str) -> str:
     return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
@@ -75,7 +69,7 @@ class SourceFormatter:
         return f"<source {inner}>"
 
     def _block(self, doc: Document, spans: Sequence[Span]) -> str:
-        starts = [s.start for s in _sentences(doc.text)]
+        starts = [s.start for s in numbered(doc.text)]
         lines = [
             f"[{bisect_right(starts, s.start)}] {_defuse(doc.text[s.start:s.end])}" for s in spans
         ]
@@ -83,7 +77,7 @@ class SourceFormatter:
 
     def story(self, story: Story) -> str:
         """Every source of the story, whole."""
-        return "\n\n".join(self._block(doc, _sentences(doc.text)) for doc in story.sources)
+        return "\n\n".join(self._block(doc, numbered(doc.text)) for doc in story.sources)
 
     def chunk(self, doc: Document, spans: Sequence[Span]) -> str:
         """Part of one source: the given sentences (or pieces of sentences)."""

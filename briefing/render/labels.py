@@ -53,7 +53,8 @@ def own_name(lang: str) -> str:
 
 def _content(brief: Brief) -> tuple[str, str, tuple[str, ...]]:
     """What a reader reads of a brief: the language it is really written in, and its text."""
-    return brief.original_language or brief.language, brief.headline, tuple(brief.points)
+    return (brief.original_language or brief.language, brief.headline,
+            tuple(p.text for p in brief.points))
 
 
 def shown_once(briefs: Sequence[Brief]) -> list[tuple[Brief, str | None]]:

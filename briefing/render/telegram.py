@@ -124,7 +124,7 @@ def brief_lines(brief: Brief, sources: Mapping[str, SourceRef], max_quotes: int 
         headline += f" <i>({e(language_mark(brief.original_language, lang))})</i>"
     elif flag and lang in FLAGS:
         headline = f"{FLAGS[lang]} {headline}"
-    lines = [headline, *(f"• {e(point)}" for point in brief.points)]
+    lines = [headline, *(f"• {e(point.text)}" for point in brief.points)]
     shown = 0
     for quote in brief.quotes:
         if shown >= max_quotes:

@@ -35,7 +35,7 @@ def _quote(quote: Quote, result: Result, untranslated: bool = False) -> Text:
 
 def _brief(brief: Brief, result: Result, original: str | None) -> Panel:
     parts: list[Text] = [Text(brief.headline, style="bold")]
-    parts += [Text(f" • {point}") for point in brief.points]
+    parts += [Text(f" • {point.text}") for point in brief.points]
     parts += [_quote(q, result, untranslated=original is not None) for q in brief.quotes]
     title = own_name(brief.language)
     if original is not None:

@@ -20,7 +20,7 @@ def story_text(number: int, item: DigestItem, max_quotes: int = 1) -> str:
         if original is not None:  # the sources' brief, offline: said in the reader's words
             tag += f", {untranslated_label(original, brief.language)}"
         lines.append(f"{number}. [{tag}] {brief.headline}")
-        lines += [f"   • {point}" for point in brief.points]
+        lines += [f"   • {point.text}" for point in brief.points]
         for quote in brief.quotes[:max_quotes]:
             lines.append(f"   « {quote.text} »")
             if quote.translation:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
-from briefing.briefs.models import Brief, Quote
+from briefing.briefs.models import Brief, Point, Quote, Support
 from briefing.store.db import Database
 from briefing.store.models import ArticleRow, BriefRow, StoryRow
 from briefing.store.subscribers import FOLDER
@@ -61,9 +61,18 @@ def quote_of(data: dict[str, Any]) -> Quote:
                  untranslated=bool(data.get("untranslated", False)))
 
 
+def point_of(data: Any) -> Point:
+    """A stored point (an item of `BriefRow.points`) as a checked `Point`."""
+    if isinstance(data, str):  # stored before points carried their support: none to show
+        return Point(data, ())
+    return Point(str(data["text"]), tuple(
+        Support(str(s["source"]), int(s["sentence"]), int(s["start"]), int(s["end"]),
+                str(s["text"])) for s in data.get("support", ())))
+
+
 def _brief(language: str, headline: str, points: Sequence[Any],
            quotes: Sequence[dict[str, Any]], original_language: str | None) -> Brief:
-    return Brief(language=language, headline=headline, points=tuple(str(p) for p in points),
+    return Brief(language=language, headline=headline, points=tuple(point_of(p) for p in points),
                  quotes=tuple(quote_of(q) for q in quotes), original_language=original_language)
 
 

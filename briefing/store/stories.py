@@ -81,7 +81,7 @@ def save_result(db: Database, story_id: int, version: int, result: Result,
         for lang, brief in result.briefs.items():
             row = existing.get(lang) or BriefRow(story_id=story_id, language=lang)
             row.story_version = version
-            row.headline, row.points = brief.headline, list(brief.points)
+            row.headline, row.points = brief.headline, [asdict(p) for p in brief.points]
             row.original_language = brief.original_language
             row.quotes = [asdict(q) for q in brief.quotes]
             row.engine, row.model = result.engine, result.model

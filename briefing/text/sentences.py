@@ -8,8 +8,10 @@ megabytes per second, which rule-heavy segmenters do not reach.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Words after which a full stop does not end a sentence.
 _ABBREVIATIONS = frozenset(
@@ -116,3 +118,16 @@ def iter_sentences(text: str) -> Iterator[Span]:
 def split_sentences(text: str) -> list[Span]:
     """Split text into sentence spans; every non-space character is in exactly one."""
     return list(iter_sentences(text))
+
+
+@lru_cache(maxsize=32)
+def numbered(text: str) -> tuple[Span, ...]:
+    """The sentences of a source as the model sees them numbered: sentence n (from 1) is
+    `numbered(text)[n - 1]`. Prompts, point support and renderers share this numbering."""
+    return tuple(iter_sentences(text))
+
+
+def sentence_number(text: str, offset: int) -> int:
+    """The number (from 1) of the sentence holding `offset` in `text`."""
+    starts = [s.start for s in numbered(text)]
+    return max(1, bisect_right(starts, offset))

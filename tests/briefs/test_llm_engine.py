@@ -32,6 +32,9 @@ ARTICLE = (
     "L'opposition a dénoncé une hausse des impôts locaux de 3 % qu'elle juge injuste pour les "
     "familles modestes. Les travaux commenceront en septembre dans six écoles du centre-ville."
 )
+# A point restating the first sentence, citing it.
+POINT = {"text": "Le conseil municipal de Tours a voté un budget de 12 millions d'euros.",
+         "support": ["S1:1"]}
 SPEECH = "Nous voulons que chaque enfant ait une classe chauffée et un repas chaud à midi"
 OPPOSITION = ("L'opposition a dénoncé une hausse des impôts locaux de 3 % qu'elle juge injuste "
               "pour les familles modestes.")
@@ -51,7 +54,7 @@ def story() -> Story:
 
 def answer(fr_quotes: list[str], en_quotes: list[str] | None = None) -> dict[str, Any]:
     def brief(lang: str, quotes: list[str]) -> dict[str, Any]:
-        return {"headline": f"Budget des écoles ({lang})", "points": ["Le budget est voté."],
+        return {"headline": f"Budget des écoles ({lang})", "points": [POINT],
                 "quotes": [{"text": q, "source": "S1",
                             "translation": None if lang == "fr" else "tr"} for q in quotes]}
     return {"fr": brief("fr", fr_quotes), "en": brief("en", en_quotes or fr_quotes)}
@@ -325,7 +328,7 @@ def test_a_quote_in_the_brief_language_never_carries_a_translation(
                  {"text": OPPOSITION, "source": "S1", "translation": OPPOSITION.upper()},
                  {"text": SPEECH, "source": "S1", "translation": "We want every child to "
                   "have a heated classroom and a hot lunch"}]
-    brief = {"headline": "Budget", "points": ["Le budget est voté."]}
+    brief = {"headline": "Budget", "points": [POINT]}
     fake_openai.queue(Reply.json({"fr": dict(brief, quotes=fr_quotes),
                                   "en": dict(brief, quotes=en_quotes)}))
     result = summarise(two, llm_settings)

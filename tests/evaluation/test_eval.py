@@ -297,7 +297,7 @@ def test_offline_brief_meets_the_quality_bar_on_orangesum(offline_settings: Sett
 
 
 def test_cut_points_and_unbalanced_quotes_are_counted() -> None:
-    from briefing.briefs.models import Brief, CitationCounts, Quote, Result
+    from briefing.briefs.models import Brief, CitationCounts, Point, Quote, Result
     from briefing.evaluation.signals import measure
     from briefing.llm.usage import Usage
     from briefing.sources.models import Document, Story
@@ -308,7 +308,8 @@ def test_cut_points_and_unbalanced_quotes_are_counted() -> None:
     whole = Quote("Le maire a parlé « d'un vote historique » mardi.", "S1", 0, 48)
     start = text.index("« cette")
     half = Quote(text[start : start + 30], "S1", start, start + 30)
-    brief = Brief("fr", "Le maire parle", ("Un point entier.", "Un point coupé au milieu…"),
+    brief = Brief("fr", "Le maire parle",
+                  (Point("Un point entier.", ()), Point("Un point coupé au milieu…", ())),
                   (whole, half))
     copy = Brief("en", brief.headline, brief.points, brief.quotes, original_language="fr")
     result = Result(story, {"fr": brief, "en": copy}, "extractive", None, Usage(),

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from briefing.briefs.models import Brief, Quote
+from briefing.briefs.models import Brief, Point, Quote
 from briefing.render.labels import reader_date
 from briefing.render.telegram import (
     LATEST,
@@ -34,7 +34,7 @@ QUOTE = Quote("un vote historique", "S1", 0, 18)
 def story(story_id: int, *, languages: tuple[str, ...] = ("fr",), sources: int = 1,
           original: str | None = None, words: int = 8, published: datetime | None = None,
           ) -> DigestItem:
-    briefs = tuple(Brief(lang, f"Titre {story_id} {lang}", (" ".join(["mot"] * words),),
+    briefs = tuple(Brief(lang, f"Titre {story_id} {lang}", (Point(" ".join(["mot"] * words), ()),),
                          (QUOTE, Quote(f"autre {lang}", "S1", 0, 7)), original_language=original)
                    for lang in languages)
     refs = tuple(SourceRef(f"S{i}", f"Outlet {i}", None, f"https://news.example/{story_id}/{i}")
@@ -157,7 +157,7 @@ def test_buttons_stay_within_telegrams_limits_however_many_stories() -> None:
     assert len(buttons(keyboard)) <= MAX_BUTTONS  # ... cannot all have four buttons:
     assert all(len(row) == 3 for row in keyboard[:-1])  # one source link each, not two
     assert buttons(keyboard)[-1].data == f"more:d{huge}"  # the "more" row is never dropped
-    tiny = [DigestItem(i, (Brief("fr", "T", ("m",), ()),), story(i, sources=2).sources)
+    tiny = [DigestItem(i, (Brief("fr", "T", (Point("m", ()),), ()),), story(i, sources=2).sources)
             for i in range(1, 81)]
     [part] = telegram_parts(digest(tiny))
     accepted([part])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from briefing.briefs.models import Brief, Quote
+from briefing.briefs.models import Brief, Point, Quote
 from briefing.render.telegram import (
     LIMIT,
     Block,
@@ -34,7 +34,8 @@ WIDE_TEXT = st.lists(WIDE, min_size=1, max_size=3000).map("".join)
 
 
 def item(i: int, headline: str, point: str, quote: str, outlet: str) -> DigestItem:
-    brief = Brief("fr", headline, (point, point), (Quote(quote, "S1", 0, len(quote), point),))
+    brief = Brief("fr", headline, (Point(point, ()), Point(point, ())),
+                  (Quote(quote, "S1", 0, len(quote), point),))
     return DigestItem(i, (brief,), (SourceRef("S1", outlet, headline,
                                               f"https://news.example/a?q={i}&r=<2>"),))
 
@@ -150,7 +151,7 @@ def test_an_untranslated_quote_is_marked_in_the_readers_language() -> None:
 
 def test_quotes_are_attributed_to_their_typed_source() -> None:
     quote = Quote("un vote historique", "S2", 0, 18, translation="a historic vote")
-    brief = Brief("en", "The council votes", ("Work starts in September.",), (quote,))
+    brief = Brief("en", "The council votes", (Point("Work starts in September.", ()),), (quote,))
     sources = {"S2": SourceRef("S2", "Le Progrès", "Budget", "https://leprogres.example/b")}
     html = "\n".join(brief_lines(brief, sources))
     parse_html(html)

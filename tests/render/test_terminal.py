@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from briefing.briefs.models import Brief, Quote
+from briefing.briefs.models import Brief, Point, Quote
 from briefing.briefs.pipeline import summarise
 from briefing.config import Settings
 from briefing.render.telegram import digest_messages
@@ -19,7 +19,7 @@ from briefing.service.digests import Digest, DigestItem, SourceRef
 from tests.conftest import text_story
 
 FR = Brief("fr", "Le conseil vote le budget des écoles.",
-           ("Les travaux commencent en septembre.",),
+           (Point("Les travaux commencent en septembre.", ()),),
            (Quote("C'est un vote historique", "S1", 0, 24),))
 SOURCES = (SourceRef("S1", "Le Progrès"),)
 
@@ -40,7 +40,7 @@ def plain(*briefs: Brief) -> str:
 
 def test_both_languages_show_an_untranslated_brief_once() -> None:
     text = telegram([FR, copy_of(FR, "en", "fr")], "fr")
-    assert text.count(FR.headline) == 1 and text.count(FR.points[0]) == 1
+    assert text.count(FR.headline) == 1 and text.count(FR.points[0].text) == 1
 
 
 def test_an_untranslated_brief_is_labelled_in_the_readers_language() -> None:

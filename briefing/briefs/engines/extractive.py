@@ -18,7 +18,8 @@ from dataclasses import replace
 from briefing.briefs.checks import HEADLINE_WORDS
 from briefing.briefs.citations import strip_edges
 from briefing.briefs.engines.ranking import Candidate, rank_sentences, select, speech_passages
-from briefing.briefs.models import DraftBrief, DraftQuote, Feedback, Proposal
+from briefing.briefs.grounding import support_of
+from briefing.briefs.models import DraftBrief, DraftPoint, DraftQuote, Feedback, Proposal
 from briefing.config import Settings
 from briefing.sources.models import Document, Story
 from briefing.text.marks import OPENING_MARKS, QUOTE_MARKS, is_balanced, pair_marks
@@ -124,7 +125,11 @@ class ExtractiveEngine:
         points.sort(key=lambda c: (order[c.source], c.start))
         quotes = select(_quote_pool(story, own), cfg.max_quotes - 1, avoid=[*used, *points],
                         spread=True)
-        return DraftBrief(headline, tuple(p.text for p in points),
+        # A point is a sentence of its source: it cites itself.
+        sources = {doc.id: doc for doc in own}
+        return DraftBrief(headline,
+                          tuple(DraftPoint(p.text, (support_of(sources[p.source], p.start),))
+                                for p in points),
                           tuple(DraftQuote(q.text, q.source) for q in quotes))
 
     def _points(self, pool: list[Candidate], avoid: list[Candidate], budget: int,

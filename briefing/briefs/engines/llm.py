@@ -19,7 +19,7 @@ from briefing.briefs.engines.schema import (
     parse_briefs,
     parse_notes,
 )
-from briefing.briefs.models import DraftBrief, DraftQuote, Feedback, Proposal
+from briefing.briefs.models import DraftBrief, DraftPoint, DraftQuote, Feedback, Proposal
 from briefing.config import Settings
 from briefing.errors import LLMError
 from briefing.llm.calls import LLMCache
@@ -63,7 +63,7 @@ class LLMEngine:
     def _propose(self, story: Story, feedback: Feedback | None, usage: Usage) -> Proposal:
         if feedback is not None:
             convo = Conversation(list(feedback.previous.transcript))
-            convo.user(self._prompt("retry_quotes", rejections=_rejections(feedback)))
+            convo.user(self._prompt("retry", rejections=_rejections(feedback)))
         else:
             body = self.formatter.story(story)
             if count_tokens(body, self.encoding) <= self.budget:
@@ -123,10 +123,12 @@ class LLMEngine:
 
 
 def _rejections(feedback: Feedback) -> str:
-    return "\n".join(
-        f"- [{lang}] {quote.text!r} ({quote.source}): {reason}"
-        for lang, quote, reason in feedback.rejected
-    )
+    quotes = [f"- quote [{lang}] {quote.text!r} ({quote.source}): {reason}"
+              for lang, quote, reason in feedback.rejected]
+    points = [f"- point [{r.language}] {r.point.text!r} "
+              f"(support: {', '.join(map(str, r.point.support)) or 'none'}): {r.hint}"
+              for r in feedback.rejected_points]
+    return "\n".join(quotes + points)
 
 
 def _checked(quotes: tuple[DraftQuote, ...], story: Story) -> list[DraftQuote]:
@@ -139,7 +141,10 @@ def _checked(quotes: tuple[DraftQuote, ...], story: Story) -> list[DraftQuote]:
     return kept
 
 
-def _notes_block(number: int, source: str, notes: list[str], quotes: list[DraftQuote]) -> str:
-    lines = [f"Part {number} ({source}):", *(f"- {n}" for n in notes)]
+def _notes_block(number: int, source: str, notes: tuple[DraftPoint, ...],
+                 quotes: list[DraftQuote]) -> str:
+    # Each note keeps the ids of its sentences, so the reduce step's points can cite them.
+    lines = [f"Part {number} ({source}):",
+             *(f"- {n.text} [{', '.join(map(str, n.support))}]" for n in notes)]
     lines += [f'- quote [{q.source}]: "{q.text}"' for q in quotes]
     return "\n".join(lines)

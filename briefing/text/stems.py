@@ -1,0 +1,39 @@
+"""Content words reduced to their stems, for checking that a point says what its cited
+sentences say: "annoncées" and "annonce" are one stem, "announced" and "announcement"
+another.
+
+The Snowball stemmers (`snowballstemmer`, the pure-Python build of the algorithms) for
+French and English; words are lower-cased, stemmed, then accent-folded, so "été" and
+"ete" meet. Stop words and words of two letters or fewer carry no content and are left out.
+"""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+from typing import Any
+
+import snowballstemmer
+
+from briefing.text.words import STOPWORDS, WORD, fold
+
+_ALGORITHMS = {"fr": "french", "en": "english"}
+
+
+@cache
+def _stemmer(language: str) -> Any:
+    # One stemmer per language and thread is not needed: stemWord keeps no state between calls.
+    return snowballstemmer.stemmer(_ALGORITHMS.get(language, "english"))
+
+
+@lru_cache(maxsize=4096)
+def stems(text: str, language: str) -> tuple[str, ...]:
+    """The stems of the content words of `text`, in order, as `language` stems them."""
+    stemmer = _stemmer(language)
+    out = []
+    for word in WORD.findall(text.lower()):
+        # "l'annonce", "d'Amazon": the elided article is not part of the word.
+        word = word.split("'")[-1].split("’")[-1]
+        if len(word) <= 2 or fold(word) in STOPWORDS or word.isdigit():
+            continue
+        out.append(fold(stemmer.stemWord(word)))
+    return tuple(out)
