@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from briefing.briefs.checks import SourceFacts, unsupported_numbers
 from briefing.briefs.citations import MAX_QUOTE_WORDS, check_quote
-from briefing.briefs.models import DraftQuote, Quote
+from briefing.briefs.models import DraftQuote, Point, Quote
 from briefing.config import Settings
 from briefing.errors import LLMError
 from briefing.llm.usage import Usage
@@ -86,6 +86,9 @@ class Answer:
     engine: str  # "llm" or "extractive": what wrote `text`
     usage: Usage
     rejected: int = 0  # quotes the model proposed that failed the check
+    # The answer's sentences with the source sentences each rests on (checked like a brief's
+    # points); `text` is them joined. Empty for the fixed sentences and passage answers.
+    points: tuple[Point, ...] = ()
 
 
 # --------------------------------------------------------------------------- quotes from passages
