@@ -46,6 +46,7 @@ from briefing.text.words import fold
 NAME_LIKENESS = 80  # rapidfuzz ratio of two spellings of one name across languages
 _NAME = re.compile(r"\b(?:[dlDL]['’])?([A-ZÀ-ÖØ-Þ][\w\-]*(?:\s+[A-ZÀ-ÖØ-Þ][\w\-]*)*)")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_SOURCE_ID = re.compile(r"\bS\d+\b")
 # Capitalised words that start sentences without being names.
 _COMMON_CAPS = frozenset(
     """le la les un une des ce cette ces il elle ils elles on en au aux du de dans pour par
@@ -55,9 +56,11 @@ _COMMON_CAPS = frozenset(
 
 
 def names(text: str) -> list[str]:
-    """The names of a text: runs of capitalised words, less a sentence's first word alone
-    and the article or preposition that starts a sentence ("Selon", "The")."""
+    """The names of a text: runs of capitalised words, less a sentence's first word alone,
+    the article or preposition that starts a sentence ("Selon", "The"), and source ids a
+    model let slip ("S2": renderers replace them with the outlet's name)."""
     found = []
+    text = _SOURCE_ID.sub(" ", text)
     for match in _NAME.finditer(text):
         name = match.group(1)
         first = name.split()[0]

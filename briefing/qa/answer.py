@@ -16,9 +16,12 @@ the story's own sources, never from outside knowledge:
    quote is checked like a brief's (`check_quote`), and keeps the translation the
    model gave when its source is in another language than the question;
    rejected ones are dropped and counted; a supported answer left without a
-   quote gets the best passage; a sentence of the answer stating a number no
-   source contains is dropped. "Not supported" is always said with a fixed
-   sentence, never the model's words. If the LLM fails, the passages are the answer.
+   quote gets the best passage. Each sentence of the answer cites the source
+   sentences it rests on and is checked like a brief's point (numbers, names,
+   and in the source's language its words): one that fails is dropped and
+   counted, and an answer left with none is answered with the passages.
+   "Not supported" is always said with a fixed sentence, never the model's
+   words. If the LLM fails, the passages are the answer.
 5. **Quotes in another language** than the question carry a translation (an LLM's) or
    are marked untranslated, as in briefs (`Quote.in_brief`).
 
@@ -33,8 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from briefing.briefs.checks import SourceFacts, unsupported_numbers
 from briefing.briefs.citations import MAX_QUOTE_WORDS, check_quote
+from briefing.briefs.grounding import check_point
 from briefing.briefs.models import DraftQuote, Point, Quote
 from briefing.config import Settings
 from briefing.errors import LLMError
@@ -55,7 +58,6 @@ from briefing.qa.retrieval import (
 )
 from briefing.sources.models import Story
 from briefing.text import catalogue
-from briefing.text.sentences import split_sentences
 
 if TYPE_CHECKING:  # the extractive path never imports the openai SDK
     from briefing.llm.client import LLMClient
@@ -68,7 +70,6 @@ ANSWER_QUOTES = 3  # checked quotes kept under an LLM answer
 CLIP_WORDS = 45  # a sentence longer than a quote may be is cut to its best window
 SAME_PASSAGE = 0.7  # term overlap above which two passages say the same thing
 RELATIVE = 0.5  # without an LLM, a passage scoring under half the best one is left out
-_SOURCE_ID = re.compile(r"\bS\d+\b")
 
 
 
@@ -89,6 +90,7 @@ class Answer:
     # The answer's sentences with the source sentences each rests on (checked like a brief's
     # points); `text` is them joined. Empty for the fixed sentences and passage answers.
     points: tuple[Point, ...] = ()
+    points_rejected: int = 0  # sentences of the model's answer that failed the check
 
 
 # --------------------------------------------------------------------------- quotes from passages
@@ -179,35 +181,38 @@ def _check(story: Story, drafts: Sequence[DraftQuote]) -> tuple[list[Quote], int
     return kept[:ANSWER_QUOTES], rejected
 
 
-def _sourced_text(text: str, story: Story) -> str:
-    """The answer without its sentences that state a number no source contains (a source
-    id the model names, "S1", is no number: renderers replace it with the source's name)."""
-    facts = SourceFacts.of("\n".join(doc.text for doc in story.sources))
-    ids = {doc.id for doc in story.sources}
-
-    def said(sentence: str) -> str:
-        return _SOURCE_ID.sub(lambda m: "" if m.group() in ids else m.group(), sentence)
-
-    kept = [text[s.start:s.end] for s in split_sentences(text)
-            if not unsupported_numbers(said(text[s.start:s.end]), facts)]
-    return " ".join(kept)
+def _grounded(story: Story, draft: DraftAnswer, language: str, settings: Settings
+              ) -> tuple[list[Point], int]:
+    """The answer's sentences that the source sentences they cite say (checked like a
+    brief's points, `briefing.briefs.grounding`), and how many failed."""
+    kept: list[Point] = []
+    failed = 0
+    for point in draft.points:
+        outcome = check_point(point, language, story, settings.brief.point_word_share)
+        if isinstance(outcome, Point):
+            kept.append(outcome)
+        else:
+            failed += 1
+            log.info("follow-up sentence dropped (%s): %s", outcome.reason, outcome.hint)
+    return kept, failed
 
 
 def _checked_answer(story: Story, draft: DraftAnswer, language: str, question: str,
-                    context: Sequence[Passage], usage: Usage) -> Answer:
-    if not draft.supported or not draft.text:
+                    context: Sequence[Passage], settings: Settings, usage: Usage) -> Answer:
+    if not draft.supported or not draft.points:
         said = catalogue.text("answer_not_said", language)
         return Answer(language, said, (), False, "llm", usage)
     quotes, rejected = _check(story, draft.quotes)
     if not quotes and context:  # supported, but nothing checkable: the best passage backs it
         quotes = [passage_quote(story, context[0], question)]
-    text = _sourced_text(draft.text, story)
-    if not text or not quotes:
-        log.info("follow-up answer unusable (numbers not in the sources); passages instead")
+    points, failed = _grounded(story, draft, language, settings)
+    if not points or not quotes:
+        log.info("follow-up answer unusable (no sentence passed the check); passages instead")
         return replace(extractive_answer(story, question, language, context, usage),
-                       rejected=rejected)
-    return Answer(language, text, _in_language(story, quotes, language), True, "llm", usage,
-                  rejected)
+                       rejected=rejected, points_rejected=failed)
+    return Answer(language, " ".join(p.text for p in points),
+                  _in_language(story, quotes, language), True, "llm", usage, rejected,
+                  tuple(points), failed)
 
 
 def _llm_answer(story: Story, question: str, language: str, passages: Sequence[Passage],
@@ -217,7 +222,7 @@ def _llm_answer(story: Story, question: str, language: str, passages: Sequence[P
         return extractive_answer(story, question, language, passages, usage)
     convo = answer_conversation(story, question, language, context, settings)
     draft, _ = llm.structured(convo, "answer", ANSWER_SCHEMA, parse_answer, usage)
-    return _checked_answer(story, draft, language, question, context, usage)
+    return _checked_answer(story, draft, language, question, context, settings, usage)
 
 
 def answer_question(

@@ -3,8 +3,9 @@
 The question and the passages go in the user message as delimited data
 (`<question>`, then numbered `<source>` sentences); the answer is strict JSON
 (`ANSWER_SCHEMA`), validated into a `DraftAnswer` that `briefing.qa.answer` then checks.
-Each quote carries its translation into the answer's language when its source is written
-in another one (null otherwise).
+The answer is a list of sentences, each with the ids of the numbered sentences it rests on
+("S1:3"), checked like a brief's points. Each quote carries its translation into the
+answer's language when its source is written in another one (null otherwise).
 """
 
 from __future__ import annotations
@@ -16,8 +17,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from briefing.briefs.engines.schema import QUOTE_SCHEMA, QuoteOut, draft_quotes
-from briefing.briefs.models import DraftQuote
+from briefing.briefs.engines.schema import (
+    POINT_SCHEMA,
+    QUOTE_SCHEMA,
+    PointOut,
+    QuoteOut,
+    draft_points,
+    draft_quotes,
+)
+from briefing.briefs.models import DraftPoint, DraftQuote
 from briefing.config import Settings
 from briefing.llm.answers import InvalidAnswer, load_json
 from briefing.llm.conversation import Conversation, SourceFormatter
@@ -33,7 +41,7 @@ ANSWER_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["answer", "supported", "quotes"],
     "properties": {
-        "answer": {"type": "string"},
+        "answer": {"type": "array", "items": POINT_SCHEMA},
         "supported": {"type": "boolean"},
         "quotes": {"type": "array", "items": QUOTE_SCHEMA},
     },
@@ -42,18 +50,25 @@ ANSWER_SCHEMA: dict[str, Any] = {
 
 class _AnswerOut(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    answer: str
+    # Prose without sentence ids (a server that ignored the schema) is one point without
+    # support: the check rejects it and the passages answer instead.
+    answer: list[PointOut | str] | str
     supported: bool
     quotes: list[QuoteOut]
 
 
 @dataclass(frozen=True)
 class DraftAnswer:
-    """The model's answer, not yet checked."""
+    """The model's answer, not yet checked: its sentences with the ids they cite."""
 
-    text: str
+    points: tuple[DraftPoint, ...]
     supported: bool
     quotes: tuple[DraftQuote, ...]
+
+    @property
+    def text(self) -> str:
+        """The answer's sentences, joined."""
+        return " ".join(p.text for p in self.points)
 
 
 def parse_answer(content: str) -> DraftAnswer:
@@ -62,7 +77,8 @@ def parse_answer(content: str) -> DraftAnswer:
         out = _AnswerOut.model_validate(load_json(content))
     except ValidationError as exc:
         raise InvalidAnswer(f"answer: {exc.errors()[0]['msg']}") from None
-    return DraftAnswer(out.answer.strip(), out.supported, draft_quotes(out.quotes))
+    items: list[PointOut | str] = [out.answer] if isinstance(out.answer, str) else out.answer
+    return DraftAnswer(draft_points(items), out.supported, draft_quotes(out.quotes))
 
 
 def _defuse_question(question: str) -> str:

@@ -38,10 +38,17 @@ def verified(quote: Quote, story: Story) -> bool:
     return source is not None and source.text[quote.start:quote.end] == quote.text
 
 
-def reply(text: str, supported: bool, quotes: list[tuple[str, str]]) -> dict[str, Any]:
-    """The JSON a model answers with."""
-    return {"answer": text, "supported": supported,
-            "quotes": [{"text": t, "source": s} for t, s in quotes]}
+ESPER_ID = "S2:9"  # the seed sentence naming the Secretary of Defense
+CONTRACT_ID = "S2:2"  # ... and the one stating the contract's amount
+
+
+def reply(text: str | list[tuple[str, list[str]]], supported: bool,
+          quotes: list[tuple[str, str]]) -> dict[str, Any]:
+    """The JSON a model answers with: its sentences with the ids they cite (a bare text is
+    one sentence citing the Esper sentence)."""
+    sentences = ([(text, [ESPER_ID])] if text else []) if isinstance(text, str) else text
+    return {"answer": [{"text": t, "support": ids} for t, ids in sentences],
+            "supported": supported, "quotes": [{"text": t, "source": s} for t, s in quotes]}
 
 
 def user_message(fake: FakeOpenAI) -> str:
@@ -234,11 +241,14 @@ def test_not_supported_says_so_with_the_fixed_sentence(
 def test_a_sentence_stating_a_number_no_source_has_is_dropped(
     seed_story: Story, fake_openai: FakeOpenAI, llm_settings: Settings
 ) -> None:
-    text = "The contract is worth 10 billion dollars. It runs until 2031."
-    fake_openai.queue(Reply.json(reply(text, True, [(CONTRACT, "S2")])))
+    sentences = [("The contract is worth 10 billion dollars.", [CONTRACT_ID]),
+                 ("It runs until 2031.", [CONTRACT_ID])]
+    fake_openai.queue(Reply.json(reply(sentences, True, [(CONTRACT, "S2")])))
     got = answer_question(seed_story, "What is the contract worth?", llm_settings,
                  LLMClient(llm_settings))
     assert got.text == "The contract is worth 10 billion dollars."
+    assert [(s.source, s.sentence) for p in got.points for s in p.support] == [("S2", 2)]
+    assert got.points_rejected == 1
 
 
 def test_the_request_carries_question_and_passages_as_delimited_data(
@@ -315,8 +325,8 @@ def test_an_answer_wrapped_in_prose_is_read_like_a_brief() -> None:
     """A server that takes no response_format gets plain-mode answers: prose around the JSON."""
     from briefing.qa.drafting import parse_answer
 
-    answer = parse_answer('Voici la réponse : {"answer": "Pour un contrat.", "supported": true, '
-                          '"quotes": []} Bonne journée.')
+    answer = parse_answer('Voici la réponse : {"answer": [{"text": "Pour un contrat.", '
+                          '"support": ["S1:2"]}], "supported": true, "quotes": []} Bonne journée.')
     assert answer.text == "Pour un contrat." and answer.supported
 
 
@@ -337,8 +347,8 @@ def test_llm_quotes_carry_their_translation(
     seed_story: Story, fake_openai: FakeOpenAI, llm_settings: Settings
 ) -> None:
     translation = "Defense Secretary Mark Esper denied any bias"
-    fake_openai.queue(Reply.json({"answer": "Mark Esper.", "supported": True, "quotes": [
-        {"text": ESPER, "source": "S2", "translation": translation}]}))
+    fake_openai.queue(Reply.json(dict(reply("Mark Esper.", True, []), quotes=[
+        {"text": ESPER, "source": "S2", "translation": translation}])))
     got = answer_question(seed_story, "Who is the Secretary of Defense?", llm_settings,
                           LLMClient(llm_settings))
     assert [(q.text, q.translation, q.untranslated) for q in got.quotes] == [
@@ -352,8 +362,8 @@ def test_llm_quotes_carry_their_translation(
 def test_an_llm_quote_without_translation_is_marked_untranslated(
     seed_story: Story, fake_openai: FakeOpenAI, llm_settings: Settings
 ) -> None:
-    fake_openai.queue(Reply.json({"answer": "Mark Esper.", "supported": True, "quotes": [
-        {"text": ESPER, "source": "S2", "translation": None}]}))
+    fake_openai.queue(Reply.json(dict(reply("Mark Esper.", True, []), quotes=[
+        {"text": ESPER, "source": "S2", "translation": None}])))
     got = answer_question(seed_story, "Who is the Secretary of Defense?", llm_settings,
                           LLMClient(llm_settings))
     assert [(q.translation, q.untranslated) for q in got.quotes] == [(None, True)]
@@ -367,3 +377,48 @@ def test_a_source_id_in_the_answer_is_not_taken_for_a_number(
     got = answer_question(seed_story, "Qui est le secrétaire à la Défense ?", llm_settings,
                           LLMClient(llm_settings))
     assert got.engine == "llm" and got.text == text  # the renderer names the source
+
+
+# --------------------------------------------------------------------------- grounded answers
+
+
+def test_answer_sentences_carry_the_sentences_they_cite(
+    seed_story: Story, fake_openai: FakeOpenAI, llm_settings: Settings
+) -> None:
+    fake_openai.queue(Reply.json(reply("Le secrétaire à la Défense est Mark Esper.", True,
+                                       [(ESPER, "S2")])))
+    got = answer_question(seed_story, "Qui est le secrétaire à la Défense ?", llm_settings,
+                          LLMClient(llm_settings))
+    ((support,),) = [p.support for p in got.points]
+    source = seed_story.source("S2")
+    assert source is not None and source.text[support.start:support.end] == support.text
+    assert support.text.startswith("Le secrétaire à la Défense, Mark Esper")
+    assert "support" in str(fake_openai.requests[0].json["messages"][0]["content"])
+
+
+@pytest.mark.parametrize("sentence", [
+    ("Le secrétaire à la Défense est James Mattis.", [ESPER_ID]),  # a swapped name
+    ("Le contrat vaut 12 milliards de dollars.", [CONTRACT_ID]),  # a changed number
+    ("Le secrétaire à la Défense est Mark Esper.", [CONTRACT_ID]),  # the wrong sentence
+    ("Le secrétaire à la Défense est Mark Esper.", ["S2:99"]),  # no such sentence
+    ("Le secrétaire à la Défense est Mark Esper.", []),  # no support
+])
+def test_an_answer_whose_only_sentence_fails_is_answered_with_passages(
+    seed_story: Story, fake_openai: FakeOpenAI, llm_settings: Settings,
+    sentence: tuple[str, list[str]],
+) -> None:
+    fake_openai.queue(Reply.json(reply([sentence], True, [(ESPER, "S2")])))
+    got = answer_question(seed_story, "Qui est le secrétaire à la Défense ?", llm_settings,
+                          LLMClient(llm_settings))
+    assert (got.engine, got.text, got.points, got.points_rejected) == (
+        "extractive", LEAD["fr"], (), 1)
+    assert got.quotes and all(verified(q, seed_story) for q in got.quotes)
+
+
+def test_prose_without_sentence_ids_is_answered_with_passages(
+    seed_story: Story, fake_openai: FakeOpenAI, llm_settings: Settings
+) -> None:
+    fake_openai.queue(Reply.json({"answer": "Mark Esper.", "supported": True, "quotes": []}))
+    got = answer_question(seed_story, "Qui est le secrétaire à la Défense ?", llm_settings,
+                          LLMClient(llm_settings))
+    assert got.engine == "extractive" and got.points_rejected == 1
