@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 _SOURCE = re.compile(r'<source id="(S\d+)"[^>]*>\n(.*?)\n</source>', re.S)
@@ -92,3 +93,78 @@ def good_answer(request: dict[str, Any]) -> str:
     """JSON text a well-behaved model would send for this request."""
     answer = notes_answer(request) if is_map_request(request) else brief_answer(request)
     return json.dumps(answer, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- adversarial models
+
+ADVERSARIAL_MODES = ("swap_name", "change_number", "wrong_sentence", "bad_ids", "no_support",
+                     "wrong_source")
+"""How a misleading model gets its points wrong (see :func:`adversarial_points`)."""
+
+_FULL_NAME = re.compile(r"(?<=[\w,;:] )[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ]+(?: [A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ]+)+")
+_DIGITS = re.compile(r"\d+")
+RETRY_MARK = "failed the check against the sources"
+
+
+def _words_of(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"\w{4,}", text)}
+
+
+def adversarial_points(request: dict[str, Any], mode: str) -> list[dict[str, Any]]:
+    """Points that read well and cite real-looking ids, but that the sentences they cite do
+    not say. Empty when the story gives this mode nothing to work with (no two full names,
+    no number, a single source for ``wrong_source``)."""
+    found = [(sid, n, line) for sid, n, line in numbered(request) if 6 <= len(line.split()) <= 60]
+    if not found:
+        return []
+    sid, n, line = found[0]
+    if mode == "swap_name":  # a name of the story put in a sentence about someone else
+        named = [(s, i, t, m) for s, i, t in found for m in _FULL_NAME.findall(t)]
+        for s, i, t, name in named:
+            other = next((m for *_, m in named if m != name and m not in t), None)
+            if other is not None:
+                return [{"text": t.replace(name, other), "support": [f"{s}:{i}"]}]
+        return []
+    if mode == "change_number":  # the right sentence, a number changed
+        for s, i, t in found:
+            match = _DIGITS.search(t)
+            if match is not None:
+                changed = str(int(match.group()) + 7)
+                return [{"text": t[:match.start()] + changed + t[match.end():],
+                         "support": [f"{s}:{i}"]}]
+        return []
+    if mode == "wrong_sentence":  # a true sentence, citing one that says something else
+        for s, i, t in found[1:]:
+            if s == sid and len(_words_of(t) & _words_of(line)) <= 1:
+                return [{"text": line, "support": [f"{s}:{i}"]}]
+        return []
+    if mode == "bad_ids":
+        return [{"text": line, "support": [f"{sid}:{n + 1000}"]},
+                {"text": found[-1][2], "support": ["S99:1"]}]
+    if mode == "no_support":
+        return [{"text": line, "support": []}]
+    if mode == "wrong_source":  # S2's sentence, cited as the same number in S1
+        for s, i, t in found:
+            if s != sid:
+                return [{"text": t, "support": [f"{sid}:{i}"]}]
+        return []
+    raise ValueError(f"unknown adversarial mode {mode!r}")
+
+
+def adversarial_answer(mode: str, *, fix_on_retry: bool = False) -> Callable[[dict[str, Any]], str]:
+    """A model whose points are all misleading in the way `mode` says (quotes stay verbatim).
+
+    On the retry (the request that lists what failed), it answers the same again, or with
+    ``fix_on_retry`` the grounded points a careful model writes."""
+    def reply(request: dict[str, Any]) -> str:
+        if is_map_request(request):
+            return good_answer(request)
+        retry = RETRY_MARK in str(request["messages"][-1].get("content", ""))
+        if retry and fix_on_retry:
+            return good_answer(request)
+        points = adversarial_points(request, mode)
+        answer = brief_answer(request)
+        for brief in answer.values():
+            brief["points"] = points
+        return json.dumps(answer, ensure_ascii=False)
+    return reply
