@@ -7,6 +7,7 @@ both on the result and on the requests the fake received.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -408,3 +409,33 @@ def test_brief_answer_helper_quotes_verbatim(fake_openai: FakeOpenAI,
 def test_what_counts_as_a_rejected_output_format(status: int, body: object,
                                                  expected: bool) -> None:
     assert names_response_format(status, body) is expected
+
+
+def test_sentence_ids_survive_map_reduce_so_long_stories_are_grounded(
+    fake_openai: FakeOpenAI, llm_settings: Settings
+) -> None:
+    llm = llm_settings.llm.model_copy(update={"context_tokens": 2600, "max_output_tokens": 600})
+    settings = llm_settings.model_copy(update={"llm": llm})
+    notes_seen: list[str] = []
+
+    def model(request: dict[str, Any]) -> Reply:
+        answer = json.loads(good_answer(request))
+        if "<notes>" in request["messages"][1]["content"]:  # reduce: cite the last part's note
+            notes = re.findall(r"^- (?!quote)(.*) \[(S1:\d+)\]$", request["messages"][1]["content"],
+                               re.M)
+            notes_seen.extend(ref for _, ref in notes)
+            text, ref = notes[-1]
+            for lang in ("fr", "en"):
+                answer[lang]["points"] = [{"text": text, "support": [ref]}]
+        return Reply.json(answer)
+
+    fake_openai.default = model
+    the_story = long_story(60)
+    result = summarise(the_story, settings)
+    numbers = sorted({int(ref.split(":")[1]) for ref in notes_seen})
+    assert len(numbers) >= 6 and numbers[-1] > 100  # ids from every part, deep in the text
+    (point,) = result.briefs["fr"].points
+    (support,) = point.support
+    assert support.sentence == int(notes_seen[-1].split(":")[1])
+    assert the_story.sources[0].text[support.start:support.end] == support.text == point.text
+    assert result.citations.points_fallback == 0 and result.citations.points_retried == 0
