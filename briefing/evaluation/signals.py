@@ -1,8 +1,14 @@
 """Faithfulness signals that need no model, measured on one finished result.
 
-- numbers and names in the points that the sources contain (the pipeline already
-  drops points with unknown numbers, and with unknown names in a source's
-  language; names in the other language are not checked there, so they can miss);
+- numbers (written in digits) and names (capitalised words) of the delivered points, and
+  how many of them are written as such in the sentences each point cites, and anywhere in
+  the story. The pipeline already rejects a point whose numbers' values or names its cited
+  sentences lack, so "found in the source" would always be 100 %; what is left to see is
+  what the check let through on its looser rules: a number in another notation ("10
+  billion" for "10 milliards"), a name translated or respelled across languages
+  ("Pentagon" for "Pentagone") or with one word no source gives. Those points are the ones
+  to read. Counted per brief language: in a source's own language names must be as
+  written, so the figure is mostly about the other language;
 - brief length in words (headline + points) and quotes per brief;
 - whether each brief is written in the language it is meant for (py3langid), or, for
   an offline brief shown untranslated, in the language it says it is in;
@@ -16,7 +22,7 @@ from dataclasses import dataclass, field
 
 from briefing.briefs.checks import SourceFacts, unsupported_numbers
 from briefing.briefs.grounding import names as names_in
-from briefing.briefs.models import Brief, Result
+from briefing.briefs.models import Brief, Point, Result
 from briefing.sources.models import Story
 from briefing.text.language import detect_language
 from briefing.text.marks import is_balanced
@@ -26,13 +32,21 @@ _NOTHING = SourceFacts(frozenset(), "")  # facts of an empty text: every number/
 
 
 @dataclass
+class Found:
+    """Numbers (or names) of some points: how many, how many are written as such in the
+    sentences their point cites, and how many anywhere in the story."""
+
+    total: int = 0
+    cited: int = 0
+    story: int = 0
+
+
+@dataclass
 class Signals:
     """One article's signals, per language where they differ by language."""
 
-    numbers: int = 0
-    numbers_found: int = 0
-    names: int = 0
-    names_found: int = 0
+    numbers: dict[str, Found] = field(default_factory=dict)
+    names: dict[str, Found] = field(default_factory=dict)
     words: dict[str, int] = field(default_factory=dict)
     quotes: dict[str, int] = field(default_factory=dict)
     language_ok: dict[str, bool] = field(default_factory=dict)
@@ -70,6 +84,18 @@ def cut_short(text: str) -> bool:
     return text.rstrip().endswith(("…", "..."))
 
 
+def _count(point: Point, story: SourceFacts, numbers: Found, names: Found) -> None:
+    cited = SourceFacts.of("\n".join(s.text for s in point.support))
+    found = unsupported_numbers(point.text, _NOTHING)
+    numbers.total += len(found)
+    numbers.cited += len(found) - len(unsupported_numbers(point.text, cited))
+    numbers.story += len(found) - len(unsupported_numbers(point.text, story))
+    found = unknown_names(point.text, _NOTHING)
+    names.total += len(found)
+    names.cited += len(found) - len(unknown_names(point.text, cited))
+    names.story += len(found) - len(unknown_names(point.text, story))
+
+
 def measure(result: Result) -> Signals:
     """The signals of a result's briefs (numbers and names only where points state facts)."""
     facts = story_facts(result.story)
@@ -80,13 +106,10 @@ def measure(result: Result) -> Signals:
             signals.points_ellipsis += sum(cut_short(p.text) for p in brief.points)
             signals.quotes_checked += len(brief.quotes)
             signals.quotes_unbalanced += sum(not is_balanced(q.text) for q in brief.quotes)
-        for point in (p.text for p in brief.points) if states_facts(result, lang) else ():
-            numbers = unsupported_numbers(point, _NOTHING)
-            names = unknown_names(point, _NOTHING)
-            signals.numbers += len(numbers)
-            signals.numbers_found += len(numbers) - len(unsupported_numbers(point, facts))
-            signals.names += len(names)
-            signals.names_found += len(names) - len(unknown_names(point, facts))
+            numbers = signals.numbers[lang] = Found()
+            names = signals.names[lang] = Found()
+            for point in brief.points:
+                _count(point, facts, numbers, names)
         text = brief_text(brief)
         signals.words[lang] = word_count(text)
         signals.quotes[lang] = len(brief.quotes)
