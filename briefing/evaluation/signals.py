@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from briefing.briefs.checks import SourceFacts, unsupported_numbers
@@ -28,7 +29,7 @@ from briefing.text.language import detect_language
 from briefing.text.marks import is_balanced
 from briefing.text.words import fold, word_count
 
-_NOTHING = SourceFacts(frozenset(), "")  # facts of an empty text: every number/name is unknown
+_WORD = re.compile(r"[^\W\d_]+")
 
 
 @dataclass
@@ -56,14 +57,35 @@ class Signals:
     quotes_unbalanced: int = 0
 
 
-def unknown_names(point: str, facts: SourceFacts) -> list[str]:
-    """Names (capitalised words) in `point` that the facts' text does not mention."""
-    return [n for n in names_in(point) if any(fold(w) not in facts.folded for w in n.split())]
+@dataclass(frozen=True)
+class Written:
+    """What a text writes, to look a point's numbers and names up in: its number forms, and
+    its folded words (whole words: "Pentagon" is not written in "Pentagone")."""
+
+    facts: SourceFacts
+    words: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> Written:
+        """What `text` writes."""
+        return cls(SourceFacts.of(text), frozenset(_WORD.findall(fold(text))))
+
+    def numbers_missing(self, point: str) -> list[str]:
+        """Numbers of `point` (in digits) this text does not write."""
+        return unsupported_numbers(point, self.facts)
+
+    def names_missing(self, point: str) -> list[str]:
+        """Names of `point` one of whose words this text does not write."""
+        return [n for n in names_in(point)
+                if any(w not in self.words for w in _WORD.findall(fold(n)))]
 
 
-def story_facts(story: Story) -> SourceFacts:
-    """The numbers and names of every source, titles included."""
-    return SourceFacts.of("\n".join(s.text + "\n" + (s.title or "") for s in story.sources))
+_NOTHING = Written.of("")  # an empty text: every number and name of a point is missing
+
+
+def story_written(story: Story) -> Written:
+    """What every source of the story writes, titles included."""
+    return Written.of("\n".join(s.text + "\n" + (s.title or "") for s in story.sources))
 
 
 def brief_text(brief: Brief) -> str:
@@ -84,21 +106,21 @@ def cut_short(text: str) -> bool:
     return text.rstrip().endswith(("…", "..."))
 
 
-def _count(point: Point, story: SourceFacts, numbers: Found, names: Found) -> None:
-    cited = SourceFacts.of("\n".join(s.text for s in point.support))
-    found = unsupported_numbers(point.text, _NOTHING)
+def _count(point: Point, story: Written, numbers: Found, names: Found) -> None:
+    cited = Written.of("\n".join(s.text for s in point.support))
+    found = _NOTHING.numbers_missing(point.text)
     numbers.total += len(found)
-    numbers.cited += len(found) - len(unsupported_numbers(point.text, cited))
-    numbers.story += len(found) - len(unsupported_numbers(point.text, story))
-    found = unknown_names(point.text, _NOTHING)
+    numbers.cited += len(found) - len(cited.numbers_missing(point.text))
+    numbers.story += len(found) - len(story.numbers_missing(point.text))
+    found = _NOTHING.names_missing(point.text)
     names.total += len(found)
-    names.cited += len(found) - len(unknown_names(point.text, cited))
-    names.story += len(found) - len(unknown_names(point.text, story))
+    names.cited += len(found) - len(cited.names_missing(point.text))
+    names.story += len(found) - len(story.names_missing(point.text))
 
 
 def measure(result: Result) -> Signals:
     """The signals of a result's briefs (numbers and names only where points state facts)."""
-    facts = story_facts(result.story)
+    story = story_written(result.story)
     signals = Signals()
     for lang, brief in result.briefs.items():
         if states_facts(result, lang):
@@ -109,7 +131,7 @@ def measure(result: Result) -> Signals:
             numbers = signals.numbers[lang] = Found()
             names = signals.names[lang] = Found()
             for point in brief.points:
-                _count(point, facts, numbers, names)
+                _count(point, story, numbers, names)
         text = brief_text(brief)
         signals.words[lang] = word_count(text)
         signals.quotes[lang] = len(brief.quotes)

@@ -43,6 +43,15 @@ def test_json_output_is_one_object_with_offsets_into_the_extracted_text() -> Non
         assert brief["headline"] and brief["quotes"]
         for quote in brief["quotes"]:
             assert extracted[quote["source"]][quote["start"] : quote["end"]] == quote["text"]
+        assert brief["points"]
+        for point in brief["points"]:  # objects: the text and the sentences it rests on
+            assert point["text"] and point["support"]
+            for cited in point["support"]:
+                assert set(cited) == {"source", "sentence", "start", "end", "text"}
+                assert extracted[cited["source"]][cited["start"] : cited["end"]] == cited["text"]
+    c = data["citations"]
+    assert c["points_supported"] == c["points_proposed"] > 0 and c["points_dropped"] == 0
+    assert data["rejected_points"] == []
 
 
 def test_human_output_shows_both_briefs_and_which_engine_ran() -> None:
