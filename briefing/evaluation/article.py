@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ from briefing.errors import BriefingError, LLMError
 from briefing.evaluation.cache import CallRecorder, CallStat, FileCache
 from briefing.evaluation.corpus import Item, load_item
 from briefing.evaluation.judge import Judge
+from briefing.evaluation.points import PointOutcome, outcomes
 from briefing.evaluation.rouge import rouge
 from briefing.evaluation.signals import Signals, brief_text, measure
 from briefing.sources.models import Story
@@ -45,7 +45,8 @@ class ArticleEval:
     signals: Signals = field(default_factory=Signals)
     rouge: dict[str, dict[str, float]] = field(default_factory=dict)  # system -> scores
     calls: list[CallStat] = field(default_factory=list)
-    judge: dict[str, int] | None = None
+    # Every point, delivered or rejected by the check, with the judge's verdict under --judge.
+    points: list[PointOutcome] = field(default_factory=list)
     judge_error: str | None = None
     notes: tuple[str, ...] = ()
 
@@ -58,6 +59,7 @@ class ArticleEval:
         """The JSON-ready form (one entry of `articles` in `briefing eval --json`)."""
         data = asdict(self)
         data["fallback"] = self.fallback
+        data["points"] = [p.to_dict() for p in self.points]
         return data
 
 
@@ -106,6 +108,7 @@ def _evaluate(item: Item, ctx: Context, found: ArticleEval) -> None:
     found.citations = result.citations
     found.notes = result.notes
     found.signals = measure(result)
+    found.points = outcomes(result)
     if item.reference:
         offline = result if engine.name == "extractive" else summarise(
             story, settings, ExtractiveEngine(settings))
@@ -137,8 +140,7 @@ def _judge(result: Result, ctx: Context, found: ArticleEval) -> None:
     assert ctx.judge is not None
     recorder = CallRecorder(ctx.cache, phase="judge")
     try:
-        verdicts: Counter[str] = Judge(ctx.settings, ctx.judge, recorder).judge(result)
-        found.judge = dict(verdicts)
+        found.points = Judge(ctx.settings, ctx.judge, recorder).judge(result, found.points)
     except LLMError as exc:
         found.judge_error = reason(exc)
     finally:

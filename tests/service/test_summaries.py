@@ -14,6 +14,7 @@ from briefing.config import Settings
 from briefing.service.folder import FolderWatcher
 from briefing.service.summaries import summarise_pending
 from briefing.store.db import Database
+from briefing.store.digests import briefed_since
 from briefing.store.models import ArticleRow, BriefRow, StoryRow
 from briefing.store.stories import pending_story_ids
 from tests.conftest import SEEDS, service_settings
@@ -53,6 +54,15 @@ def test_offline_briefs_are_saved_with_checked_offsets(
             assert texts[quote["source"]][quote["start"]:quote["end"]] == quote["text"]
         assert all(a.state == "summarised" for a in story.articles)
         assert briefs["fr"].engine == "extractive" and briefs["fr"].story_version == 2
+        for point in briefs["fr"].points:  # each point with the sentences it rests on
+            assert point["support"]
+            for cited in point["support"]:
+                assert texts[cited["source"]][cited["start"]:cited["end"]] == cited["text"]
+    # What a digest reads back is the checked point, support and all.
+    (briefed,) = briefed_since(db, datetime(2000, 1, 1, tzinfo=UTC), ("fr",), (), 10)
+    (brief,) = briefed.briefs
+    assert brief.points and all(p.support for p in brief.points)
+    assert [p.text for p in brief.points] == [p["text"] for p in briefs["fr"].points]
 
 
 def test_a_story_that_gains_a_source_is_summarised_again(
