@@ -140,13 +140,15 @@ def _grounded(lang: str, draft: DraftBrief, points: list[Point], offline: _Offli
     """The brief's draft and points; a brief left with no supported point takes the
     offline engine's headline and points (the model's headline stood on the points)."""
     counts.points_supported += len(points)
-    if points or not draft.points:
+    if points:
         return draft, points
     fallback, own = offline.brief(lang)
     if own:
         counts.points_fallback += len(own)
         notes.append(f"no point of the {lang} brief passed the check; the offline engine's "
-                     "points (sentences of the sources) replace them")
+                     "points (sentences of the sources) replace them" if draft.points else
+                     f"the {lang} brief came with no point; the offline engine's points "
+                     "(sentences of the sources) are its points")
         return DraftBrief(fallback.headline, fallback.points, draft.quotes,
                           fallback.original_language), own
     return draft, points

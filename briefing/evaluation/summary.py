@@ -4,6 +4,20 @@ Shares are fractions (0..1) and None when there is nothing to divide; ROUGE is
 in percent. A "briefs needing the fallback" share counts the articles whose
 briefs got the offline engine's passages (quotes topped up) or were written by
 the offline engine after the LLM failed.
+
+Point support (`point_support`) is the pipeline's count of what its check made of the
+points: proposed in the first answer, retried, supported, dropped by reason, and the
+offline engine's points given to a brief left with none. The supported and dropped
+shares are of the points whose check is final (supported + dropped): a retry answers
+with the whole brief again, so the final points may be more or fewer than the first
+answer's, and a share of the first answer's count could pass 100 %. The retried share
+is of the points proposed. Like quotes, points are counted per brief: the offline
+engine's untranslated copy in a second language counts its points again, which leaves
+the shares as they are.
+
+With a judge, `check_vs_judge` sets the check's outcome of each point (delivered or
+rejected) against the judge's verdict; the two cells where they disagree outright are
+a delivered point judged "not" and a rejected point judged "supported".
 """
 
 from __future__ import annotations
@@ -15,12 +29,14 @@ from dataclasses import asdict, fields
 from statistics import fmean
 from typing import Any
 
-from briefing.briefs.models import CitationCounts
+from briefing.briefs.models import POINT_REASONS, CitationCounts
 from briefing.evaluation.article import ArticleEval
 from briefing.evaluation.cache import CallStat
 from briefing.evaluation.judge import VERDICTS
+from briefing.evaluation.points import PointOutcome
 from briefing.evaluation.rouge import ROUGE_TYPES
 from briefing.evaluation.runner import Prices, Run
+from briefing.evaluation.signals import Found
 
 SYSTEMS = ("brief", "offline", "lead2")
 
@@ -55,8 +71,9 @@ def usage(calls: Iterable[CallStat], prices: Prices) -> dict[str, Any]:
 
 def citations(ok: list[ArticleEval]) -> dict[str, Any]:
     """Quotes proposed, verified, repaired, rejected, topped up; per brief; fallback share."""
+    # Points have their own figures (`point_support`).
     totals = {f.name: sum(getattr(a.citations, f.name) for a in ok)
-              for f in fields(CitationCounts)}
+              for f in fields(CitationCounts) if not f.name.startswith("points_")}
     quotes = [n for a in ok for n in a.signals.quotes.values()]
     proposed = totals["proposed"]
     return {**totals,
@@ -68,16 +85,53 @@ def citations(ok: list[ArticleEval]) -> dict[str, Any]:
             "engine_fallbacks": sum(a.engine_fallback for a in ok)}
 
 
+def point_support(counts: Iterable[CitationCounts]) -> dict[str, Any]:
+    """What the check made of the points proposed (see the module docstring for the shares)."""
+    counts = list(counts)
+
+    def total(name: str) -> int:
+        return sum(getattr(c, name) for c in counts)
+
+    proposed, supported = total("points_proposed"), total("points_supported")
+    by_reason = {r: total(f"points_dropped_{r}") for r in POINT_REASONS}
+    dropped = sum(by_reason.values())
+    final = supported + dropped
+    return {"proposed": proposed, "retried": total("points_retried"), "supported": supported,
+            "dropped": dropped, "dropped_by_reason": by_reason,
+            "fallback": total("points_fallback"),
+            "supported_share": share(supported, final), "dropped_share": share(dropped, final),
+            "dropped_share_by_reason": {r: share(n, final) for r, n in by_reason.items()},
+            "retried_share": share(total("points_retried"), proposed)}
+
+
+def points(ok: list[ArticleEval]) -> dict[str, Any]:
+    """Point support over the run, and how many articles got the offline engine's points."""
+    return {**point_support(a.citations for a in ok),
+            "fallback_articles": sum(a.citations.points_fallback > 0 for a in ok)}
+
+
+def _found(per_article: list[dict[str, Found]]) -> dict[str, Any]:
+    """Per brief language: numbers (or names) of the points, and the shares written as such
+    in the cited sentences and in the story."""
+    langs = sorted({lang for found in per_article for lang in found})
+    out = {}
+    for lang in langs:
+        mine = [found[lang] for found in per_article if lang in found]
+        total = sum(f.total for f in mine)
+        out[lang] = {"total": total,
+                     "cited_share": share(sum(f.cited for f in mine), total),
+                     "story_share": share(sum(f.story for f in mine), total)}
+    return out
+
+
 def faithfulness(ok: list[ArticleEval]) -> dict[str, Any]:
-    """Numbers and names found in the source; words and language per brief language."""
+    """Numbers and names of points as written in their cited sentences and in the story;
+    words and language per brief language; how points and quotes read."""
     sig = [a.signals for a in ok]
     langs = sorted({lang for s in sig for lang in s.words})
     return {
-        "numbers": sum(s.numbers for s in sig),
-        "numbers_found_share": share(sum(s.numbers_found for s in sig),
-                                     sum(s.numbers for s in sig)),
-        "names": sum(s.names for s in sig),
-        "names_found_share": share(sum(s.names_found for s in sig), sum(s.names for s in sig)),
+        "numbers": _found([s.numbers for s in sig]),
+        "names": _found([s.names for s in sig]),
         "words": {lang: round(fmean(s.words[lang] for s in sig if lang in s.words), 1)
                   for lang in langs},
         "language_ok_share": {lang: share(sum(s.language_ok.get(lang, False) for s in sig),
@@ -117,14 +171,40 @@ def cost(ok: list[ArticleEval], run: Run) -> dict[str, Any]:
             | {"max": percentile(seconds, 100)}}
 
 
+def _verdicts(points: Iterable[PointOutcome]) -> dict[str, int]:
+    found = Counter(p.judge for p in points)
+    return {v: found[v] for v in VERDICTS}
+
+
+def check_vs_judge(judged: list[PointOutcome]) -> dict[str, Any]:
+    """The check's outcome (delivered "supported", or "rejected") against the judge's
+    verdict, the rejected points also by reason, and the two outright disagreements."""
+    delivered = [p for p in judged if p.delivered]
+    rejected = [p for p in judged if not p.delivered]
+    return {
+        "matrix": {"supported": _verdicts(delivered), "rejected": _verdicts(rejected)},
+        "rejected_by_reason": {r: _verdicts(p for p in rejected if p.check == r)
+                               for r in POINT_REASONS},
+        "disagreements": {"delivered_judged_not": sum(p.judge == "not" for p in delivered),
+                          "rejected_judged_supported": sum(p.judge == "supported"
+                                                           for p in rejected)},
+    }
+
+
+def judged_points(ok: list[ArticleEval]) -> list[PointOutcome]:
+    """Every point the judge gave a verdict on, in corpus order."""
+    return [p for a in ok for p in a.points if p.judge is not None]
+
+
 def judge(ok: list[ArticleEval]) -> dict[str, Any]:
-    """Share of judged points per verdict."""
-    counts: Counter[str] = Counter()
-    for a in ok:
-        counts.update(a.judge or {})
-    points = sum(counts[v] for v in VERDICTS)
-    return {"points": points, "errors": sum(a.judge_error is not None for a in ok),
-            **{f"{v}_share": share(counts[v], points) for v in VERDICTS}}
+    """Share of delivered points per verdict, and the check against the judge."""
+    judged = judged_points(ok)
+    delivered = [p for p in judged if p.delivered]
+    counts = _verdicts(delivered)
+    return {"points": len(delivered), "rejected_points": len(judged) - len(delivered),
+            "errors": sum(a.judge_error is not None for a in ok),
+            **{f"{v}_share": share(counts[v], len(delivered)) for v in VERDICTS},
+            **check_vs_judge(judged)}
 
 
 def overall(run: Run) -> dict[str, Any]:
@@ -132,13 +212,16 @@ def overall(run: Run) -> dict[str, Any]:
     ok = [a for a in run.articles if a.error is None]
     return {"articles": len(run.articles), "evaluated": len(ok),
             "errors": len(run.articles) - len(ok), "citations": citations(ok),
-            "faithfulness": faithfulness(ok), "rouge": rouge(ok), "cost": cost(ok, run),
+            "points": points(ok), "faithfulness": faithfulness(ok), "rouge": rouge(ok), "cost": cost(ok, run),
             "judge": judge(ok) if run.judge else None}
 
 
-def article(a: ArticleEval, prices: Prices) -> dict[str, Any]:
-    """One article's figures, JSON-ready."""
+def article(a: ArticleEval, prices: Prices, judged: bool = False) -> dict[str, Any]:
+    """One article's figures, JSON-ready (`judged`: the run had a judge)."""
     data = a.to_dict()
+    data["point_support"] = point_support([a.citations])
+    data["check_vs_judge"] = check_vs_judge([p for p in a.points if p.judge is not None]) \
+        if judged and a.error is None and a.judge_error is None else None
     calls = data.pop("calls")
     data["usage"] = usage((c for c in a.calls if c.phase == "brief"), prices)
     data["judge_usage"] = usage((c for c in a.calls if c.phase == "judge"), prices) \
@@ -153,4 +236,4 @@ def to_json(run: Run) -> dict[str, Any]:
     return {"corpus": run.corpus, "engine": run.engine, "model": run.model,
             "judge": run.judge, "prices_per_mtok": asdict(run.prices), "cache": run.cache,
             "overall": overall(run),
-            "articles": [article(a, run.prices) for a in run.articles]}
+            "articles": [article(a, run.prices, run.judge is not None) for a in run.articles]}
