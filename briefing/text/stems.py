@@ -9,7 +9,8 @@ French and English; words are lower-cased, stemmed, then accent-folded, so "Ã©tÃ
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+import threading
+from functools import lru_cache
 from typing import Any
 
 import snowballstemmer
@@ -19,10 +20,16 @@ from briefing.text.words import STOPWORDS, WORD, fold
 _ALGORITHMS = {"fr": "french", "en": "english"}
 
 
-@cache
+_LOCAL = threading.local()
+
+
 def _stemmer(language: str) -> Any:
-    # One stemmer per language and thread is not needed: stemWord keeps no state between calls.
-    return snowballstemmer.stemmer(_ALGORITHMS.get(language, "english"))
+    # One stemmer per language and thread: a Snowball stemmer keeps the word it works on in
+    # its own fields, so two threads sharing one get each other's stems (or an IndexError).
+    stemmers: dict[str, Any] = _LOCAL.__dict__.setdefault("stemmers", {})
+    if language not in stemmers:
+        stemmers[language] = snowballstemmer.stemmer(_ALGORITHMS.get(language, "english"))
+    return stemmers[language]
 
 
 @lru_cache(maxsize=4096)
