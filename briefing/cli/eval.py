@@ -105,7 +105,8 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write a Markdown report (and a PNG chart "
                                              "next to it).")] = None,
-    judge: Annotated[str | None, typer.Option(help="Judge each point with this model.")] = None,
+    judge: Annotated[str | None, typer.Option(
+        help="Judge each point, delivered or rejected by the check, with this model.")] = None,
     concurrency: Annotated[int, typer.Option(help="Articles (and LLM calls) at once.")] = 4,
     cache: Annotated[Path | None, typer.Option(help="LLM answer cache for resuming (default: "
                                                "next to --out, else in the data folder).")] = None,

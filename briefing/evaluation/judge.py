@@ -2,16 +2,19 @@
 
 One call per brief: the sources as delimited numbered sentences (the same layout the
 briefs were written from), then the numbered points of the brief: those the pipeline's
-check delivered and those it rejected (`Result.rejected_points`), in one list in the order
-of the sentences they cite, with nothing saying which is which, so the judge cannot lean
-on the check. Under each point
-come the sentences it cites, written out ("cites S1:3: «…»", or that it cites none, or a
-sentence that does not exist): they show the judge where to look first, which makes
-a small judge faster and surer, but the question stays the reader's question, whether
-*the sources* support the point. So the report can set the two verdicts side by side:
-a delivered point the judge says "not" is one the check let through; a rejected point
-the judge says "supported" is a true point readers lost (the check's reason tells whether
-the model cited the wrong sentence or the check was too strict).
+check delivered and those it rejected (`Result.rejected_points`), in one list in the
+order of the sentences they cite, with nothing saying which is which, so the judge
+cannot lean on the check.
+
+What we chose: under each point come the sentences it cites, written out ("cites S1:3:
+«…»", or that it cites none, or an id that is no sentence). They show the judge where
+to look first, which makes a small judge faster and surer; but the question stays the
+reader's, whether *the sources* support the point, not whether the cited sentences do
+(a judge asked that would only repeat the check on `no_support` and `unknown_sentence`).
+So the report can set the two verdicts side by side: a delivered point the judge says
+"not" is one the check let through; a rejected point the judge says "supported" is a
+true point readers lost (its reason tells whether the model cited the wrong sentence
+or the check was too strict).
 
 The judge answers `supported`, `partly` or `not` for each point, with a one-sentence
 reason. The prompts are `briefing/prompts/judge_system.txt` and `judge_user.txt`.

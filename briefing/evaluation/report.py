@@ -1,7 +1,8 @@
 """Presenting a run: rich tables on the terminal, and a Markdown report with its chart.
 
-Both are built from the same rows (`overall_rows`, `rouge_rows`, `article_rows`),
-so the terminal and the report always show the same figures.
+Both are built from the same rows (`overall_rows`, `rouge_rows`, `article_rows`, and
+with a judge `check_judge_rows` and `disagreement_rows`), so the terminal and the report
+always show the same figures.
 """
 
 from __future__ import annotations
@@ -12,16 +13,24 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from briefing.briefs.models import POINT_REASONS
 from briefing.evaluation.chart import draw
+from briefing.evaluation.judge import VERDICTS
+from briefing.evaluation.points import SUPPORTED, PointOutcome
 from briefing.evaluation.runner import Run
 from briefing.evaluation.summary import overall
 
 ROUGE_NAMES = {"brief": "this engine's brief", "offline": "offline engine", "lead2": "lead-2"}
-ARTICLE_HEADER = ("#", "article", "engine", "quotes p/v/r/x", "fallback", "words",
-                  "R-1", "R-2", "R-L", "LLM tokens", "calls", "seconds", "error")
+ARTICLE_HEADER = ("#", "article", "engine", "quotes p/v/r/x", "points p/s/d/f", "fallback",
+                  "words", "R-1", "R-2", "R-L", "LLM tokens", "calls", "seconds", "error")
+ERROR_COLUMN = len(ARTICLE_HEADER) - 1
 # The terminal is narrower than a report: these columns of ARTICLE_HEADER, shorter names.
-TERMINAL_COLUMNS = {0: "#", 1: "article", 3: "p/v/r/x", 4: "fallback", 6: "R-1", 7: "R-2",
-                    8: "R-L", 9: "tokens", 12: "error"}
+TERMINAL_COLUMNS = {0: "#", 1: "article", 3: "p/v/r/x", 4: "points", 5: "fallback", 7: "R-1",
+                    8: "R-2", 9: "R-L", 10: "tokens", ERROR_COLUMN: "error"}
+ARTICLE_LEGEND = ("quotes: proposed/verified/repaired/rejected; points: proposed/supported/"
+                  "dropped/from the offline fallback")
+CHECK_JUDGE_HEADER = ("point check", *(f"judge: {v}" for v in VERDICTS), "points")
+DISAGREEMENT_HEADER = ("#", "article", "lang", "check", "judge", "point", "judge's reason")
 
 
 def pct(value: float | None) -> str:
@@ -40,6 +49,30 @@ def _by_lang(values: dict[str, Any], fmt: Any) -> str:
     return ", ".join(f"{lang} {fmt(v)}" for lang, v in values.items()) or "—"
 
 
+def _reason(reason: str) -> str:
+    return reason.replace("_", " ")
+
+
+def _found(values: dict[str, Any]) -> str:
+    return _by_lang(values, lambda v: f"{pct(v['cited_share'])} / {pct(v['story_share'])} "
+                                      f"of {v['total']}")
+
+
+def point_rows(p: dict[str, Any]) -> list[tuple[str, ...]]:
+    """(figure, value) rows of the point support figures (`summary.point_support`)."""
+    reasons = ", ".join(f"{_reason(r)} {p['dropped_by_reason'][r]}" for r in POINT_REASONS)
+    return [
+        ("points proposed / retried", f"{num(p['proposed'])} / {num(p['retried'])} "
+                                      f"({pct(p['retried_share'])} retried)"),
+        ("points supported by their cited sentences",
+         f"{num(p['supported'])} ({pct(p['supported_share'])})"),
+        ("points dropped", f"{num(p['dropped'])} ({pct(p['dropped_share'])})"),
+        ("points dropped by reason", reasons),
+        ("points from the offline fallback",
+         f"{num(p['fallback'])} (in {p['fallback_articles']} articles)"),
+    ]
+
+
 def overall_rows(o: dict[str, Any]) -> list[tuple[str, ...]]:
     """(figure, value) rows of the overall summary."""
     c, f, cost = o["citations"], o["faithfulness"], o["cost"]
@@ -54,10 +87,9 @@ def overall_rows(o: dict[str, Any]) -> list[tuple[str, ...]]:
         ("quotes per brief", num(c["quotes_per_brief"])),
         ("briefs needing the fallback", f"{pct(c['fallback_share'])} "
                                         f"(LLM failures: {c['engine_fallbacks']})"),
-        ("points dropped (numbers / names)",
-         f"{c['points_dropped_numbers']} / {c['points_dropped_names']}"),
-        ("numbers in points found in source", f"{pct(f['numbers_found_share'])} of {f['numbers']}"),
-        ("names in points found in source", f"{pct(f['names_found_share'])} of {f['names']}"),
+        *point_rows(o["points"]),
+        ("numbers in points as written in cited sentences / story", _found(f["numbers"])),
+        ("names in points as written in cited sentences / story", _found(f["names"])),
         ("brief words (headline + points)", _by_lang(f["words"], lambda v: num(v, 1))),
         ("brief in the intended language", _by_lang(f["language_ok_share"], pct)),
         ("points ending with an ellipsis", f"{num(f['points_ellipsis'])} of {num(f['points'])}"),
@@ -81,10 +113,44 @@ def _judge_rows(o: dict[str, Any]) -> list[tuple[str, ...]]:
     j, cost = o["judge"], o["cost"]["judge"]
     if j is None:
         return []
-    return [("judge: points supported / partly / not",
+    rejected, disagree = j["matrix"]["rejected"], j["disagreements"]
+    return [("judge: delivered points supported / partly / not",
              f"{pct(j['supported_share'])} / {pct(j['partly_share'])} / {pct(j['not_share'])}"
              f" of {j['points']} (errors: {j['errors']})"),
+            ("judge: rejected points supported / partly / not",
+             " / ".join(str(rejected[v]) for v in VERDICTS) + f" of {j['rejected_points']}"),
+            ("check and judge disagree", f"{disagree['delivered_judged_not']} delivered judged "
+             f"not, {disagree['rejected_judged_supported']} rejected judged supported"),
             ("judge: calls, price", f"{cost['calls']}, ${cost['price_usd']:.4f}")]
+
+
+def check_judge_rows(o: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The point check against the judge: delivered, rejected, then rejected by reason (the
+    reasons that occurred); one column per verdict and the total (`CHECK_JUDGE_HEADER`)."""
+    j = o["judge"]
+    if j is None:
+        return []
+
+    def row(name: str, counts: dict[str, int]) -> tuple[str, ...]:
+        return (name, *(str(counts[v]) for v in VERDICTS), str(sum(counts.values())))
+
+    rows = [row("supported (delivered)", j["matrix"]["supported"]),
+            row("rejected", j["matrix"]["rejected"])]
+    rows += [row(f"rejected: {_reason(r)}", counts)
+             for r, counts in j["rejected_by_reason"].items() if sum(counts.values())]
+    return rows
+
+
+def _disagrees(p: PointOutcome) -> bool:
+    return (p.delivered and p.judge == "not") or (not p.delivered and p.judge == "supported")
+
+
+def disagreement_rows(run: Run) -> list[tuple[str, ...]]:
+    """The points where the check and the judge disagree outright (`DISAGREEMENT_HEADER`):
+    delivered but judged "not", rejected but judged "supported"."""
+    return [(str(n), a.id, p.language, p.check if p.check == SUPPORTED else
+             f"rejected: {_reason(p.check)}", p.judge or "", p.text, p.judge_reason or "")
+            for n, a in enumerate(run.articles, 1) for p in a.points if _disagrees(p)]
 
 
 def rouge_rows(o: dict[str, Any], engine: str) -> list[tuple[str, ...]]:
@@ -101,10 +167,12 @@ def article_rows(run: Run) -> list[tuple[str, ...]]:
     rows = []
     for n, a in enumerate(run.articles, 1):
         c, r = a.citations, a.rouge.get("brief", {})
+        points = f"{c.points_proposed}/{c.points_supported}/{c.points_dropped}/{c.points_fallback}"
         tokens = sum(x.prompt_tokens + x.completion_tokens for x in a.calls if x.phase == "brief")
         rows.append((
             str(n), a.id, a.engine or "—",
             "—" if a.error else f"{c.proposed}/{c.verified}/{c.repaired}/{c.rejected}",
+            "—" if a.error else points,
             "—" if a.error else ("yes" if a.fallback else "no"),
             _by_lang(a.signals.words, str) if not a.error else "—",
             *(f"{r[m]:.1f}" if m in r else "—" for m in ("rouge1", "rouge2", "rougeL")),
@@ -124,9 +192,10 @@ def print_run(run: Run, console: Console, per_article: bool = True) -> None:
     o = overall(run)
     if per_article:
         width = min(24, max((len(a.id) for a in run.articles), default=8))
-        table = Table(title="Per article (quotes: proposed/verified/repaired/rejected)")
+        table = Table(title=f"Per article ({ARTICLE_LEGEND})")
         for i, name in TERMINAL_COLUMNS.items():
-            table.add_column(name, no_wrap=i != 12, min_width=width if i == 1 else None)
+            table.add_column(name, no_wrap=i != ERROR_COLUMN,
+                             min_width=width if i == 1 else None)
         for row in article_rows(run):
             table.add_row(*(row[i] for i in TERMINAL_COLUMNS))
         console.print(table)
@@ -144,11 +213,26 @@ def print_run(run: Run, console: Console, per_article: bool = True) -> None:
         for row in rouge_rows(o, run.engine):
             rouge.add_row(*row)
         console.print(rouge)
+    if o["judge"] is not None:
+        _print_judge(run, o, console, per_article)
+
+
+def _print_judge(run: Run, o: dict[str, Any], console: Console, per_article: bool) -> None:
+    matrix = Table(*CHECK_JUDGE_HEADER, title="Points: the check against the judge")
+    for row in check_judge_rows(o):
+        matrix.add_row(*row)
+    console.print(matrix)
+    rows = disagreement_rows(run)
+    if per_article and rows:
+        table = Table(*DISAGREEMENT_HEADER, title="Points where the check and the judge disagree")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
 
 
 def _md_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
     def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        return "| " + " | ".join(" ".join(c.split()).replace("|", "\\|") for c in cells) + " |"
     return [line(header), "| " + " | ".join("---" for _ in header) + " |",
             *(line(r) for r in rows), ""]
 
@@ -165,8 +249,17 @@ def write_markdown(run: Run, path: Path) -> Path:
     if o["rouge"]["articles"]:
         lines += [f"## ROUGE F1 (%), {o['rouge']['articles']} articles with a reference", ""]
         lines += _md_table(("system", "ROUGE-1", "ROUGE-2", "ROUGE-L"), rouge_rows(o, run.engine))
+    if o["judge"] is not None:
+        lines += ["## Points: the check against the judge", "",
+                  "Each point the check delivered or rejected, by the judge's verdict on "
+                  "whether the sources support it.", ""]
+        lines += _md_table(CHECK_JUDGE_HEADER, check_judge_rows(o))
+        disagree = disagreement_rows(run)
+        lines += ["### Where they disagree", ""]
+        lines += _md_table(DISAGREEMENT_HEADER, disagree) if disagree else ["None.", ""]
     lines += ["## Chart", "", f"![tokens per article and verified-quote share]({chart.name})",
-              "", "## Per article", "", "Quotes: proposed/verified/repaired/rejected.", ""]
+              "", "## Per article", "", ARTICLE_LEGEND[0].upper() + ARTICLE_LEGEND[1:] + ".",
+              ""]
     lines += _md_table(ARTICLE_HEADER, article_rows(run))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -212,7 +212,8 @@ def overall(run: Run) -> dict[str, Any]:
     ok = [a for a in run.articles if a.error is None]
     return {"articles": len(run.articles), "evaluated": len(ok),
             "errors": len(run.articles) - len(ok), "citations": citations(ok),
-            "points": points(ok), "faithfulness": faithfulness(ok), "rouge": rouge(ok), "cost": cost(ok, run),
+            "points": points(ok), "faithfulness": faithfulness(ok), "rouge": rouge(ok),
+            "cost": cost(ok, run),
             "judge": judge(ok) if run.judge else None}
 
 
