@@ -1,7 +1,9 @@
-"""The limits of a brief (headline and points cut to their word budget), and the number
-check of follow-up answers' text.
+"""The limits of a brief (headline and points cut to their word budget), and numbers as
+they are written (digits, thousands and decimal marks ignored), which `briefing eval`
+compares with the cited sentences to show what the check accepted in another notation.
 
-Points are checked against the sentences they cite in `briefing.briefs.grounding`.
+Points are checked against the sentences they cite in `briefing.briefs.grounding`, with
+numbers read as values (`briefing.text.numbers`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def _number_forms(text: str) -> set[str]:
 
 @dataclass(frozen=True)
 class SourceFacts:
-    """What the point checks look up in a story's text, computed once per story."""
+    """The numbers of a text as written, and its folded form."""
 
     numbers: frozenset[str]
     folded: str

@@ -1,4 +1,4 @@
-"""The limits of a brief, and the number check of follow-up answers' text."""
+"""The limits of a brief, and numbers as written."""
 
 from __future__ import annotations
 
