@@ -18,7 +18,9 @@ S1, sentence 3, as the prompt numbers them). A point is accepted when:
    the story uses elsewhere fails (a name swapped for another of the story's);
 4. in the source's own language, at least `brief.point_word_share` of its content words
    (Snowball-stemmed, accent-folded, stop words left out) are in the cited sentences
-   (`words`). Across languages words cannot be compared: names and numbers are checked.
+   (`words`). That holds too for a point of the other language's brief that is in fact
+   written in the source's language (untranslated, detected from `UNTRANSLATED_WORDS`
+   words). Across languages words cannot be compared: names and numbers are checked.
 
 A point failing 2-4 that another source's sentence would support is `wrong_source`.
 Each rejection comes with a hint for the engine's one retry: what is missing, and the
@@ -39,6 +41,7 @@ from rapidfuzz import fuzz
 from briefing.briefs.models import DraftPoint, Point, RejectedPoint, SentenceRef, Support
 from briefing.sources.models import Document, Story
 from briefing.text import numbers
+from briefing.text.language import detect_language
 from briefing.text.sentences import numbered, sentence_number
 from briefing.text.stems import stems
 from briefing.text.words import fold
@@ -47,8 +50,12 @@ NAME_LIKENESS = 80  # rapidfuzz ratio of two spellings of one name across langua
 # Sentences of each source searched for the closest one to a rejected point (a hint for the
 # retry): a news article has a few hundred; a 5 MB document would cost seconds a point.
 CLOSEST_SENTENCES = 3_000
+# From this many words, a point's language is told reliably enough to compare its words
+# with a source in that language even in the other language's brief.
+UNTRANSLATED_WORDS = 8
 _NAME = re.compile(r"\b(?:[dlDL]['’])?([A-ZÀ-ÖØ-Þ][\w\-]*(?:\s+[A-ZÀ-ÖØ-Þ][\w\-]*)*)")
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Words of names, digits included: "A10" and "A17" are two roads, "D8" is no "D".
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SOURCE_ID = re.compile(r"\bS\d+\b")
 # Capitalised words that start sentences without being names.
 _COMMON_CAPS = frozenset(
@@ -119,8 +126,9 @@ def _cited(support: Sequence[Support], story: Story) -> _Cited:
         doc = story.source(s.source)
         by_language.setdefault(doc.language if doc else "und", []).append(s.text)
     text = "\n".join(s.text for s in support)
+    # A source's number words of any language count: the point may be in another one.
     values = frozenset(v for lang, texts in by_language.items()
-                       for t in texts for v in numbers.values(t, lang))
+                       for t in texts for v in numbers.values(t, lang, any_words=True))
     stem_sets = {lang: frozenset(st for t in texts for st in stems(t, lang))
                  for lang, texts in by_language.items()}
     return _Cited(fold(text), frozenset(_WORD.findall(fold(text))), values, stem_sets,
@@ -138,7 +146,13 @@ def _said(name: str, cited: _Cited) -> bool:
 
 
 def _near(word: str, pool: frozenset[str]) -> bool:
-    return word in pool or any(fuzz.ratio(word, other) >= NAME_LIKENESS for other in pool)
+    """The word in the pool, or spelt differently; a word with digits only as written
+    ("A10" is not "A100")."""
+    if word in pool:
+        return True
+    if any(ch.isdigit() for ch in word):
+        return False
+    return any(fuzz.ratio(word, other) >= NAME_LIKENESS for other in pool)
 
 
 def _said_across(name: str, cited: _Cited, story: Story) -> bool:
@@ -154,7 +168,8 @@ def _said_across(name: str, cited: _Cited, story: Story) -> bool:
         if _near(word, cited.words) or any(t in cited.folded
                                            for t in _translations().get(word, ())):
             verified += 1
-        elif _near(word, _story_words(story)) or word in _translations():
+        elif (_near(word, _story_words(story)) or word in _translations()
+              or any(ch.isdigit() for ch in word)):  # "A100" is no translation of anything
             return False
     # One word the story never uses ("EU" for "UE", "Secretary" in "Defense Secretary Mark
     # Esper") may be a translation we cannot check; two are a name the sources do not give.
@@ -171,6 +186,15 @@ def _unknown_names(text: str, cited: _Cited, story: Story, same_language: bool) 
     return missing
 
 
+def _untranslated(text: str, cited: _Cited) -> str | None:
+    """The cited sentences' language when a point of a brief in another language is in fact
+    written in it (a model that did not translate): its words can be compared after all."""
+    if len(text.split()) < UNTRANSLATED_WORDS:
+        return None
+    detected = detect_language(text)
+    return detected if detected in cited.languages else None
+
+
 def _disagreement(text: str, language: str, support: Sequence[Support], story: Story,
                   word_share: float) -> tuple[str, str] | None:
     """Why the cited sentences do not say the point (reason, detail), or None when they do."""
@@ -178,17 +202,17 @@ def _disagreement(text: str, language: str, support: Sequence[Support], story: S
     missing_numbers = numbers.missing(text, language, cited.values)
     if missing_numbers:
         return "numbers", f"the cited sentences do not state {', '.join(missing_numbers)}"
-    same_language = language in cited.languages
-    unknown = _unknown_names(text, cited, story, same_language)
+    written_in = language if language in cited.languages else _untranslated(text, cited)
+    unknown = _unknown_names(text, cited, story, written_in is not None)
     if unknown:
         return "names", f"the cited sentences do not name {', '.join(unknown)}"
-    if same_language:
-        own = stems(text, language)
+    if written_in is not None:
+        own = stems(text, written_in)
         if own:
-            found = cited.stems.get(language, frozenset())
+            found = cited.stems.get(written_in, frozenset())
             share = sum(s in found for s in own) / len(own)
             if share < word_share:
-                absent = [w for w, s in zip(_content_words(text, language), own, strict=False)
+                absent = [w for w, s in zip(_content_words(text, written_in), own, strict=False)
                           if s not in found]
                 return "words", ("most of its words are not in the cited sentences"
                                  + (f" ({', '.join(absent[:5])})" if absent else ""))

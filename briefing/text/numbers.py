@@ -10,7 +10,9 @@ Separators are read both ways where a text alone cannot tell: "1,500" is 1.5 in 
 and 1,500 in English, so it stands for both values (and so does "1.500"). A bare single
 letter after a number ("10m", "5k") may be a unit ("100m" sprint) as well as a scale:
 it stands for both the number and its scaled value. Number words from two to twenty,
-and the tens, count as numbers ("trois" is 3); "un"/"one" do not (articles, pronouns).
+and the tens, count as numbers ("trois" is 3); "un"/"one" do not (articles, pronouns),
+nor does a capitalised one inside a sentence (a name: "Zidane Five Club"). Digits glued
+to letters ("S1", "G7", "A10") are not numbers either: they are names, checked as such.
 """
 
 from __future__ import annotations
@@ -84,16 +86,27 @@ def _readings(digits: str) -> set[Decimal]:
     return {decimal} | ({thousands} if thousands is not None and len(groups[0]) <= 3 else set())
 
 
+def _in_a_name(text: str, start: int) -> bool:
+    """A capitalised number word inside a sentence is part of a name ("Zidane Five Club",
+    "Les Quatre Temps"), not a number."""
+    before = text[:start].rstrip()
+    return text[start].isupper() and bool(before) and before[-1] not in ".!?:;«\"“(—–-"
+
+
 @lru_cache(maxsize=4096)
-def mentions(text: str, language: str) -> tuple[Mention, ...]:
-    """The numbers of `text` in order, read with the scale words of `language`."""
+def mentions(text: str, language: str, any_words: bool = False) -> tuple[Mention, ...]:
+    """The numbers of `text` in order, read with the scale words of `language`; number
+    words of `language` (English for another), or of every language with `any_words`
+    (a source read for a point in another language: "five" and "cinq" are both 5 there)."""
     scales = _SCALES.get(language, _SCALES["en"])
-    words = _WORDS.get(language, {}) | _WORDS["en"] if language != "fr" else _WORDS["fr"]
+    words = _WORDS.get(language, _WORDS["en"])
+    if any_words:
+        words = {w: n for table in _WORDS.values() for w, n in table.items()}
     found = []
     for match in _MENTION.finditer(text):
         if match.group("word") is not None:
             word = match.group("word").lower()
-            if word not in words:
+            if word not in words or _in_a_name(text, match.start()):
                 continue
             base = {Decimal(words[word])}
         else:
@@ -109,9 +122,9 @@ def mentions(text: str, language: str) -> tuple[Mention, ...]:
     return tuple(found)
 
 
-def values(text: str, language: str) -> frozenset[Decimal]:
-    """Every value the numbers of `text` may stand for."""
-    return frozenset(v for m in mentions(text, language) for v in m.values)
+def values(text: str, language: str, any_words: bool = False) -> frozenset[Decimal]:
+    """Every value the numbers of `text` may stand for (see `mentions` for `any_words`)."""
+    return frozenset(v for m in mentions(text, language, any_words) for v in m.values)
 
 
 def missing(text: str, language: str, known: frozenset[Decimal]) -> list[str]:

@@ -110,3 +110,31 @@ def test_verify_points_keeps_order_drops_repeats_and_reports_rejections() -> Non
 def test_a_sentence_initial_common_word_is_not_a_name() -> None:
     assert names("Personne ne conteste le contrat de Microsoft.") == ["Microsoft"]
     assert names("Selon Mark Esper, le contrat tient.") == ["Mark Esper"]
+
+
+ROADS = text_story("La circulation est coupée sur l'autoroute A10 et sur la D8 depuis lundi, "
+                   "selon la préfecture. Le Zidane Five Club de Marseille accueille les "
+                   "enfants du quartier chaque mercredi après-midi.")
+
+
+def test_a_number_glued_to_letters_is_checked_as_a_name() -> None:
+    def on_roads(text: str, language: str = "fr") -> str:
+        outcome = check_point(DraftPoint(text, (SentenceRef("S1", 1),)), language, ROADS, SHARE)
+        return reason(outcome)
+    assert on_roads("La circulation est coupée sur l'autoroute A10 et sur la D8.") == "supported"
+    assert on_roads("La circulation est coupée sur l'autoroute A17 et sur la D8.") == "names"
+    assert on_roads("La circulation est coupée sur l'autoroute A10 et sur la D15.") == "names"
+    assert on_roads("Traffic is cut on the A100 motorway.", "en") == "names"
+
+
+def test_a_capitalised_number_word_in_a_name_is_no_number() -> None:
+    point = DraftPoint("The Zidane Five Club in Marseille welcomes children every Wednesday.",
+                       (SentenceRef("S1", 2),))
+    assert reason(check_point(point, "en", ROADS, SHARE)) == "supported"
+
+
+def test_an_untranslated_point_in_the_other_brief_has_its_words_compared() -> None:
+    # French words in the English brief, citing a sentence that says something else.
+    point = DraftPoint("Le secrétaire a nié tout parti pris dans cette affaire de contrat.",
+                       (SentenceRef("S1", 3),))
+    assert reason(check_point(point, "en", STORY, SHARE)) == "words"
