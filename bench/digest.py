@@ -8,9 +8,11 @@ published over the last 7 days (ids in time order, as ingest creates them),
 1-4 articles each, the articles spread over the feeds (OrangeSum texts and a
 signature of realistic size, so rows have their real weight); a French and an
 English brief with points and quotes for every summarised story (2% are still
-pending). 1,000 subscribers: languages fr, en or both; 60% follow every feed,
-40% follow 1-5 feeds; their last digest 24 h ago; time zone and digest time
-chosen so that every digest is due at `now`.
+pending); each point stored as `save_result` stores it, its text with the sentence it
+rests on (source, sentence number, offsets in the OrangeSum text, the sentence).
+1,000 subscribers: languages fr, en or both; 60% follow every feed, 40% follow 1-5
+feeds; their last digest 24 h ago; time zone and digest time chosen so that every
+digest is due at `now`.
 
 1. `compose(...)` per subscriber, as `schedule_digests` calls it (since =
    last_digest_at, the reader's languages and feeds, limit
@@ -24,7 +26,9 @@ For one reader of each kind, compose's three statements are run raw (no ORM)
 with SQLite's query plan. When the median misses the target (or with
 `--profile`), the compose calls are profiled (cProfile). `--what-if` times
 compose again on copies of the temp store changed by each candidate in
-`WHAT_IF` (ANALYZE): a what-if only, the project's schema is not changed.
+`WHAT_IF` (ANALYZE; VACUUM; points as plain strings, the store as it was before
+points carried their support, then VACUUM): a what-if only, the project's schema is
+not changed.
 
 The baseline of every what-if is compose on the unchanged store, in the same
 run (ratio of the medians).
@@ -33,7 +37,7 @@ run (ratio of the medians).
 days), to see how compose scales with the store's age.
 
 Run: .venv/bin/python -m bench.digest              (under a minute)
-     .venv/bin/python -m bench.digest --what-if    (plus compose after ANALYZE)
+     .venv/bin/python -m bench.digest --what-if    (plus compose after each WHAT_IF)
      .venv/bin/python -m bench.digest --days 42    (six weeks of history, ~2 min)
      .venv/bin/python -m bench.digest --quick      (1,000 stories, 100 subscribers, 1 round)
 """
@@ -85,6 +89,7 @@ from briefing.store.models import (
     StoryRow,
     SubscriberRow,
 )
+from briefing.text.sentences import sentence_number
 
 FEEDS = 20
 DAYS = 7
@@ -96,6 +101,12 @@ ZONES = ("Europe/Paris", "UTC", "Europe/London", "America/Montreal", "Africa/Dak
 # Candidates for --what-if, each on its own copy of the store: (name, SQL statements).
 WHAT_IF: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ANALYZE", ("ANALYZE",)),
+    # The store as it was before points carried their support (#11): each point its text,
+    # the file rewritten after the update; VACUUM alone is its control.
+    ("VACUUM", ("VACUUM",)),
+    ("points as plain strings, then VACUUM", (
+        "UPDATE briefs SET points = (SELECT json_group_array(json_extract(p.value, '$.text')) "
+        "FROM json_each(briefs.points) AS p)", "VACUUM")),
 )
 
 
@@ -121,14 +132,25 @@ class Corpus:
 
     texts: list[str]
     sentences: list[str]
+    # Each sentence where its text has it, as a stored point's support shows it: source id,
+    # sentence number (as prompts number them), start and end offsets, the sentence.
+    support: dict[str, dict[str, Any]]
+
+
+def _support(text: str, piece: str) -> dict[str, Any]:
+    start = text.find(piece)
+    end = start + len(piece) + (text[start + len(piece):start + len(piece) + 1] == ".")
+    return {"source": "S1", "sentence": sentence_number(text, start), "start": start,
+            "end": end, "text": text[start:end]}
 
 
 def load_corpus() -> Corpus:
     """OrangeSum texts and their sentences of 8-40 words (for briefs and quotes)."""
     texts = [a.text for a in load_orangesum()]
-    sentences = [s.strip() + "." for t in texts for s in t.split(". ")
-                 if 8 <= len(s.split()) <= 40]
-    return Corpus(texts, sentences)
+    pieces = [(t, s.strip()) for t in texts for s in t.split(". ") if 8 <= len(s.split()) <= 40]
+    sentences = [piece + "." for _, piece in pieces]
+    support = {piece + ".": _support(t, piece) for t, piece in pieces}
+    return Corpus(texts, sentences, support)
 
 
 def signature_json(rng: random.Random) -> dict[str, Any]:
@@ -185,9 +207,16 @@ def article_rows(rng: random.Random, corpus: Corpus, times: Sequence[tuple[datet
     return rows
 
 
+def point(corpus: Corpus, sentence: str) -> dict[str, Any]:
+    """A stored point restating `sentence` (its first 20 words), with the sentence as its
+    support, as `save_result` stores it."""
+    return {"text": " ".join(sentence.split()[:20]), "support": [corpus.support[sentence]]}
+
+
 def brief_rows(rng: random.Random, corpus: Corpus, sizes: Sequence[int],
                pending: set[int]) -> list[dict[str, Any]]:
-    """A fr and an en brief per summarised story: headline, 3 points, 2 quotes."""
+    """A fr and an en brief per summarised story: headline, 3 points (each with the sentence
+    it rests on), 2 quotes."""
     rows = []
     for story_id, size in enumerate(sizes, start=1):
         if story_id in pending:
@@ -199,7 +228,8 @@ def brief_rows(rng: random.Random, corpus: Corpus, sizes: Sequence[int],
             rows.append({
                 "story_id": story_id, "language": lang, "story_version": size,
                 "headline": " ".join(picked[0].split()[:12]),
-                "points": [" ".join(p.split()[:20]) for p in picked[:3]], "quotes": quotes,
+                "points": [point(corpus, p) for p in picked[:3]],
+                "quotes": quotes,
                 "engine": "llm", "model": "gpt-4o-mini",
                 "usage": {"calls": 1, "prompt_tokens": 1400, "completion_tokens": 420},
                 "citations": {"checked": 2, "verified": 2, "rejected": 0},
@@ -416,6 +446,16 @@ def diagnose(db: Database, people: Sequence[Reader], limit: int) -> dict[str, An
     return out
 
 
+def points_size(db: Database) -> dict[str, Any]:
+    """Stored points: how many, and the bytes of the briefs' `points` JSON per point."""
+    with db.engine.connect() as connection:
+        points, size = connection.execute(text(
+            "SELECT sum(json_array_length(points)), sum(length(CAST(points AS BLOB))) "
+            "FROM briefs")).one()
+    return {"points": int(points or 0), "bytes": int(size or 0),
+            "bytes_per_point": ratio(float(size or 0), float(points or 0))}
+
+
 def copy_store(source: Path, target: Path) -> Database:
     """A copy of the SQLite store (backup API, so the WAL's content comes along)."""
     with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
@@ -430,11 +470,12 @@ def what_if(path: Path, people: Sequence[Reader], limit: int,
     for number, (name, statements) in enumerate(WHAT_IF, start=1):
         target = path.with_name(f"what-if-{number}.db")
         db = copy_store(path, target)
-        with db.engine.begin() as connection:
+        # Each statement on its own (VACUUM cannot run in a transaction).
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             for sql in statements:
                 connection.execute(text(sql))
         result = compose_all(db, people, limit, rounds)
-        rows.append({"change": name, "compose": result,
+        rows.append({"change": name, "compose": result, "points": points_size(db),
                      "diagnosis": diagnose(db, people, limit)})
         db.close()
         target.unlink()
@@ -461,6 +502,9 @@ def summary(store: dict[str, Any], composed: dict[str, Any], scheduled: dict[str
     print(f"Store: {counts['stories']} stories ({store['pending_stories']} pending), "
           f"{counts['articles']} articles, {counts['briefs']} briefs, {counts['feeds']} feeds, "
           f"{counts['subscribers']} subscribers (SQLite)")
+    size = store["points"]
+    print(f"Stored points: {size['points']}, {size['bytes_per_point']:.0f} bytes each (the "
+          f"briefs' points JSON as stored, {size['bytes'] / 1e6:.1f} MB)")
     print(f"compose per subscriber: median {overall['median']:.2f} ms, p95 {overall['p95']:.2f} "
           f"ms, max {overall['max']:.2f} ms (target median <= {TARGET_MEDIAN_MS:.0f} ms): "
           f"{'pass' if composed['passes'] else 'FAIL'}")
@@ -483,14 +527,16 @@ def print_what_if(rows: Sequence[dict[str, Any]], composed: dict[str, Any]) -> N
               f"({times(row['vs_baseline'])} the unchanged store's {base:.2f} ms), "
               f"p95 {g['p95']:.2f} ms, pass: {yes_no(row['compose']['passes'])}; all feeds "
               f"median {groups['all feeds']['compose_ms']['median']:.2f} ms, 1-5 feeds median "
-              f"{groups['1-5 feeds']['compose_ms']['median']:.2f} ms")
+              f"{groups['1-5 feeds']['compose_ms']['median']:.2f} ms; stored points "
+              f"{row['points']['bytes_per_point']:.0f} bytes each")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Fill the store, time compose and schedule_digests, print and save the figures."""
     options = parser(__doc__)
     options.add_argument("--what-if", action="store_true",
-                         help="time compose again on a copy of the store after ANALYZE")
+                         help="time compose again on copies of the store changed by each "
+                              "WHAT_IF candidate (ANALYZE, VACUUM, points as plain strings)")
     options.add_argument("--profile", action="store_true", help="profile even when it passes")
     options.add_argument("--rounds", type=int,
                          help="compose passes over every subscriber (default 3, quick 1)")
@@ -509,6 +555,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         path = Path(tmp) / "digest.db"
         db = open_database(StoreSettings(url=f"sqlite:///{path}"))
         store = fill(db, now, args.days, scale)
+        store["points"] = points_size(db)
         people = readers(db, now)
         composed = compose_all(db, people, limit, scale.rounds)
         diagnosis = diagnose(db, people, limit)

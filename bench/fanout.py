@@ -5,8 +5,9 @@ Target (from the issue): delivered messages per second >= 27 (90 % of Telegram's
 
 1. A fresh SQLite store (temporary directory, migrations applied) holds 3
    summarised stories (French briefs, 1 or 2 articles each, text with `&` and
-   `<` to escape) and N active subscribers (distinct chat ids, French, digest at
-   07:30 Europe/Paris). `schedule_digests` at 08:00 Paris queues one outbox row
+   `<` to escape; each point stored with the article sentence it rests on, as
+   `save_result` stores it) and N active subscribers (distinct chat ids, French,
+   digest at 07:30 Europe/Paris). `schedule_digests` at 08:00 Paris queues one outbox row
    per subscriber, as the service does; the channel renders it at delivery.
 2. `FakeTelegram()` (30 messages/s overall, 1/s per chat, 429 + retry_after over
    the limits) is started afresh for each run, in a child process like the
@@ -109,6 +110,7 @@ from briefing.store.models import (
     StoryRow,
     SubscriberRow,
 )
+from briefing.text.sentences import sentence_number
 from tests.fakes.telegram_server import FakeTelegram
 
 TARGET_RATE = 27.0  # delivered messages / s (90 % of the limit)
@@ -162,6 +164,21 @@ STORIES: tuple[dict[str, Any], ...] = (
 )
 
 
+def article_text(spec: dict[str, Any]) -> str:
+    """A story's article: its points' sentences, then its quote three times."""
+    return " ".join(spec["points"]) + " " + f"{spec['quote']}. " * 3
+
+
+def stored_point(text: str, sentence: str) -> dict[str, Any]:
+    """A point as `save_result` stores it: its text and the article sentence it rests on
+    (source, sentence number, offsets, the sentence)."""
+    start = text.index(sentence)
+    end = start + len(sentence)
+    return {"text": sentence, "support": [{
+        "source": "S1", "sentence": sentence_number(text, start), "start": start, "end": end,
+        "text": text[start:end]}]}
+
+
 def build_store(path: Path, subscribers: int) -> TimedDatabase:
     """A fresh migrated store with the stories and `subscribers` French readers."""
     engine = make_engine(f"sqlite:///{path}")
@@ -175,14 +192,16 @@ def build_store(path: Path, subscribers: int) -> TimedDatabase:
                              briefed_at=published)
             session.add(story)
             session.flush()
+            body = article_text(spec)
             for index, (outlet, url) in enumerate(spec["articles"]):
                 session.add(ArticleRow(
                     content_hash=f"{number:02d}{index:02d}".ljust(64, "0"), url=url,
                     title=spec["title"], outlet=outlet, published=published, language="fr",
-                    text=f"{spec['quote']}. " * 3, state="summarised", story_id=story.id))
+                    text=body, state="summarised", story_id=story.id))
             quote = {"text": spec["quote"], "source": "S1"}
             session.add(BriefRow(story_id=story.id, language="fr", story_version=1,
-                                 headline=spec["headline"], points=list(spec["points"]),
+                                 headline=spec["headline"],
+                                 points=[stored_point(body, p) for p in spec["points"]],
                                  quotes=[quote], engine="bench", model=None, usage={},
                                  citations={}))
         session.execute(insert(SubscriberRow), [
