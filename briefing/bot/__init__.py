@@ -1,6 +1,7 @@
 """The Telegram bot (python-telegram-bot 22): handlers only. Each parses an update, calls
 the service or the store's queries, and replies (subscriptions, settings, on-demand
-summaries, follow-up questions, admin commands); `channel` sends through one rate limiter.
+summaries, follow-up questions, where a point comes from (`/why`, "source?": `tracing`),
+admin commands); `channel` sends through one rate limiter.
 
 Holds no SQL. May import `render`, `service`, `store`, `qa`, `briefs` and lower layers.
 """

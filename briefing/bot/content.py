@@ -71,8 +71,10 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     for index, part in enumerate(parts):
         message = await send_html(context.bot, chat, part.text,
                                   reply_markup=markup(part.keyboard))
+        # With its index: a digest numbers its stories across its messages, and /why 3.2
+        # finds story 3 from the parts before this one (`store.deliveries.sent_message`).
         await asyncio.to_thread(record_message, state.db, chat, str(message.message_id),
-                                part.stories)
+                                part.stories, index)
         if digest.more and index == len(parts) - 1:  # the message with the "more" button
             await asyncio.to_thread(on_demand.remember_left_out, state.db, chat,
                                     str(message.message_id), digest.more)

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telegram import (
     InlineKeyboardButton,
@@ -37,11 +37,12 @@ from briefing.bot.content import URL, summarise_page, url_message
 from briefing.bot.replies import edit_html, llm_blocked, reply
 from briefing.bot.state import BotState, chat_of, lang_of, state_of
 from briefing.bot.texts import t
+from briefing.bot.tracing import source_request, trace
 from briefing.llm.client import LLMClient
 from briefing.qa.answer import Answer, answer_question
 from briefing.qa.choice import Candidate, choose_story
 from briefing.qa.retrieval import looks_like_question, question_language
-from briefing.render.telegram import e, quote_block
+from briefing.render.telegram import e, point_line, quote_block
 from briefing.service.digests import SourceRef, source_refs
 from briefing.sources.models import Story
 from briefing.store.deliveries import (
@@ -80,10 +81,18 @@ def _named_sources(text: str, sources: Mapping[str, SourceRef]) -> str:
 def render_answer(answer: Answer, story_sources: dict[str, SourceRef],
                   about: str | None = None) -> str:
     """An answer as Telegram HTML: the story it is about (when given), the text, then its
-    checked quotes, each attributed to its outlet (or title) and linked to its page."""
+    checked quotes, each attributed to its outlet (or title) and linked to its page.
+
+    An answer whose sentences carry their support shows each with the source marks of a
+    brief's point (¹, linked to the cited sentences in the page), one paragraph."""
     text = answer.text if answer.supported else t("sources_do_not_say", answer.language)
     lines = [f"<i>{e(t('answer_about', answer.language, headline=about))}</i>"] if about else []
-    lines.append(e(_named_sources(text, story_sources)))
+    if answer.supported and answer.points:
+        lines.append(" ".join(
+            point_line(None, replace(point, text=_named_sources(point.text, story_sources)),
+                       story_sources) for point in answer.points))
+    else:
+        lines.append(e(_named_sources(text, story_sources)))
     for quote in answer.quotes:
         lines.append(quote_block(quote, story_sources.get(quote.source), answer.language))
     return "\n".join(lines)
@@ -238,11 +247,16 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def reply_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A reply to one of our messages is a question about its stories (a URL: a summary)."""
+    """A reply to one of our messages is a question about its stories (a URL: a summary;
+    "source?" and its kin: where its points come from, `briefing.bot.tracing`)."""
     message = update.effective_message
     assert message and message.text and message.reply_to_message
     if URL.match(message.text):
         await summarise_page(update, context, message.text.strip())
+        return
+    traced = source_request(message.text)
+    if traced is not None:  # "source?": where the message's points come from
+        await trace(update, context, traced, message.reply_to_message.message_id)
         return
     await _question(update, context, message.text, message.reply_to_message.message_id)
 

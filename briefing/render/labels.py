@@ -8,17 +8,24 @@ messages the headline is marked "(in French)" and the reason said once per messa
 and, when the reader gets several languages, show the same text once, not once per
 language. A reader of both languages sees each brief under its flag (`FLAGS`).
 
+A story's points are numbered from 1 across the briefs it shows (`shown_points`): with
+both languages, the English brief's points follow the French one's (①② then ③④), so a
+number names one point of a story wherever it is shown, and `/why 3` finds it again. The
+source sentences a point rests on are written `[S1·3, S2·1]` in plain text and on the
+terminal (`support_marker`: source id · sentence number, from 1).
+
 Dates are written the reader's way with babel: "2 décembre" ("1er décembre"), "2 December".
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from babel.dates import format_date
 
-from briefing.briefs.models import Brief
+from briefing.briefs.models import Brief, Point, Support
 from briefing.text.catalogue import FALLBACK, LANGUAGES, text
 from briefing.text.language import language_name
 
@@ -70,3 +77,41 @@ def shown_once(briefs: Sequence[Brief]) -> list[tuple[Brief, str | None]]:
             claimed.add(_content(brief))
         shown.append((brief, original))
     return shown
+
+
+@dataclass(frozen=True)
+class ShownPoint:
+    """A point as a reader sees it in a story: its number there (from 1), and its brief."""
+
+    number: int
+    brief: Brief
+    point: Point
+
+
+def shown_points(briefs: Sequence[Brief]) -> list[ShownPoint]:
+    """The points of the briefs a story shows (`shown_once`), numbered from 1 across them:
+    the numbers every renderer prints and `/why N` reads back."""
+    shown = [brief for brief, _original in shown_once(briefs)]
+    points = [(brief, point) for brief in shown for point in brief.points]
+    return [ShownPoint(number, brief, point) for number, (brief, point)
+            in enumerate(points, start=1)]
+
+
+def cited(support: Sequence[Support]) -> list[Support]:
+    """A point's support in reading order (by source, then sentence), each sentence once."""
+    unique = {(s.source, s.sentence): s for s in support}
+    return sorted(unique.values(), key=lambda s: (_source_order(s.source), s.sentence))
+
+
+def _source_order(source: str) -> tuple[int, str]:
+    # S2 before S10: ids compare by their number, anything else after them by name.
+    digits = source[1:]
+    return (int(digits), "") if source[:1] == "S" and digits.isdigit() else (1 << 30, source)
+
+
+def support_marker(point: Point) -> str:
+    """"[S1·3, S2·1]": the source sentences a point rests on (source id · sentence number);
+    "" for a point stored before points carried their support."""
+    if not point.support:
+        return ""
+    return "[" + ", ".join(f"{s.source}·{s.sentence}" for s in cited(point.support)) + "]"

@@ -11,6 +11,17 @@ Telegram's limit, 4,096, counts UTF-16 code units of the text after entity parsi
 tags do not count, `&amp;` is one, an emoji outside the Basic Multilingual Plane
 (😀, 𝔘, each half of 🇫🇷) is two. `telegram_length` counts that way.
 
+Points a reader can trace. A story's points are numbered ①, ②, … across the briefs it
+shows (`briefing.render.labels.shown_points`: with both languages the English points
+follow the French ones), and each ends with one small number per source it rests on, the
+source's number in the story as a superscript (S1 → ¹, S12 → ¹²). When the source's URL is
+known the number is a link opening the page at the cited sentences (a `#:~:text=`
+fragment per sentence); without one (a file of the watched folder) the number is shown
+all the same, unlinked: it still tells which source the point rests on, and `/why` quotes
+the sentence. The sources line carries the same numbers ("Sources : ¹ Le Monde,
+² Reuters"). A point stored before points carried their support has its number and no
+source mark. `/why N` (`briefing.render.tracing`) reads these numbers back.
+
 What a reader sees around the stories:
 
 - A digest opens with "Votre briefing du 2 décembre" in the reader's interface language;
@@ -46,8 +57,8 @@ from datetime import UTC, datetime, tzinfo
 from html import escape, unescape
 from urllib.parse import quote as urlquote
 
-from briefing.briefs.models import Brief, Quote
-from briefing.render.labels import FLAGS, language_mark, reader_date, shown_once
+from briefing.briefs.models import Brief, Point, Quote, Support
+from briefing.render.labels import FLAGS, cited, language_mark, reader_date, shown_once
 from briefing.service.digests import Button, Digest, DigestItem, Keyboard, Part, SourceRef
 from briefing.text.catalogue import FALLBACK, LANGUAGES, catalogue
 
@@ -78,21 +89,77 @@ def _fragment_part(words: Sequence[str]) -> str:
     return urlquote(" ".join(words), safe="").replace("-", "%2D")
 
 
-def text_fragment_url(url: str, quote: str) -> str:
-    """The page URL with a `#:~:text=` fragment pointing at the quote."""
+def _directive(quote: str) -> str:
     words = quote.split()
     if len(words) <= 2 * FRAGMENT_WORDS:
-        fragment = _fragment_part(words)
-    else:
-        start, end = words[:FRAGMENT_WORDS], words[-FRAGMENT_WORDS:]
-        fragment = f"{_fragment_part(start)},{_fragment_part(end)}"
-    return f"{url.split('#', 1)[0]}#:~:text={fragment}"
+        return _fragment_part(words)
+    start, end = words[:FRAGMENT_WORDS], words[-FRAGMENT_WORDS:]
+    return f"{_fragment_part(start)},{_fragment_part(end)}"
 
 
-def _link(label: str, url: str | None) -> str:
-    if not url or not url.startswith(("http://", "https://")):
+def text_fragment_url(url: str, quote: str, *more: str) -> str:
+    """The page URL with a `#:~:text=` fragment pointing at the quote (and at each of
+    `more`: one `text=` directive each, which browsers highlight together)."""
+    fragment = "&".join(f"text={_directive(text)}" for text in (quote, *more))
+    return f"{url.split('#', 1)[0]}#:~:{fragment}"
+
+
+def web_url(url: str | None) -> bool:
+    """Whether a link may point there: an http(s) address (a folder file has none)."""
+    return url is not None and url.startswith(("http://", "https://"))
+
+
+def link(label: str, url: str | None) -> str:
+    """`label` linked to `url`, or just the label when `url` is not a web address."""
+    if url is None or not web_url(url):
         return e(label)
     return f'<a href="{escape(url, quote=True)}">{e(label)}</a>'
+
+
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+
+
+def source_number(source_id: str) -> str:
+    """How a source's id shows next to a point: its number as a superscript (S1 → ¹); an id
+    that is not `S<n>` as itself in brackets."""
+    digits = source_id[1:]
+    if source_id[:1] == "S" and digits.isdigit():
+        return digits.translate(_SUPERSCRIPT)
+    return f"[{source_id}]"
+
+
+def point_number(number: int) -> str:
+    """A point's number as readers see it: ① to ⑳, then (21), (22), …"""
+    return _CIRCLED[number - 1] if 1 <= number <= len(_CIRCLED) else f"({number})"
+
+
+def source_mark(source_id: str, sentences: Sequence[str], source: SourceRef | None) -> str:
+    """A source's number after a point, linked to its page at the `sentences` it cites when
+    its URL is known, else shown unlinked."""
+    mark = source_number(source_id)
+    url = source.url if source is not None else None
+    if not sentences or url is None or not web_url(url):
+        return e(mark)
+    return link(mark, text_fragment_url(url, *sentences))
+
+
+def support_marks(support: Sequence[Support], sources: Mapping[str, SourceRef]) -> str:
+    """The source numbers after a point or an answer's sentence, one per source it cites,
+    in source order ("¹ ²"); "" for no support."""
+    by_source: dict[str, list[str]] = {}
+    for sentence in cited(support):
+        by_source.setdefault(sentence.source, []).append(sentence.text)
+    return " ".join(source_mark(source_id, texts, sources.get(source_id))
+                    for source_id, texts in by_source.items())
+
+
+def point_line(number: int | None, point: Point, sources: Mapping[str, SourceRef]) -> str:
+    """A point as one HTML line: its number (none: unnumbered, an answer's sentence), its
+    text, then its source marks."""
+    marks = support_marks(point.support, sources)
+    text = e(point.text) if number is None else f"{point_number(number)} {e(point.text)}"
+    return f"{text} {marks}" if marks else text
 
 
 def quote_block(quote: Quote, source: SourceRef | None, lang: str) -> str:
@@ -100,7 +167,7 @@ def quote_block(quote: Quote, source: SourceRef | None, lang: str) -> str:
     name = source.label if source is not None else quote.source
     url = source.url if source is not None else None
     href = text_fragment_url(url, quote.text) if url else None
-    lines = [e(quote.text), f"— {_link(name, href)}"]
+    lines = [e(quote.text), f"— {link(name, href)}"]
     if quote.translation:
         label = ui(lang)["translation"] + (" :" if lang == "fr" else ":")
         lines.append(f"<i>{label} {e(quote.translation)}</i>")
@@ -110,13 +177,16 @@ def quote_block(quote: Quote, source: SourceRef | None, lang: str) -> str:
 
 
 def brief_lines(brief: Brief, sources: Mapping[str, SourceRef], max_quotes: int = 4, *,
-                flag: bool = False, seen: set[tuple[str, str]] | None = None) -> list[str]:
+                flag: bool = False, seen: set[tuple[str, str]] | None = None,
+                first_point: int = 1) -> list[str]:
     """A brief as self-contained HTML lines: headline, points, quotes.
 
     A brief in another language than its own (`original_language`) has its headline
     marked with that language ("(in French)"); `flag` puts the brief's flag before the
-    headline (a reader of both languages). Quotes in `seen` (source, text) are skipped
-    and the ones shown added, so a story's second brief does not repeat its first's.
+    headline (a reader of both languages). Points are numbered from `first_point` (a
+    story's second brief goes on from its first's) and carry their source marks. Quotes in
+    `seen` (source, text) are skipped and the ones shown added, so a story's second brief
+    does not repeat its first's.
     """
     lang = brief.language
     headline = f"<b>{e(brief.headline)}</b>"
@@ -124,7 +194,8 @@ def brief_lines(brief: Brief, sources: Mapping[str, SourceRef], max_quotes: int 
         headline += f" <i>({e(language_mark(brief.original_language, lang))})</i>"
     elif flag and lang in FLAGS:
         headline = f"{FLAGS[lang]} {headline}"
-    lines = [headline, *(f"• {e(point.text)}" for point in brief.points)]
+    lines = [headline, *(point_line(number, point, sources)
+                         for number, point in enumerate(brief.points, start=first_point))]
     shown = 0
     for quote in brief.quotes:
         if shown >= max_quotes:
@@ -140,11 +211,13 @@ def brief_lines(brief: Brief, sources: Mapping[str, SourceRef], max_quotes: int 
     return lines
 
 
-def sources_line(links: Iterable[tuple[str, str | None]], lang: str) -> str:
-    """"Sources: Outlet A, Outlet B" with links where known."""
+def sources_line(sources: Iterable[SourceRef], lang: str) -> str:
+    """"Sources: ¹ Outlet A, ² Outlet B", each numbered as the points' marks number it,
+    linked where its URL is known."""
     label = ui(lang)["sources"]
     sep = " : " if lang == "fr" else ": "
-    return f"<i>{label}</i>{sep}" + ", ".join(_link(name, url) for name, url in links)
+    return f"<i>{label}</i>{sep}" + ", ".join(
+        f"{e(source_number(s.id))} {link(s.label, s.url)}" for s in sources)
 
 
 Block = tuple[Sequence[str], list[int]]  # self-contained HTML lines, and the stories they cover
@@ -274,12 +347,15 @@ def story_blocks(items: Sequence[DigestItem], lang: str, *, numbered: bool = Fal
         flag = len(languages) > 1 if languages is not None else len(shown) > 1
         seen: set[tuple[str, str]] = set()
         lines: list[str] = []
+        first_point = 1  # numbered across the story's briefs, as `shown_points` numbers them
         for index, (brief, _original) in enumerate(shown):
-            brief_part = brief_lines(brief, sources, max_quotes=max_quotes, flag=flag, seen=seen)
+            brief_part = brief_lines(brief, sources, max_quotes=max_quotes, flag=flag, seen=seen,
+                                     first_point=first_point)
+            first_point += len(brief.points)
             if numbered and index == 0:
                 brief_part[0] = f"<b>{number}.</b> {brief_part[0]}"
             lines += brief_part
-        tail = sources_line([(s.label, s.url) for s in item.sources], lang) if item.sources else ""
+        tail = sources_line(item.sources, lang) if item.sources else ""
         if zone is not None and item.published is not None:
             day = e(_local_day(item.published, zone, lang))
             tail = f"{tail} · <i>{day}</i>" if tail else f"<i>{day}</i>"

@@ -1,4 +1,8 @@
-"""Human output on the terminal, with rich."""
+"""Human output on the terminal, with rich.
+
+Each point ends with the source sentences it rests on, `[S1·3, S2·1]` (source id ·
+sentence number, as the sources listed above the briefs are numbered), so a reader can
+check it against `briefing extract`."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from briefing.briefs.models import Brief, Quote, Result
-from briefing.render.labels import own_name, shown_once, untranslated_label
+from briefing.render.labels import own_name, shown_once, support_marker, untranslated_label
 from briefing.sources.models import Document
 from briefing.text.language import language_name
 
@@ -35,7 +39,12 @@ def _quote(quote: Quote, result: Result, untranslated: bool = False) -> Text:
 
 def _brief(brief: Brief, result: Result, original: str | None) -> Panel:
     parts: list[Text] = [Text(brief.headline, style="bold")]
-    parts += [Text(f" • {point.text}") for point in brief.points]
+    for point in brief.points:
+        line = Text(f" • {point.text}")
+        marker = support_marker(point)
+        if marker:
+            line.append(f" {marker}", style="cyan")
+        parts.append(line)
     parts += [_quote(q, result, untranslated=original is not None) for q in brief.quotes]
     title = own_name(brief.language)
     if original is not None:

@@ -3,12 +3,13 @@
 One part for the header (which says how many stories a digest at its limit left out:
 plain text has no button to show them), then one per story: its briefs (an untranslated
 copy of a brief shown once, labelled in the reader's words), a quote of each, and its
-sources.
+sources. Each point ends with the source sentences it rests on, `[S1·3, S2·1]` (source
+id · sentence number); each source is listed with its id ("— Le Monde [S1]").
 """
 
 from __future__ import annotations
 
-from briefing.render.labels import own_name, shown_once, untranslated_label
+from briefing.render.labels import own_name, shown_once, support_marker, untranslated_label
 from briefing.service.digests import Digest, DigestItem, Part
 
 
@@ -20,14 +21,14 @@ def story_text(number: int, item: DigestItem, max_quotes: int = 1) -> str:
         if original is not None:  # the sources' brief, offline: said in the reader's words
             tag += f", {untranslated_label(original, brief.language)}"
         lines.append(f"{number}. [{tag}] {brief.headline}")
-        lines += [f"   • {point.text}" for point in brief.points]
+        lines += [f"   • {point.text} {support_marker(point)}".rstrip() for point in brief.points]
         for quote in brief.quotes[:max_quotes]:
             lines.append(f"   « {quote.text} »")
             if quote.translation:
                 lines.append(f"     (translation: {quote.translation})")
             elif quote.untranslated and original is None:
                 lines.append("     (quote not translated)")
-    lines += [f"   — {s.label}{f' {s.url}' if s.url else ''}" for s in item.sources]
+    lines += [f"   — {s.label} [{s.id}]{f' {s.url}' if s.url else ''}" for s in item.sources]
     return "\n".join(lines)
 
 

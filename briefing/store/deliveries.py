@@ -5,6 +5,12 @@ A row says what to send (the stories, the reader's languages and local day), nev
 the channel renders it at delivery. Each part sent is recorded in the same transaction as
 the row's progress (`mark_part`), with its index: (delivery, part) is unique, so a part is
 never counted twice, whoever sends it.
+
+A digest numbers its stories across its messages; what a message is about
+(`sent_message`) says the number each of its stories bears there, read from the parts
+sent before it: the outbox row's for a digest delivered, and for a digest sent at once
+(`/digest`, its parts recorded with their index and no row) the messages recorded just
+before it in that chat.
 """
 
 from __future__ import annotations
@@ -176,12 +182,69 @@ def mark_failure(db: Database, delivery_id: int, error: str, now: datetime, *, g
 
 
 def record_message(db: Database, chat_id: str, message_id: str,
-                   story_ids: Sequence[int]) -> None:
-    """Remember what a message sent outside a digest is about (a summary, the latest
-    stories, an answer), so a reply to it can be answered."""
+                   story_ids: Sequence[int], part: int | None = None) -> None:
+    """Remember what a message sent outside the outbox is about (a summary, the latest
+    stories, an answer, `part` of a digest sent now), so a reply to it can be answered."""
     with db.session() as session:
         session.add(SentMessageRow(chat_id=chat_id, message_id=message_id,
-                                   story_ids=list(story_ids)))
+                                   story_ids=list(story_ids), part=part))
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """What a message is about: its stories in order, the number each bears in it (None
+    when the parts before it cannot be found), and the languages of the digest it is a
+    part of (None: not a digest delivered; the reader's languages)."""
+
+    story_ids: tuple[int, ...]
+    numbers: dict[int, int] | None
+    languages: tuple[str, ...] | None = None
+
+
+def sent_message(db: Database, chat_id: str, message_id: str | None) -> SentMessage | None:
+    """The message `message_id` of this chat, or the last one with stories sent there when
+    it is None; None when it is not known (not ours, or about no story)."""
+    with db.session() as session:
+        query = select(SentMessageRow).where(SentMessageRow.chat_id == chat_id)
+        if message_id is not None:
+            query = query.where(SentMessageRow.message_id == message_id)
+        rows = session.scalars(query.order_by(SentMessageRow.id.desc()).limit(20)).all()
+        row = next((r for r in rows if r.story_ids), None)
+        if row is None:
+            return None
+        ids = tuple(int(i) for i in row.story_ids)
+        earlier = _earlier_parts(session, row)
+        numbers = None
+        if earlier is not None:  # a story cut between two parts keeps its first number
+            order = list(dict.fromkeys([*(int(i) for part in earlier for i in part), *ids]))
+            numbers = {story: order.index(story) + 1 for story in ids}
+        languages = None
+        if row.delivery_id is not None:
+            languages = tuple(session.get_one(DeliveryRow, row.delivery_id).languages)
+        return SentMessage(ids, numbers, languages)
+
+
+def _earlier_parts(session: Session, row: SentMessageRow) -> list[list[int]] | None:
+    """The stories of the parts of the same digest sent before this message, in order ([]
+    for a first part or a message of its own; None when they cannot be found)."""
+    if not row.part:
+        return []
+    if row.delivery_id is not None:
+        parts = session.scalars(
+            select(SentMessageRow.story_ids).where(SentMessageRow.delivery_id == row.delivery_id,
+                                                   SentMessageRow.part < row.part)
+            .order_by(SentMessageRow.part)).all()
+        return [list(ids) for ids in parts] if len(parts) == row.part else None
+    # A digest sent now goes out part after part from one handler, and a chat's updates are
+    # handled one at a time: its earlier parts are the chat's records just before this one.
+    before = session.scalars(
+        select(SentMessageRow).where(SentMessageRow.chat_id == row.chat_id,
+                                     SentMessageRow.delivery_id.is_(None),
+                                     SentMessageRow.id < row.id)
+        .order_by(SentMessageRow.id.desc()).limit(row.part)).all()
+    if [r.part for r in before] != list(range(row.part - 1, -1, -1)):
+        return None
+    return [list(r.story_ids) for r in reversed(before)]
 
 
 def replied_stories(db: Database, chat_id: str, message_id: str | None) -> list[int]:

@@ -3,8 +3,9 @@ sentences say: "annoncées" and "annonce" are one stem, "announced" and "announc
 another.
 
 The Snowball stemmers for French and English (`snowballstemmer`, which hands the work to
-PyStemmer's C build when it is installed, as our dependencies make sure); words are lower-cased, stemmed, then accent-folded, so "été" and
-"ete" meet. Stop words and words of two letters or fewer carry no content and are left out.
+PyStemmer's C build when it is installed, as our dependencies make sure); words are
+lower-cased, stemmed, then accent-folded, so "été" and "ete" meet. Stop words and words
+of two letters or fewer carry no content and are left out.
 """
 
 from __future__ import annotations

@@ -127,7 +127,8 @@ def test_a_reply_to_a_digest_is_answered_from_its_nearest_story(
             for other in ("Le Progrès", "Le Dauphiné", "ZDNet", "Reuters"):
                 assert other not in answer["text"]
             # A question that names nothing: the reader picks among that message's stories.
-            tg.user_message(ANA, "Pourquoi ?", user_id=ANA, language_code="fr",
+            # ("Pourquoi ?" alone asks where the message's points come from: test_tracing.)
+            tg.user_message(ANA, "Vraiment ?", user_id=ANA, language_code="fr",
                             reply_to_message_id=part["message_id"])
             choice = (await until(tg, ANA, lambda ms: bool(buttons(ms[-1]))))[-1]
             offered = {f"pick:{ids[key]}" for key in ("tram", "rail")}
@@ -210,9 +211,12 @@ def test_llm_answers_translate_quotes_and_name_sources_by_outlet(
     add_stories(db, offline)
     tg.per_chat_rate = 0
     translation = "The works will cost 48 million euros more than planned"
+
     with FakeOpenAI() as llm:
         llm.queue(Reply.json({
-            "answer": "According to S1, the works will cost 48 million euros more.",
+            # The answer's sentence cites the one it rests on: the tram page's fourth.
+            "answer": [{"text": "According to S1, the works will cost 48 million euros more.",
+                        "support": ["S1:4"]}],
             "supported": True,
             "quotes": [{"text": WORKS, "source": "S1", "translation": translation}],
         }))
@@ -226,6 +230,10 @@ def test_llm_answers_translate_quotes_and_name_sources_by_outlet(
                 answer = (await until(tg, BOB, answered))[-1]
                 assert answer["plain_text"].startswith(f"About: {TRAM}")
                 assert "According to La Nouvelle République, the works" in answer["text"]
+                # The sentence ends with its source's number, linked to the sentence it cites.
+                assert re.search(r'the works will cost 48 million euros more\. <a href="'
+                                 + re.escape(OUTLETS["tram"][1]) + r'#:~:text=Les%20travaux%20'
+                                 r'co%C3%BBteront%2048,[^"]*">¹</a>', answer["text"])
                 assert f"Translation: {translation}" in answer["text"]
                 assert "not translated" not in answer["text"]
                 assert attributed(answer["text"], *OUTLETS["tram"])
@@ -290,3 +298,27 @@ def test_a_sticker_gets_a_hint_in_the_readers_language(
     french, english = asyncio.run(play())
     assert french.startswith("Je lis le texte et les liens")
     assert english.startswith("I read text and links")
+
+
+def test_an_answer_marks_each_of_its_sentences_with_the_sources_it_rests_on() -> None:
+    from briefing.bot.questions import render_answer
+    from briefing.briefs.models import Point, Support
+    from briefing.llm.usage import Usage
+    from briefing.qa.answer import Answer
+    from briefing.service.digests import SourceRef
+
+    sentence = "Le pont rouvrira en mai."
+    points = (Point("The bridge reopens in May, says S1.", (Support("S1", 2, 30, 54, sentence),)),
+              Point("Traffic resumes on 3 May.", (Support("S2", 1, 0, 24, "La route rouvre le "
+                                                                         "3 mai."),)))
+    answer = Answer("en", " ".join(p.text for p in points), (), True, "llm", Usage(),
+                    points=points)
+    sources = {"S1": SourceRef("S1", "Le Courrier", None, "https://ville.example/pont"),
+               "S2": SourceRef("S2", "notes.txt")}
+    html = render_answer(answer, sources, about="Le pont")
+    parse_html(html)
+    assert ('The bridge reopens in May, says Le Courrier. <a href="https://ville.example/pont'
+            '#:~:text=Le%20pont%20rouvrira%20en%20mai.">¹</a> Traffic resumes on 3 May. ²') in html
+    # Without points (the passages, a fixed sentence) the text is shown as before.
+    plain = Answer("en", "The sources of this story do not say.", (), False, "llm", Usage())
+    assert "¹" not in render_answer(plain, sources)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from briefing.briefs.models import Brief, Point, Quote
+from briefing.briefs.models import Brief, Point, Quote, Support
 from briefing.render.telegram import (
     LIMIT,
     Block,
@@ -34,7 +34,10 @@ WIDE_TEXT = st.lists(WIDE, min_size=1, max_size=3000).map("".join)
 
 
 def item(i: int, headline: str, point: str, quote: str, outlet: str) -> DigestItem:
-    brief = Brief("fr", headline, (Point(point, ()), Point(point, ())),
+    # One point cites the quote's text as its sentence (any text ends up in a link's
+    # fragment), the other predates support (no mark).
+    cited = Point(point, (Support("S1", 1, 0, len(quote), quote),))
+    brief = Brief("fr", headline, (cited, Point(point, ())),
                   (Quote(quote, "S1", 0, len(quote), point),))
     return DigestItem(i, (brief,), (SourceRef("S1", outlet, headline,
                                               f"https://news.example/a?q={i}&r=<2>"),))
