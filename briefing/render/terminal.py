@@ -12,7 +12,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.text import Text
 
-from briefing.briefs.models import Brief, Quote, Result
+from briefing.briefs.models import POINT_REASONS, Brief, CitationCounts, Quote, Result
 from briefing.render.labels import own_name, shown_once, support_marker, untranslated_label
 from briefing.sources.models import Document
 from briefing.text.language import language_name
@@ -63,6 +63,13 @@ def _also_for(shown: list[Brief], result: Result) -> list[Text]:
     return lines
 
 
+def _reasons(counts: CitationCounts) -> str:
+    """" (numbers 2, names 1)": why points were dropped, when some were."""
+    found = [(r.replace("_", " "), getattr(counts, f"points_dropped_{r}")) for r in POINT_REASONS]
+    shown = ", ".join(f"{name} {n}" for name, n in found if n)
+    return f" ({shown})" if shown else ""
+
+
 def _footer(result: Result) -> Text:
     c, u = result.citations, result.usage
     engine = f"{result.engine} ({result.model})" if result.model else f"{result.engine} (offline)"
@@ -70,6 +77,9 @@ def _footer(result: Result) -> Text:
                 f"(cached {u.cached_tokens}), out {u.completion_tokens}\n", style="dim")
     text.append(f"quotes: {c.proposed} proposed, {c.verified} verified, {c.repaired} repaired, "
                 f"{c.rejected} rejected, {c.fallback} from the offline engine", style="dim")
+    text.append(f"\npoints: {c.points_proposed} proposed, {c.points_supported} supported by "
+                f"their cited sentences, {c.points_retried} retried, {c.points_dropped} dropped"
+                + _reasons(c) + f", {c.points_fallback} from the offline engine", style="dim")
     for note in result.notes:
         text.append(f"\nnote: {note}", style="yellow")
     return text

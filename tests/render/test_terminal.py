@@ -88,3 +88,19 @@ def test_terminal_says_a_german_source_is_in_german(offline_settings: Settings) 
     assert "Français (non traduit — en allemand)" in text
     assert "English: the German brief above, untranslated" in text
     assert "· German" in text and text.count("╭─") == 1  # one brief panel, not two
+
+
+def test_the_footer_counts_points_next_to_quotes_with_the_reasons_for_drops() -> None:
+    from briefing.briefs.models import CitationCounts, Result
+    from briefing.llm.usage import Usage
+
+    counts = CitationCounts(proposed=4, verified=4, points_proposed=6, points_supported=3,
+                            points_retried=3, points_dropped_numbers=2,
+                            points_dropped_wrong_source=1)
+    result = Result(text_story("Le conseil vote le budget des écoles."), {"fr": FR}, "llm",
+                    "m", Usage(), counts)
+    out = io.StringIO()
+    render_terminal(result, Console(file=out, width=200))
+    footer = out.getvalue().splitlines()
+    assert ("points: 6 proposed, 3 supported by their cited sentences, 3 retried, 3 dropped "
+            "(wrong source 1, numbers 2), 0 from the offline engine") in footer
