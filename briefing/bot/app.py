@@ -19,7 +19,7 @@ from telegram.ext import (
     filters,
 )
 
-from briefing.bot import admin, commands, content, questions, tracing
+from briefing.bot import admin, commands, content, keywords, questions, tracing
 from briefing.bot.channel import BotRateLimiter, RateLimiter, TelegramChannel
 from briefing.bot.state import KEY, BotState, lang_of, state_of
 from briefing.bot.texts import command_menu, t
@@ -36,6 +36,7 @@ COMMAND_HANDLERS = {
     "subscribe": commands.subscribe, "unsubscribe": commands.unsubscribe,
     "lang": commands.lang, "time": commands.time_command, "timezone": commands.timezone,
     "sources": commands.sources, "follow": commands.follow, "unfollow": commands.unfollow,
+    "filters": keywords.filters_command,
     "digest": content.digest, "latest": content.latest, "summary": content.summary,
     "ask": questions.ask, "why": tracing.why, "addfeed": admin.addfeed,
     "removefeed": admin.removefeed, "stats": admin.stats,

@@ -43,7 +43,8 @@ from briefing.store.digests import (
     briefed_since,
     briefed_stories,
 )
-from briefing.store.subscribers import all_subscribers
+from briefing.store.subscribers import Subscriber, all_subscribers
+from briefing.stories.filters import Filters
 
 log = logging.getLogger(__name__)
 # The stories beyond the limit a digest keeps to offer: one more than a list shows, so a
@@ -160,11 +161,19 @@ def compose(db: Database, since: datetime, languages: tuple[str, ...], feeds: Se
 
 
 def compose_digest(db: Database, since: datetime, languages: tuple[str, ...],
-                   feeds: Sequence[int], limit: int) -> tuple[list[DigestItem], tuple[int, ...]]:
+                   feeds: Sequence[int], limit: int, filters: Filters | None = None,
+                   ) -> tuple[list[DigestItem], tuple[int, ...]]:
     """`compose`, and the ids of the stories the limit left out (at most `MORE_KEPT`), in
-    digest order: their count is the "N more" of the digest."""
-    shown, left_out = briefed_and_left_out(db, since, languages, feeds, limit, MORE_KEPT)
+    digest order: their count is the "N more" of the digest. With `filters`, only the
+    stories they keep (read on the title and the briefs in every language)."""
+    keep = filters.keeps if filters is not None and filters.active else None
+    shown, left_out = briefed_and_left_out(db, since, languages, feeds, limit, MORE_KEPT, keep)
     return [_item(s) for s in shown], tuple(left_out)
+
+
+def filters_of(target: Subscriber | None) -> Filters:
+    """A target's keyword filters (none for no target)."""
+    return Filters(target.include, target.exclude) if target is not None else Filters()
 
 
 def load_digest(db: Database, day: date, languages: tuple[str, ...],
@@ -227,7 +236,7 @@ def schedule_digests(db: Database, now: datetime, settings: Settings) -> int:
         languages = languages_of(sub.languages)
         since = sub.last_digest_at or now - timedelta(days=1)
         items, more = compose_digest(db, since, languages, sub.feeds,
-                                     settings.service.digest_max_stories)
+                                     settings.service.digest_max_stories, filters_of(sub))
         # The stories left out go in the row after the shown ones: the digest offers them.
         due.append(NewDigest(sub.id, digest_key(sub.id, day), day, languages,
                              tuple(i.story_id for i in items) + more))

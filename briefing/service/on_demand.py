@@ -21,6 +21,7 @@ from briefing.service.articles import store_article
 from briefing.service.digests import (
     Digest,
     compose_digest,
+    filters_of,
     languages_of,
     load_digest,
     local_zone,
@@ -97,7 +98,7 @@ def digest_now(db: Database, chat_id: str, now: datetime, settings: Settings,
     since = reader.last_digest_at if reader and reader.last_digest_at else now - timedelta(days=1)
     languages = languages_of(reader.languages if reader else default)
     items, more = compose_digest(db, since, languages, reader.feeds if reader else (),
-                                 settings.service.digest_max_stories)
+                                 settings.service.digest_max_stories, filters_of(reader))
     if reader is not None and items:
         mark_digest(db, chat_id, now)
     day = now.astimezone(local_zone(reader.timezone if reader else "UTC")).date()

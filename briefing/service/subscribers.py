@@ -6,7 +6,9 @@ leniently (`match_timezone`): an IANA name in any case ("europe/paris"), a city 
 ("Paris", "new york", "Montréal") or a few French names ("Londres", "Genève"); an unknown
 one is refused with the closest name as a suggestion. The default zone of a new reader
 comes from their Telegram language (`zone_for_language`). What a reader follows changes
-with `change_follow`, which keeps `Subscriber.feeds` in the store's encoding.
+with `change_follow`, which keeps `Subscriber.feeds` in the store's encoding; its keyword
+filters with `change_filters` (a phrase moves from one list to the other rather than
+sitting in both).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -29,6 +32,7 @@ from briefing.errors import BadInput
 from briefing.store.db import Database
 from briefing.store.feeds import active_feeds
 from briefing.store.subscribers import FOLDER, NOTHING, Subscriber, find, upsert
+from briefing.stories.filters import MAX_PHRASES, Filters, checked_phrase, phrase_words
 
 # 7:30, 07:30, 7.30 (minutes required), 7h30, 7h, 07 h 30, 19H45.
 _TIME = re.compile(r"^(?P<hour>[01]?\d|2[0-3])\s*(?:[:.]\s*(?P<minutes>[0-5]\d)"
@@ -249,3 +253,58 @@ def change_follow(db: Database, chat_id: str, source: int,
     if follow:
         return Follow.FOLLOWED, saved
     return (Follow.UNFOLLOWED if chosen else Follow.NOTHING_LEFT), saved
+
+
+class FilterAction(StrEnum):
+    """What `/filters` (or the CLI) asks of a target's keyword filters."""
+
+    INCLUDE = "include"  # add phrases a story must match one of
+    EXCLUDE = "exclude"  # add phrases a story must match none of
+    REMOVE = "remove"  # take phrases off either list
+    CLEAR = "clear"  # no filter at all
+
+
+@dataclass(frozen=True)
+class FilterChange:
+    """The target's filters after a change, and the phrases refused (no word, too long,
+    or beyond `MAX_PHRASES`)."""
+
+    filters: Filters
+    refused: tuple[str, ...] = ()
+
+
+def _merged(current: tuple[str, ...], added: Sequence[str]) -> tuple[str, ...]:
+    """`current` with `added` appended, a phrase already there (up to case and accents)
+    kept once."""
+    seen = {phrase_words(p) for p in current}
+    out = list(current)
+    for phrase in added:
+        if phrase_words(phrase) not in seen:
+            seen.add(phrase_words(phrase))
+            out.append(phrase)
+    return tuple(out)
+
+
+def change_filters(db: Database, chat_id: str, action: FilterAction,
+                   phrases: Sequence[str]) -> FilterChange:
+    """Change the keyword filters of the target at this address (created when needed)."""
+    target = find(db, chat_id)
+    include, exclude = (target.include, target.exclude) if target else ((), ())
+    checked = [(p, checked_phrase(p)) for p in phrases if p.strip()]
+    good = [c for _, c in checked if c is not None]
+    refused = [p for p, c in checked if c is None]
+    if action is FilterAction.CLEAR:
+        include, exclude = (), ()
+    elif action is FilterAction.REMOVE:
+        gone = {phrase_words(p) for p in good}
+        include = tuple(p for p in include if phrase_words(p) not in gone)
+        exclude = tuple(p for p in exclude if phrase_words(p) not in gone)
+    elif action is FilterAction.INCLUDE:
+        include = _merged(include, good)
+        exclude = tuple(p for p in exclude if phrase_words(p) not in set(map(phrase_words, good)))
+    else:
+        exclude = _merged(exclude, good)
+        include = tuple(p for p in include if phrase_words(p) not in set(map(phrase_words, good)))
+    refused += [*include[MAX_PHRASES:], *exclude[MAX_PHRASES:]]
+    saved, _ = upsert(db, chat_id, include=include[:MAX_PHRASES], exclude=exclude[:MAX_PHRASES])
+    return FilterChange(Filters(saved.include, saved.exclude), tuple(refused))

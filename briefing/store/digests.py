@@ -8,7 +8,7 @@ queued digest shows the briefs as they are when it goes out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -118,9 +118,18 @@ def _queries() -> dict[str, Any]:
         .order_by(ArticleRow.id),
         "stories": select(StoryRow.id, StoryRow.last_published)
         .where(StoryRow.id.in_(bindparam("ids", expanding=True)), StoryRow.withheld.is_(None)),
+        "texts: stories": select(StoryRow.id, StoryRow.title)
+        .where(StoryRow.id.in_(bindparam("ids", expanding=True))),
+        "texts: articles": select(ArticleRow.story_id, ArticleRow.title)
+        .where(ArticleRow.story_id.in_(bindparam("ids", expanding=True))),
+        "texts: briefs": select(BriefRow.story_id, BriefRow.headline, BriefRow.points)
+        .where(BriefRow.story_id.in_(bindparam("ids", expanding=True))),
     }
 
 
+# Stories a filtered digest looks through for the ones its filters keep: a day of a busy
+# newsroom's stories; older ones would not be in the digest anyway.
+FILTER_CANDIDATES = 500
 # Built once: every reader's digest runs the same statements, and building a statement
 # cost more than running it (a digest pass composes a thousand of them).
 _QUERIES = _queries()
@@ -191,14 +200,34 @@ def briefed_stories(db: Database, story_ids: Sequence[int],
         return _briefed(conn, picks, languages)
 
 
+def _texts(conn: Connection, story_ids: Sequence[int]) -> dict[int, list[str]]:
+    """What keyword filters read of each story: its title, its articles' titles, and the
+    headline and points of its briefs in every language."""
+    texts: dict[int, list[str]] = {i: [] for i in story_ids}
+    for row in conn.execute(_QUERIES["texts: stories"], {"ids": list(story_ids)}):
+        texts[row.id].append(row.title or "")
+    for row in conn.execute(_QUERIES["texts: articles"], {"ids": list(story_ids)}):
+        texts[row.story_id].append(row.title or "")
+    for row in conn.execute(_QUERIES["texts: briefs"], {"ids": list(story_ids)}):
+        texts[row.story_id] += [row.headline, *(point_of(p).text for p in row.points)]
+    return texts
+
+
 def briefed_and_left_out(db: Database, since: datetime, languages: Sequence[str],
-                         feeds: Sequence[int], limit: int,
-                         beyond: int) -> tuple[list[BriefedStory], list[int]]:
+                         feeds: Sequence[int], limit: int, beyond: int,
+                         keep: Callable[[Sequence[str]], bool] | None = None,
+                         ) -> tuple[list[BriefedStory], list[int]]:
     """`briefed_since`, and the ids of up to `beyond` stories the limit left out, in digest
-    order (their count is what a digest says it stops short of)."""
+    order (their count is what a digest says it stops short of). With `keep`, only the
+    stories whose text it keeps (`_texts`), among the first `FILTER_CANDIDATES`."""
     # One selection for both: the stories are sorted whole to take the first `limit`, so
     # reading `beyond` more rows of that sort costs next to nothing, unlike a count of its own.
     with db.reading() as conn:
-        picks = story_rows(conn, since, feeds, limit + beyond)
+        if keep is None:
+            picks = story_rows(conn, since, feeds, limit + beyond)
+        else:
+            candidates = story_rows(conn, since, feeds, FILTER_CANDIDATES)
+            texts = _texts(conn, [p.id for p in candidates])
+            picks = [p for p in candidates if keep(texts[p.id])][:limit + beyond]
         shown = _briefed(conn, [(p.id, p.last_published) for p in picks[:limit]], languages)
         return shown, [p.id for p in picks[limit:]]

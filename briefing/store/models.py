@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -151,11 +152,20 @@ class BriefRow(Base):
 
 
 class SubscriberRow(Base):
-    """A reader: where to deliver, in which languages, at what local time."""
+    """A target: where to deliver (a private chat, a group, a forum topic, a channel), in
+    which languages, at what local time, with which keyword filters (migration 0007)."""
 
     __tablename__ = "subscribers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The target's address: the chat id, and ":<thread id>" after it for a forum topic.
     chat_id: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="private", server_default="private")
+    thread_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    title: Mapped[str | None] = mapped_column(String(300))
+    filters_include: Mapped[list[Any]] = mapped_column(JSON, default=list,
+                                                       server_default=text("'[]'"))
+    filters_exclude: Mapped[list[Any]] = mapped_column(JSON, default=list,
+                                                       server_default=text("'[]'"))
     name: Mapped[str | None] = mapped_column(String(300))
     languages: Mapped[str] = mapped_column(String(10), default=DEFAULT_LANGUAGES)
     digest_time: Mapped[str] = mapped_column(String(5), default=DEFAULT_DIGEST_TIME)

@@ -1,6 +1,10 @@
-"""Queries of the readers aggregate: who gets digests, where, in which languages, when.
+"""Queries of the targets aggregate: who gets digests, where, in which languages, when,
+with which keyword filters.
 
-The one lookup of a reader by chat id, and the one upsert, used by the CLI, the bot and
+A target is anywhere the bot posts: a reader's private chat (what every row was before
+migration 0007), a group, a forum topic of a group, or a channel. Its `chat_id` is its
+address: the chat id, and for a forum topic `"<chat id>:<thread id>"` (`address`).
+The one lookup of a target by address, and the one upsert, used by the CLI, the bot and
 the service alike.
 
 What a reader follows is kept in `feeds` (a JSON list), read by the digest selection
@@ -31,9 +35,19 @@ FOLDER = 0
 NOTHING = -1
 
 
+PRIVATE, GROUP, SUPERGROUP, CHANNEL = "private", "group", "supergroup", "channel"
+KINDS = (PRIVATE, GROUP, SUPERGROUP, CHANNEL)
+
+
+def address(chat: int | str, thread_id: int = 0) -> str:
+    """The address of a target: the chat id, with ":<thread id>" for a forum topic."""
+    return f"{chat}:{thread_id}" if thread_id else str(chat)
+
+
 @dataclass(frozen=True)
 class Subscriber:
-    """A reader and their settings."""
+    """A target (a reader's private chat, a group, a forum topic, a channel) and its
+    settings. `chat_id` is its address (see `address`)."""
 
     id: int
     chat_id: str
@@ -45,12 +59,24 @@ class Subscriber:
     active: bool
     last_digest_at: datetime | None
     interface_language: str | None = None  # fr or en, as their Telegram says; None: unknown
+    kind: str = PRIVATE  # one of KINDS
+    thread_id: int = 0  # the forum topic posted to; 0: the chat itself
+    title: str | None = None  # a group's or a channel's name
+    include: tuple[str, ...] = ()  # words and phrases a story must match one of (none: any)
+    exclude: tuple[str, ...] = ()  # words and phrases a story must match none of
+
+    @property
+    def chat(self) -> str:
+        """The Telegram chat id to send to (the address without its topic)."""
+        return self.chat_id.split(":", 1)[0] if self.thread_id else self.chat_id
 
 
 def _subscriber(row: SubscriberRow) -> Subscriber:
     return Subscriber(row.id, row.chat_id, row.name, row.languages, row.digest_time,
                       row.timezone, tuple(int(f) for f in row.feeds or ()), row.active,
-                      row.last_digest_at, row.interface_language)
+                      row.last_digest_at, row.interface_language, row.kind, row.thread_id,
+                      row.title, tuple(str(p) for p in row.filters_include or ()),
+                      tuple(str(p) for p in row.filters_exclude or ()))
 
 
 def _row(session: Session, chat_id: str) -> SubscriberRow | None:
@@ -74,22 +100,32 @@ def by_id(db: Database, subscriber_id: int) -> Subscriber | None:
 def upsert(db: Database, chat_id: str, *, languages: str | None = None,
            digest_time: str | None = None, timezone: str | None = None,
            feeds: tuple[int, ...] | None = None, active: bool | None = None,
-           name: str | None = None) -> tuple[Subscriber, bool]:
-    """Create the reader of this chat or change the given settings (None: unchanged);
-    returns the reader and whether it was created."""
+           name: str | None = None, kind: str | None = None, title: str | None = None,
+           include: tuple[str, ...] | None = None,
+           exclude: tuple[str, ...] | None = None) -> tuple[Subscriber, bool]:
+    """Create the target at this address or change the given settings (None: unchanged);
+    returns the target and whether it was created. A new address with a ":<thread>" part
+    is a forum topic."""
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown target kind {kind!r}")
     with db.session() as session:
         row = _row(session, chat_id)
         created = row is None
         if row is None:
-            row = SubscriberRow(chat_id=chat_id)
+            thread = chat_id.split(":", 1)[1] if ":" in chat_id else "0"
+            row = SubscriberRow(chat_id=chat_id, thread_id=int(thread))
             session.add(row)
         changes = {"languages": languages, "digest_time": digest_time, "timezone": timezone,
-                   "active": active, "name": name}
+                   "active": active, "name": name, "kind": kind, "title": title}
         for key, value in changes.items():
             if value is not None:
                 setattr(row, key, value)
         if feeds is not None:
             row.feeds = list(feeds)
+        if include is not None:
+            row.filters_include = list(include)
+        if exclude is not None:
+            row.filters_exclude = list(exclude)
         session.flush()
         return _subscriber(row), created
 

@@ -301,3 +301,45 @@ def test_unfollowing_keeps_the_others_and_the_last_one_leaves_nothing(
     assert change_follow(db, "42", feed_id, True)[0] is Follow.FOLLOWED
     assert change_follow(db, "42", FOLDER, True)[0] is Follow.FOLLOWED
     assert follows() == ()  # every source again
+
+
+# --- keyword filters ----------------------------------------------------------------------
+
+
+def test_a_digest_keeps_what_the_filters_include_and_leaves_out_what_they_exclude(
+    db: Database
+) -> None:
+    from briefing.service.digests import compose_digest
+    from briefing.stories.filters import Filters
+
+    now = datetime(2026, 12, 2, 9, tzinfo=UTC)
+    energy = add_story(db, "Prix de l'énergie", 3, now - timedelta(hours=1))
+    football = add_story(db, "Football et énergie", 2, now - timedelta(hours=2))
+    other = add_story(db, "Budget des écoles", 1, now - timedelta(hours=3))
+    since = now - timedelta(days=1)
+    # Only French briefs are read, but the filter reads the English one too.
+    with db.session() as session:
+        brief = session.scalars(select(BriefRow).where(BriefRow.story_id == other,
+                                                       BriefRow.language == "en")).one()
+        brief.points = [{"text": "Schools get an energy bonus", "support": []}]
+    items, more = compose_digest(db, since, ("fr",), (), 1,
+                                 Filters(include=("énergie", "energy"), exclude=("football",)))
+    assert [i.story_id for i in items] == [energy] and more == (other,)
+    everything, _ = compose_digest(db, since, ("fr",), (), 10)
+    assert {i.story_id for i in everything} == {energy, football, other}
+
+
+def test_scheduled_digests_follow_the_targets_filters(
+    db: Database, store_url: str, tmp_path: Path
+) -> None:
+    from briefing.service.subscribers import FilterAction, change_filters
+
+    now = NOW
+    kept = add_story(db, "Prix de l'énergie", 2, now - timedelta(hours=1))
+    add_story(db, "Football", 3, now - timedelta(hours=2))
+    subscriber(db, "42")
+    change_filters(db, "42", FilterAction.EXCLUDE, ["football"])
+    assert schedule_digests(db, now, service_settings(store_url, tmp_path)) == 1
+    with db.session() as session:
+        row = session.scalars(select(DeliveryRow)).one()
+        assert row.story_ids == [kept]
