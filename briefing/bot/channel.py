@@ -25,6 +25,7 @@ from telegram.ext import BaseRateLimiter
 from briefing.render.telegram import LIMIT, parsed_text, telegram_parts
 from briefing.service.digests import Digest, Keyboard, Part
 from briefing.service.outbox import Gone, RetryLater
+from briefing.store.subscribers import destination
 
 log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_WAITS = 3
@@ -144,13 +145,17 @@ class TelegramChannel:
 
     async def send_buttons(self, chat_id: str, text: str, keyboard: Keyboard, *,
                            key: str) -> str:
-        """`send`, with these buttons under the message."""
+        """`send`, with these buttons under the message; `chat_id` is the target's address
+        (`briefing.store.subscribers.address`), so a forum topic's digest goes to its thread."""
         reply_markup = markup(keyboard)
+        # `chat_id` is a target's address: a forum topic's says its thread after the chat.
+        chat, thread = destination(chat_id)
         for _ in range(MAX_RETRY_AFTER_WAITS):
             if not self.bot_paced:
-                await self.limiter.wait(chat_id)
+                await self.limiter.wait(chat)
             try:
-                message = await send_html(self.bot, chat_id, text, reply_markup=reply_markup)
+                message = await send_html(self.bot, chat, text, reply_markup=reply_markup,
+                                          message_thread_id=thread)
                 return str(message.message_id)
             except RetryAfter as exc:
                 self.limiter.penalise(_seconds(exc.retry_after))

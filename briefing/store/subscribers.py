@@ -44,6 +44,13 @@ def address(chat: int | str, thread_id: int = 0) -> str:
     return f"{chat}:{thread_id}" if thread_id else str(chat)
 
 
+def destination(target_address: str) -> tuple[str, int | None]:
+    """Where an address posts: the Telegram chat id, and the forum topic's thread id (None
+    for the chat itself)."""
+    chat, _, thread = target_address.partition(":")
+    return chat, (int(thread) or None) if thread else None
+
+
 @dataclass(frozen=True)
 class Subscriber:
     """A target (a reader's private chat, a group, a forum topic, a channel) and its
@@ -163,3 +170,40 @@ def remember_interface(db: Database, chat_id: str, lang: str) -> bool:
         if row.interface_language != lang:
             row.interface_language = lang
         return True
+
+
+def _of_chat(session: Session, chat: str) -> list[SubscriberRow]:
+    """The targets of one chat: the chat itself and each of its forum topics."""
+    query = select(SubscriberRow).where((SubscriberRow.chat_id == chat)
+                                        | SubscriberRow.chat_id.startswith(f"{chat}:"))
+    return list(session.scalars(query.order_by(SubscriberRow.id)))
+
+
+def targets_of_chat(db: Database, chat: str) -> list[Subscriber]:
+    """The targets of one Telegram chat (the chat, and its topics), in id order."""
+    with db.session() as session:
+        return [_subscriber(r) for r in _of_chat(session, chat)]
+
+
+def set_chat_active(db: Database, chat: str, active: bool) -> int:
+    """Start or stop deliveries to every target of a chat; how many targets changed."""
+    with db.session() as session:
+        changed = [r for r in _of_chat(session, chat) if r.active != active]
+        for row in changed:
+            row.active = active
+        return len(changed)
+
+
+def move_chat(db: Database, old: str, new: str, kind: str) -> int:
+    """A group that became a supergroup (`migrate_to_chat_id`): its targets take the new
+    chat id, keeping their settings, filters and deliveries; how many moved. A target
+    already at the new address (the bot saw the new chat first) is left as it is."""
+    with db.session() as session:
+        taken = {r.chat_id for r in _of_chat(session, new)}
+        moved = 0
+        for row in _of_chat(session, old):
+            target = new + row.chat_id[len(old):]
+            if target not in taken:
+                row.chat_id, row.kind = target, kind
+                moved += 1
+        return moved
