@@ -19,12 +19,19 @@ from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import BaseRateLimiter
 
 from briefing.render.telegram import LIMIT, parsed_text, telegram_parts
 from briefing.service.digests import Digest, Keyboard, Part
-from briefing.service.outbox import Gone, RetryLater
+from briefing.service.outbox import Gone, Moved, RetryLater
 from briefing.store.subscribers import destination
 
 log = logging.getLogger(__name__)
@@ -162,6 +169,8 @@ class TelegramChannel:
                 await asyncio.sleep(_seconds(exc.retry_after))
             except Forbidden as exc:
                 raise Gone(str(exc)) from None
+            except ChatMigrated as exc:  # the group is a supergroup now: the outbox follows
+                raise Moved(str(exc.new_chat_id)) from None
             except BadRequest as exc:
                 if "chat not found" in str(exc).lower():
                     raise Gone(str(exc)) from None

@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 
 from briefing.config import Settings
 from briefing.service.digests import Digest, Keyboard, Part, load_digest
+from briefing.service.targets import chat_migrated
 from briefing.store.db import Database
 from briefing.store.deliveries import (
     due_deliveries,
@@ -31,6 +32,7 @@ from briefing.store.deliveries import (
     mark_part,
 )
 from briefing.store.models import FAILED, PENDING, SENT
+from briefing.store.subscribers import destination
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,15 @@ class RetryLater(Exception):
 
 class Gone(Exception):
     """The reader cannot be reached any more (blocked the bot, chat deleted)."""
+
+
+class Moved(Exception):
+    """The group became a supergroup with a new chat id (Telegram's `migrate_to_chat_id`):
+    the part is sent again there, and the chat's targets follow."""
+
+    def __init__(self, new_chat: str) -> None:
+        super().__init__(f"the chat moved to {new_chat}")
+        self.new_chat = new_chat
 
 
 class Channel(Protocol):
@@ -151,10 +162,17 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
     if not parts:
         report.sent += finish_delivery(db, delivery_id, now) == SENT
         return
+    target = row.chat_id
     for offset, part in enumerate(parts):
         index = row.sent_parts + offset
         try:
-            message_id = await send_part(channel, row.chat_id, part, part_key(row.key, index))
+            try:
+                message_id = await send_part(channel, target, part, part_key(row.key, index))
+            except Moved as moved:  # once: the new chat is a supergroup, it cannot move again
+                chat, _ = destination(target)
+                chat_migrated(db, chat, moved.new_chat)
+                target = moved.new_chat + target[len(chat):]
+                message_id = await send_part(channel, target, part, part_key(row.key, index))
         except Exception as exc:  # every failure is recorded on the row and retried or ended
             state = _failed(db, delivery_id, exc, now, settings)
             log.warning("delivery %s: %s (%s)", row.key, exc, state)
@@ -163,7 +181,7 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
             if isinstance(exc, Gone):
                 report.gone.append(row.chat_id)
             return
-        mark_part(db, delivery_id, row.chat_id, message_id, part.stories, now,
+        mark_part(db, delivery_id, target, message_id, part.stories, now,
                   last=offset == len(parts) - 1)
     report.sent += 1
 

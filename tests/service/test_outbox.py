@@ -18,7 +18,7 @@ from briefing.config import StoreSettings
 from briefing.render.file_channel import FileChannel
 from briefing.render.telegram import telegram_parts
 from briefing.service.digests import Digest, Part, schedule_digests
-from briefing.service.outbox import Gone, RetryLater, deliver_pending, remaining
+from briefing.service.outbox import Gone, Moved, RetryLater, deliver_pending, remaining
 from briefing.service.subscribers import subscribe
 from briefing.store.db import MIGRATIONS, Database, make_engine, open_database
 from briefing.store.deliveries import NewDigest, queue_digests
@@ -380,3 +380,35 @@ def test_migration_0005_downgrades_with_pending_rows_marked_failed(store_url: st
     finally:
         engine.dispose()
     migrate(store_url, "head")  # and back up again
+
+
+class MovedOnce(FileChannel):
+    """A group that became a supergroup: a send to its old id is refused with the new one
+    (as Telegram does with `migrate_to_chat_id`), then parts go to the new id."""
+
+    def __init__(self, path: Path, old: str, new: str) -> None:
+        super().__init__(path)
+        self.old, self.new = old, new
+
+    async def send(self, chat_id: str, text: str, *, key: str) -> str:
+        if chat_id.split(":")[0] == self.old:
+            raise Moved(self.new)
+        return await super().send(chat_id, text, key=key)
+
+
+def test_a_digest_to_a_group_that_moved_follows_it_to_the_new_id(
+    db: Database, store_url: str, tmp_path: Path
+) -> None:
+    from briefing.store.subscribers import find
+
+    settings = service_settings(store_url, tmp_path)
+    queue(db, 2, chat="-4001")
+    out = tmp_path / "out.jsonl"
+    report = asyncio.run(deliver_pending(db, MovedOnce(out, "-4001", "-1004001"), NOW, settings))
+    assert report.sent == 1 and report.failed == 0
+    assert {json.loads(line)["chat_id"] for line in out.read_text().splitlines()} == {"-1004001"}
+    assert find(db, "-4001") is None
+    moved = find(db, "-1004001")
+    assert moved is not None and moved.kind == "supergroup" and moved.active
+    with db.session() as session:
+        assert set(session.scalars(select(SentMessageRow.chat_id))) == {"-1004001"}
