@@ -170,6 +170,24 @@ class ServiceSettings(_Section):
     delivery_concurrency: Positive = 8
     # When the LLM fails: false = the story waits for the next cycle; true = offline briefs.
     offline_fallback: Flag = False
+    # Debounced re-briefing (`service.summaries.rebrief_due`): a briefed story that gained
+    # sources is briefed again once none has joined it for `rebrief_quiet_minutes`, and at the
+    # latest `rebrief_max_delay_minutes` after the first source its brief lacks. A first brief
+    # never waits. 10 min outlasts the gaps of a burst (outlets picking up the same wire copy
+    # a minute or two apart) and stays under the default poll, where it reads "the next cycle
+    # in which no source joined"; 30 min bounds how stale a growing story's brief gets (two
+    # default cycles) and caps a story gaining a source every cycle at two briefs an hour.
+    # Both 0: every pending story at the next pass, as before debouncing.
+    rebrief_quiet_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 10.0
+    rebrief_max_delay_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 30.0
+
+    @model_validator(mode="after")
+    def _quiet_within_max_delay(self) -> ServiceSettings:
+        if self.rebrief_quiet_minutes > self.rebrief_max_delay_minutes:
+            raise ValueError(f"rebrief_quiet_minutes ({self.rebrief_quiet_minutes:g}) must not "
+                             f"exceed rebrief_max_delay_minutes "
+                             f"({self.rebrief_max_delay_minutes:g})")
+        return self
 
 
 class TelegramSettings(_Section):
@@ -187,6 +205,10 @@ class TelegramSettings(_Section):
     questions_per_day: Count = 50
     daily_token_budget: Count = 2_000_000
     latest_default: Annotated[int, Field(ge=1, le=50)] = 5
+    # Readers (not only admins) may /addfeed feeds they then follow, and send OPML files,
+    # while they follow at most `reader_feeds_limit` feeds (briefing.service.feeds_admin).
+    reader_feeds: Flag = False
+    reader_feeds_limit: Annotated[int, Field(ge=1, le=1000)] = 10
 
     @model_validator(mode="after")
     def _hour_within_day(self) -> TelegramSettings:

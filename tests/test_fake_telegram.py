@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -23,11 +24,19 @@ from telegram import (
     LinkPreviewOptions,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.constants import ChatMemberStatus
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+)
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from tests.fakes.telegram_html import HTMLError, parse_html, utf16_len
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.telegram_server import DEFAULT_OWNER_ID, MIGRATED, FakeTelegram
 
 T = TypeVar("T")
 
@@ -57,6 +66,18 @@ def with_bot(fake: FakeTelegram, action: Callable[[Bot], Awaitable[T]]) -> T:
             return await action(bot)
 
     return asyncio.run(main())
+
+
+def drain(fake: FakeTelegram, **kwargs: Any) -> tuple[Update, ...]:
+    """Fetch the pending updates (``get_updates(timeout=0, **kwargs)``) and confirm them."""
+
+    async def fetch(bot: Bot) -> tuple[Update, ...]:
+        updates = await bot.get_updates(timeout=0, **kwargs)
+        if updates:
+            await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)
+        return updates
+
+    return with_bot(fake, fetch)
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -236,6 +257,16 @@ def test_unknown_chat_is_not_found(fake: FakeTelegram) -> None:
         with_bot(fake, lambda bot: bot.send_message(42, "x"))
 
 
+def test_a_bot_cannot_write_first_when_private_chats_need_a_start(fake: FakeTelegram) -> None:
+    with_bot(fake, lambda bot: bot.send_message(42, "x"))  # allowed by default
+    fake.private_needs_start = True
+    with pytest.raises(Forbidden, match="can't initiate conversation with a user"):
+        with_bot(fake, lambda bot: bot.send_message(43, "x"))
+    fake.user_message(43, "/start")
+    with_bot(fake, lambda bot: bot.send_message(43, "x"))
+    assert [m["chat_id"] for m in fake.sent] == [42, 43]
+
+
 def test_scripted_failures(fake: FakeTelegram) -> None:
     fake.fail_next("sendMessage", 500, "Internal Server Error")
     fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 3", retry_after=3)
@@ -373,6 +404,496 @@ def test_application_answers_start_by_polling(limited: FakeTelegram) -> None:
     assert time.monotonic() - started < 8
     assert reply["text"] == "hi"
     assert limited.pending_updates == []  # the update was confirmed on stop
+
+
+# --------------------------------------------------------------------------- groups, channels
+
+ANA, BOB = 1001, 2002
+
+
+def test_chats_of_every_type_have_telegram_ids_and_answer_get_chat(fake: FakeTelegram) -> None:
+    group = fake.add_chat("group", title="Rédaction")
+    forum = fake.add_chat("supergroup", title="Forum", username="forum_info", is_forum=True)
+    channel = fake.add_chat("channel", title="Le Fil", username="le_fil_info")
+    private = fake.add_chat("private", chat_id=ANA, first_name="Ana")
+    assert group < 0 and not str(group).startswith("-100")
+    assert str(forum).startswith("-100") and str(channel).startswith("-100")
+    assert private == ANA
+    with pytest.raises(ValueError, match="not a group id"):
+        fake.add_chat("group", chat_id=-1001234567890)
+    with pytest.raises(ValueError, match="not a channel id"):
+        fake.add_chat("channel", chat_id=-12345)
+    with pytest.raises(ValueError, match="forums"):
+        fake.add_chat("group", is_forum=True)
+
+    async def look(bot: Bot) -> list[Any]:
+        return [
+            await bot.get_chat(group),
+            await bot.get_chat(forum),
+            await bot.get_chat("@le_fil_info"),
+            await bot.get_chat(ANA),
+        ]
+
+    got = with_bot(fake, look)
+    assert [(c.id, c.type, c.title) for c in got[:3]] == [
+        (group, "group", "Rédaction"),
+        (forum, "supergroup", "Forum"),
+        (channel, "channel", "Le Fil"),
+    ]
+    assert got[1].is_forum is True and got[1].username == "forum_info"
+    assert (got[3].type, got[3].first_name) == ("private", "Ana")
+    # A chat never created nor seen is unknown, as are unknown usernames.
+    for unknown in (-4009999999, "@nobody_here", 777):
+        with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+            with_bot(fake, partial(Bot.get_chat, chat_id=unknown))
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+        with_bot(fake, lambda bot: bot.get_chat_member(-4009999999, ANA))
+    # "@username" works for sending too; the message is recorded under the numeric id.
+    with_bot(fake, lambda bot: bot.send_message("@le_fil_info", "Édition du soir"))
+    assert [m["chat_type"] for m in fake.messages_to(channel)] == ["channel"]
+
+
+def test_get_chat_member_answers_the_tracked_status(fake: FakeTelegram) -> None:
+    channel = fake.add_chat("channel", bot_rights={"can_post_messages": False})
+    group = fake.add_chat("supergroup")
+    fake.set_member(group, ANA, "administrator", rights={"can_pin_messages": True},
+                    custom_title="Cheffe")
+    fake.set_member(group, BOB, "restricted", rights={"can_send_messages": True})
+    fake.set_member(group, 3003, "kicked")
+    fake.set_member(group, 4004, "left")
+    fake.set_member(group, 5005)  # a plain member
+    fake.user_message(6006, "/start")  # known to the bot, never in the group
+
+    async def statuses(bot: Bot) -> dict[int, Any]:
+        return {uid: await bot.get_chat_member(group, uid)
+                for uid in (DEFAULT_OWNER_ID, ANA, BOB, 3003, 4004, 5005, 6006, fake.bot_id)}
+
+    members = with_bot(fake, statuses)
+    assert {uid: m.status for uid, m in members.items()} == {
+        DEFAULT_OWNER_ID: ChatMemberStatus.OWNER,
+        ANA: ChatMemberStatus.ADMINISTRATOR,
+        BOB: ChatMemberStatus.RESTRICTED,
+        3003: ChatMemberStatus.BANNED,
+        4004: ChatMemberStatus.LEFT,
+        5005: ChatMemberStatus.MEMBER,
+        6006: ChatMemberStatus.LEFT,
+        fake.bot_id: ChatMemberStatus.MEMBER,
+    }
+    ana = members[ANA]
+    assert ana.can_pin_messages is True and ana.custom_title == "Cheffe"
+    assert members[BOB].can_send_messages is True
+    assert members[BOB].can_send_photos is False
+    bot_in_channel = with_bot(fake, lambda bot: bot.get_chat_member(channel, fake.bot_id))
+    assert bot_in_channel.status == ChatMemberStatus.ADMINISTRATOR
+    assert bot_in_channel.can_post_messages is False  # type: ignore[attr-defined]
+    assert bot_in_channel.can_edit_messages is True  # type: ignore[attr-defined]
+    with pytest.raises(BadRequest, match=r"(?i)user not found"):
+        with_bot(fake, lambda bot: bot.get_chat_member(group, 987654))
+    admins = with_bot(fake, lambda bot: bot.get_chat_administrators(group))
+    assert {a.user.id for a in admins} == {DEFAULT_OWNER_ID, ANA}
+    # owner, Ana, Bob (restricted but in), 5005 and the bot; not the kicked nor the left
+    assert with_bot(fake, lambda bot: bot.get_chat_member_count(group)) == 5
+    with pytest.raises(ValueError, match="do not apply"):
+        fake.set_member(group, ANA, "member", rights={"can_pin_messages": True})
+    with pytest.raises(ValueError, match="unknown status"):
+        fake.set_member(group, ANA, "banned")
+
+
+def test_my_chat_member_and_chat_member_updates(fake: FakeTelegram) -> None:
+    group = fake.add_chat("supergroup", title="Rédaction", bot_status="left")
+    channel = fake.add_chat("channel", bot_status="left")
+    fake.update_bot_status(group, "member", by=ANA)  # added by Ana
+    fake.update_bot_status(group, "administrator", rights={"can_delete_messages": True})
+    fake.update_bot_status(channel, "administrator", rights={"can_post_messages": True})
+    fake.update_bot_status(channel, "administrator", rights={"can_post_messages": False})
+    fake.update_bot_status(group, "kicked")
+
+    changes = [u.my_chat_member for u in drain(fake)]
+    assert all(c is not None for c in changes)
+    summary = [
+        (c.chat.id, c.from_user.id, c.old_chat_member.status, c.new_chat_member.status)
+        for c in changes
+        if c is not None
+    ]
+    assert summary == [
+        (group, ANA, "left", "member"),
+        (group, DEFAULT_OWNER_ID, "member", "administrator"),
+        (channel, DEFAULT_OWNER_ID, "left", "administrator"),
+        (channel, DEFAULT_OWNER_ID, "administrator", "administrator"),
+        (group, DEFAULT_OWNER_ID, "administrator", "kicked"),
+    ]
+    demoted = changes[3]
+    assert demoted is not None
+    assert demoted.difference() == {"can_post_messages": (True, False)}
+    assert fake.member(group, fake.bot_id) == {
+        "status": "kicked",
+        "user": {"id": fake.bot_id, "is_bot": True, "first_name": "Briefing",
+                 "username": "briefing_test_bot"},
+        "until_date": 0,
+    }
+
+    # chat_member: only for an administrator bot that asked for it in allowed_updates.
+    fake.update_bot_status(channel, "administrator", rights={"can_post_messages": True})
+    drain(fake)
+    first = fake.update_member(channel, BOB, "member")
+    assert fake.dropped_updates[-1]["update"]["update_id"] == first
+    assert "allowed_updates" in fake.dropped_updates[-1]["reason"]
+    drain(fake, allowed_updates=["chat_member"])
+    assert fake.allowed_updates == ["chat_member"]
+    fake.update_member(channel, BOB, "left")
+    fake.user_message(ANA, "/start")  # a message is not in allowed_updates any more
+    [update] = drain(fake)
+    assert update.chat_member is not None
+    assert update.chat_member.from_user.id == BOB  # he left by himself
+    assert (update.chat_member.old_chat_member.status,
+            update.chat_member.new_chat_member.status) == ("member", "left")
+    fake.update_bot_status(channel, "member")
+    fake.update_member(channel, BOB, "member")
+    assert fake.dropped_updates[-1]["reason"] == "the bot is not an administrator of the chat"
+    drain(fake, allowed_updates=[])
+    assert fake.allowed_updates is None
+
+
+def test_a_removed_bot_is_forbidden_and_a_channel_needs_post_rights(fake: FakeTelegram) -> None:
+    group = fake.add_chat("group")
+    supergroup = fake.add_chat("supergroup")
+    channel = fake.add_chat("channel")
+    restricted = fake.add_chat("supergroup")
+    fake.set_member(restricted, fake.bot_id, "restricted", rights={"can_send_photos": True})
+    with_bot(fake, lambda bot: bot.send_message(channel, "Une"))
+    fake.update_bot_status(group, "kicked")
+    fake.update_bot_status(supergroup, "left")
+
+    cases: list[tuple[int | str, type[Exception], str]] = [
+        (group, Forbidden, "bot was kicked from the group chat"),
+        (supergroup, Forbidden, "bot is not a member of the supergroup chat"),
+        (restricted, BadRequest, "not enough rights to send text messages to the chat"),
+    ]
+    fake.update_bot_status(channel, "administrator", rights={"can_post_messages": False})
+    cases.append((channel, BadRequest, "need administrator rights in the channel chat"))
+    for chat, error, text in cases:
+        with pytest.raises(error) as info:
+            with_bot(fake, partial(Bot.send_message, chat_id=chat, text="x"))
+        assert text in str(info.value).lower()
+    fake.update_bot_status(channel, "left")
+    with pytest.raises(Forbidden, match="not a member of the channel chat"):
+        with_bot(fake, lambda bot: bot.send_message(channel, "x"))
+    with pytest.raises(Forbidden, match="not a member of the channel chat"):
+        with_bot(fake, lambda bot: bot.edit_message_text("y", channel, 1))
+    fake.update_bot_status(channel, "kicked")
+    with pytest.raises(Forbidden, match="kicked from the channel chat"):
+        with_bot(fake, lambda bot: bot.get_chat(channel))
+    # A kicked bot gets nothing more from the group; once added back it can send again.
+    fake.user_message(group, "/ask@briefing_test_bot ?", user_id=ANA)
+    assert fake.dropped_updates[-1]["reason"] == "the bot is not in the chat"
+    fake.update_bot_status(group, "member")
+    with_bot(fake, lambda bot: bot.send_message(group, "Me revoilà"))
+    assert [m["plain_text"] for m in fake.messages_to(group)] == ["Me revoilà"]
+    assert [m["plain_text"] for m in fake.messages_to(channel)] == ["Une"]
+
+
+def test_a_migrated_group_raises_chat_migrated_with_the_new_id(fake: FakeTelegram) -> None:
+    group = fake.add_chat("group", title="Rédaction")
+    fake.set_member(group, ANA, "administrator")
+    sent = with_bot(fake, lambda bot: bot.send_message(group, "avant"))
+    supergroup = fake.migrate_group(group, user_id=ANA)
+    assert str(supergroup).startswith("-100")
+
+    updates = with_bot(fake, lambda bot: bot.get_updates())
+    messages = [u.message for u in updates]
+    assert [(m.chat.id, m.migrate_to_chat_id, m.migrate_from_chat_id)
+            for m in messages if m is not None] == [
+        (group, supergroup, None),
+        (supergroup, None, group),
+    ]
+    with pytest.raises(ChatMigrated) as info:
+        with_bot(fake, lambda bot: bot.send_message(group, "après"))
+    assert info.value.new_chat_id == supergroup
+    raw = httpx.post(f"{fake.base_url}{fake.token}/sendMessage",
+                     data={"chat_id": str(group), "text": "x"})
+    assert raw.status_code == 400
+    assert raw.json() == {"ok": False, "error_code": 400, "description": MIGRATED,
+                          "parameters": {"migrate_to_chat_id": supergroup}}
+    with pytest.raises(ChatMigrated):
+        with_bot(fake, lambda bot: bot.edit_message_text("modifié", group, sent.message_id))
+    # Everyone moved along, the bot included; the supergroup is a chat like any other.
+    member = with_bot(fake, lambda bot: bot.get_chat_member(supergroup, ANA))
+    assert member.status == "administrator"
+    with_bot(fake, lambda bot: bot.send_message(supergroup, "après"))
+    assert [m["plain_text"] for m in fake.messages_to(supergroup)] == ["après"]
+    assert fake.chat(group)["migrated_to"] == supergroup
+    with pytest.raises(ValueError, match="basic group"):
+        fake.migrate_group(group)
+    with pytest.raises(ValueError, match="became supergroup"):
+        fake.user_message(group, "/ask x", user_id=ANA)
+
+
+def test_send_message_into_a_forum_topic(fake: FakeTelegram) -> None:
+    forum = fake.add_chat("supergroup", title="Forum", is_forum=True)
+    sport = fake.create_topic(forum, "Sport")
+    culture = fake.create_topic(forum, "Culture", icon_color=0xFFD67E)
+    assert 1 < sport < culture
+
+    async def post(bot: Bot) -> list[Any]:
+        return [
+            await bot.send_message(forum, "But !", message_thread_id=sport),
+            await bot.send_message(forum, "Général"),
+        ]
+
+    in_topic, general = with_bot(fake, post)
+    assert (in_topic.message_thread_id, in_topic.is_topic_message) == (sport, True)
+    assert in_topic.reply_to_message is not None
+    assert in_topic.reply_to_message.forum_topic_created is not None
+    assert in_topic.reply_to_message.forum_topic_created.name == "Sport"
+    assert general.message_thread_id is None and not general.is_topic_message
+    assert [m["plain_text"] for m in fake.messages_in(forum, sport)] == ["But !"]
+    assert [m["plain_text"] for m in fake.messages_in(forum, None)] == ["Général"]
+    assert fake.messages_in(forum, culture) == []
+    # A reply to a message of a topic goes to that topic.
+    reply = with_bot(fake, lambda bot: bot.send_message(
+        forum, "Et de deux", reply_to_message_id=in_topic.message_id))
+    assert reply.message_thread_id == sport
+    assert fake.wait_for_messages_in(forum, sport, 2)[-1]["reply_to_message_id"] == (
+        in_topic.message_id
+    )
+    # Threads that do not exist: unknown ids, "General" (1), a deleted topic, a plain group.
+    group = fake.add_chat("group")
+    fake.delete_topic(forum, culture)
+    for chat, thread in ((forum, 999), (forum, 1), (forum, culture), (group, sport), (ANA, 5)):
+        with pytest.raises(BadRequest, match=r"(?i)^message thread not found$"):
+            with_bot(fake, partial(Bot.send_message, chat_id=chat, text="x",
+                                   message_thread_id=thread))
+    # A closed topic takes posts only from administrators who can manage topics.
+    fake.close_topic(forum, sport)
+    with pytest.raises(BadRequest, match=r"(?i)topic_closed"):
+        with_bot(fake, lambda bot: bot.send_message(forum, "x", message_thread_id=sport))
+    fake.set_member(forum, fake.bot_id, "administrator", rights={"can_manage_topics": True})
+    with_bot(fake, lambda bot: bot.send_message(forum, "Fermé", message_thread_id=sport))
+    assert fake.chat(forum)["topics"][sport]["closed"] is True
+    # The bot may create topics itself when it has the right.
+    topic = with_bot(fake, lambda bot: bot.create_forum_topic(forum, "Économie"))
+    assert topic.name == "Économie" and topic.message_thread_id > culture
+    fake.set_member(forum, fake.bot_id, "member")
+    with pytest.raises(BadRequest, match=r"(?i)not enough rights to create a topic"):
+        with_bot(fake, lambda bot: bot.create_forum_topic(forum, "Météo"))
+    with pytest.raises(ValueError, match="not a forum"):
+        fake.create_topic(group, "Sport")
+
+
+def test_user_messages_in_topics_and_replies_reach_the_bot_in_their_thread(
+    fake: FakeTelegram,
+) -> None:
+    forum = fake.add_chat("supergroup", is_forum=True)
+    sport = fake.create_topic(forum, "Sport")
+    with_bot(fake, lambda bot: bot.get_updates())  # the topic's creation
+    fake.user_message(forum, "/ask@briefing_test_bot Le score ?", user_id=ANA,
+                      message_thread_id=sport)
+
+    async def answer(bot: Bot) -> Any:
+        [update] = await bot.get_updates(offset=2)
+        message = update.message
+        assert message is not None and message.text is not None
+        assert (message.message_thread_id, message.is_topic_message) == (sport, True)
+        assert message.reply_to_message is not None  # the topic's creation, as in Telegram
+        assert message.reply_to_message.forum_topic_created is not None
+        assert message.parse_entities(["bot_command"]) == {
+            message.entities[0]: "/ask@briefing_test_bot"
+        }
+        return await message.reply_text("2-1")  # PTB passes message_thread_id itself
+
+    reply = with_bot(fake, answer)
+    assert reply.message_thread_id == sport
+    assert [m["plain_text"] for m in fake.messages_in(forum, sport)] == ["2-1"]
+    # The user answers the bot: a reply in the topic, to the bot's message.
+    fake.user_message(forum, "Merci", user_id=ANA, reply_to_message_id=reply.message_id)
+    last = fake.pending_updates[-1]["message"]
+    assert last["message_thread_id"] == sport and last["is_topic_message"] is True
+    assert last["reply_to_message"]["message_id"] == reply.message_id
+    with pytest.raises(ValueError, match="message thread not found"):
+        fake.user_message(forum, "x", user_id=ANA, message_thread_id=999)
+
+
+def test_privacy_mode_decides_which_group_messages_reach_the_bot(fake: FakeTelegram) -> None:
+    group = fake.add_chat("group")
+    said = with_bot(fake, lambda bot: bot.send_message(group, "Le brief du jour"))
+
+    def delivered(text: str, **kwargs: Any) -> bool:
+        update_id = fake.user_message(group, text, user_id=ANA, **kwargs)
+        return any(u["update_id"] == update_id for u in fake.pending_updates)
+
+    assert delivered("/ask@briefing_test_bot Et demain ?")
+    assert delivered("/ask Et demain ?")
+    assert not delivered("/ask@other_bot Et demain ?")
+    assert not delivered("Bonjour à tous")
+    assert delivered("Merci !", reply_to_message_id=said.message_id)
+    assert delivered("Dis @briefing_test_bot, quoi de neuf ?")
+    mention = fake.pending_updates[-1]["message"]["entities"]
+    assert mention == [{"type": "mention", "offset": 4, "length": 18}]
+    assert fake.dropped_updates[-1]["reason"].startswith("privacy mode")
+    fake.set_member(group, fake.bot_id, "administrator")  # administrators see everything
+    assert delivered("Bonjour à tous")
+    fake.set_member(group, fake.bot_id, "member")
+    fake.privacy_mode = False
+    assert with_bot(fake, lambda bot: bot.get_me()).can_read_all_group_messages is True
+    assert delivered("Bonjour à tous")
+    with pytest.raises(ValueError, match="kicked"):
+        fake.set_member(group, BOB, "kicked")
+        fake.user_message(group, "x", user_id=BOB)
+
+
+def test_an_application_answers_a_command_addressed_to_it_in_a_topic(
+    limited: FakeTelegram,
+) -> None:
+    forum = limited.add_chat("supergroup", is_forum=True)
+    topic = limited.create_topic(forum, "Questions")
+
+    async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text(f"Réponse à {' '.join(context.args or [])}")
+
+    async def main() -> list[dict[str, Any]]:
+        app = Application.builder().token(limited.token).base_url(limited.base_url).build()
+        app.add_handler(CommandHandler("ask", ask))
+        async with app:
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
+            limited.user_message(forum, "/ask@briefing_test_bot la météo", user_id=ANA,
+                                 message_thread_id=topic)
+            messages = await asyncio.to_thread(limited.wait_for_messages_in, forum, topic, 1)
+            await app.updater.stop()
+            await app.stop()
+        return messages
+
+    [reply] = asyncio.run(main())
+    assert reply["plain_text"] == "Réponse à la météo"
+
+
+def test_channel_posts_and_edit_errors(fake: FakeTelegram) -> None:
+    channel = fake.add_chat("channel", bot_rights={"can_edit_messages": False})
+    fake.channel_post(channel, "Édito du matin", author_signature="Ana")
+    [update] = with_bot(fake, lambda bot: bot.get_updates())
+    post = update.channel_post
+    assert post is not None and post.sender_chat is not None
+    assert (post.sender_chat.id, post.from_user, post.author_signature) == (channel, None, "Ana")
+    # Someone else's post needs can_edit_messages; the bot's own post does not.
+    with pytest.raises(BadRequest, match=r"(?i)^message can't be edited$"):
+        with_bot(fake, lambda bot: bot.edit_message_text("x", channel, post.message_id))
+    fake.set_member(channel, fake.bot_id, "administrator", rights={"can_edit_messages": True})
+    with_bot(fake, lambda bot: bot.edit_message_text("Édito corrigé", channel, post.message_id))
+    mine = with_bot(fake, lambda bot: bot.send_message(channel, "Flash"))
+    assert mine.sender_chat is not None and mine.from_user is None
+    with pytest.raises(BadRequest, match=r"(?i)not modified"):
+        with_bot(fake, lambda bot: bot.edit_message_text("Flash", channel, mine.message_id))
+    # A post deleted by an admin can no longer be edited.
+    fake.delete_message(channel, mine.message_id)
+    with pytest.raises(BadRequest, match=r"(?i)^message to edit not found$"):
+        with_bot(fake, lambda bot: bot.edit_message_text("Flash 2", channel, mine.message_id))
+    with pytest.raises(BadRequest, match=r"(?i)^message to edit not found$"):
+        with_bot(fake, lambda bot: bot.edit_message_text("x", channel, 999))
+    assert fake.sent[-1]["deleted"] is True
+    assert [(e["message_id"], e["plain_text"]) for e in fake.edits] == [
+        (post.message_id, "Édito corrigé")
+    ]
+    # A user's message in a group is not the bot's to edit.
+    group = fake.add_chat("group")
+    fake.user_message(group, "/ask x", user_id=ANA)
+    with pytest.raises(BadRequest, match=r"(?i)^message can't be edited$"):
+        with_bot(fake, lambda bot: bot.edit_message_text("y", group, 1))
+    with pytest.raises(ValueError, match="is a channel"):
+        fake.user_message(channel, "x", user_id=ANA)
+
+
+def test_delete_message(fake: FakeTelegram) -> None:
+    group = fake.add_chat("supergroup")
+    mine = with_bot(fake, lambda bot: bot.send_message(group, "Oups"))
+    fake.user_message(group, "/ask spam", user_id=ANA)
+    assert with_bot(fake, lambda bot: bot.delete_message(group, mine.message_id)) is True
+    with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
+        with_bot(fake, lambda bot: bot.delete_message(group, mine.message_id))
+    with pytest.raises(BadRequest, match=r"(?i)message can't be deleted"):
+        with_bot(fake, lambda bot: bot.delete_message(group, 2))
+    fake.set_member(group, fake.bot_id, "administrator", rights={"can_delete_messages": True})
+    with_bot(fake, lambda bot: bot.delete_message(group, 2))
+    assert [(d["message_id"], d["by"]) for d in fake.deleted] == [(1, "bot"), (2, "bot")]
+    assert fake.messages_of(group) == []
+    with pytest.raises(ValueError, match="no message"):
+        fake.delete_message(group, 2)
+    with pytest.raises(BadRequest, match=r"(?i)replied not found"):
+        with_bot(fake, lambda bot: bot.send_message(group, "x", reply_to_message_id=1))
+
+
+def test_leave_chat_sends_my_chat_member_and_closes_the_chat(fake: FakeTelegram) -> None:
+    group = fake.add_chat("supergroup")
+    assert with_bot(fake, lambda bot: bot.leave_chat(group)) is True
+    [update] = with_bot(fake, lambda bot: bot.get_updates())
+    change = update.my_chat_member
+    assert change is not None and change.from_user.id == fake.bot_id
+    assert (change.old_chat_member.status, change.new_chat_member.status) == ("member", "left")
+    with pytest.raises(Forbidden, match="not a member of the supergroup chat"):
+        with_bot(fake, lambda bot: bot.send_message(group, "x"))
+    with pytest.raises(BadRequest, match=r"(?i)private chats"):
+        with_bot(fake, lambda bot: bot.leave_chat(ANA))
+
+
+def test_a_group_takes_20_messages_a_minute() -> None:
+    with FakeTelegram(global_rate=0) as fake:  # per-chat 1/s applies to private chats only
+        group = fake.add_chat("supergroup", is_forum=True)
+        topic = fake.create_topic(group, "Sport")
+
+        async def burst(bot: Bot) -> None:
+            for i in range(21):
+                await bot.send_message(group, f"n°{i}", message_thread_id=topic)
+
+        with pytest.raises(RetryAfter) as info:
+            with_bot(fake, burst)
+        assert 1 <= retry_seconds(info.value) <= 3  # a minute for 20: one every 3 s
+        assert len(fake.messages_in(group, topic)) == 20
+        assert fake.too_many == 1
+        assert fake.rate_limited == [
+            {**fake.rate_limited[0], "method": "sendMessage", "chat_id": group,
+             "message_thread_id": topic, "limit": "group", "retry_after": 3}
+        ]
+        # Other groups have their own budget, private chats theirs.
+        with_bot(fake, lambda bot: bot.send_message(fake.add_chat("group"), "x"))
+        with_bot(fake, lambda bot: bot.send_message(ANA, "x"))
+
+
+def test_the_group_window_is_configurable() -> None:
+    with FakeTelegram(group_limit=2, group_window=1.0, global_rate=0) as fake:
+        group = fake.add_chat("group")
+
+        async def paced(bot: Bot) -> None:
+            await bot.send_message(group, "a")
+            await bot.send_message(group, "b")
+            with pytest.raises(RetryAfter):
+                await bot.send_message(group, "c")
+            await asyncio.sleep(0.6)  # one token back after 0.5 s
+            await bot.send_message(group, "c")
+
+        with_bot(fake, paced)
+        assert [m["text"] for m in fake.messages_to(group)] == ["a", "b", "c"]
+        assert [r["limit"] for r in fake.rate_limited] == ["group"]
+
+
+def test_paid_broadcasts_use_the_paid_global_limit() -> None:
+    with FakeTelegram(global_rate=2.0, per_chat_rate=0, paid_global_rate=3.0) as fake:
+
+        async def broadcast(bot: Bot, paid: bool) -> None:
+            for chat in (11, 12, 13):
+                await bot.send_message(chat, "x", allow_paid_broadcast=paid)
+
+        with pytest.raises(RetryAfter):
+            with_bot(fake, lambda bot: broadcast(bot, False))
+        assert [r["limit"] for r in fake.rate_limited] == ["global"]
+        with_bot(fake, lambda bot: broadcast(bot, True))  # the free budget is spent
+        paid = [m for m in fake.sent if m["allow_paid_broadcast"]]
+        assert [m["chat_id"] for m in paid] == [11, 12, 13]
+        assert fake.requests_for("sendMessage")[-1].params["allow_paid_broadcast"] is True
+        with pytest.raises(RetryAfter):
+            with_bot(fake, lambda bot: bot.send_message(14, "x", allow_paid_broadcast=True))
+        assert fake.rate_limited[-1]["limit"] == "paid"
+        assert fake.too_many == 2
 
 
 # --------------------------------------------------------------------------- parse_html

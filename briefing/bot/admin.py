@@ -1,4 +1,7 @@
-"""Commands for the administrators listed in `telegram.admins` (BRIEFING_ADMINS)."""
+"""Commands for the administrators listed in `telegram.admins` (BRIEFING_ADMINS), and the
+readers' side of /addfeed and /removefeed when `telegram.reader_feeds` lets readers add
+feeds of their own (see `briefing.service.feeds_admin`): a reader's /addfeed adds the feed
+if it is new and follows it, their /removefeed unfollows it (as /unfollow does)."""
 
 from __future__ import annotations
 
@@ -12,11 +15,20 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from briefing.bot.state import lang_of, state_of
+from briefing.bot.commands import unfollow
+from briefing.bot.failures import failure_text
+from briefing.bot.opml import limit_text
+from briefing.bot.state import chat_of, lang_of, state_of
 from briefing.bot.texts import t
 from briefing.config import Settings
 from briefing.errors import BadInput
-from briefing.service.feeds_admin import add_checked_feed, remove_feed
+from briefing.service.feeds_admin import (
+    FeedLimit,
+    add_checked_feed,
+    add_reader_feed,
+    remove_feed,
+)
+from briefing.sources.fetch import shown_url
 from briefing.store.db import Database
 from briefing.store.deliveries import delivery_counts
 from briefing.store.feeds import failing_feeds
@@ -73,9 +85,17 @@ async def alert_admins(bot: Bot, settings: Settings, url: str, error: str) -> No
             log.warning("could not tell admin %s that %s fails", admin, url, exc_info=True)
 
 
-@admin_only
+def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in state_of(context).settings.telegram.admins
+
+
 async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/addfeed URL: add a feed."""
+    """/addfeed URL: add a feed (admins); with telegram.reader_feeds, a reader adds one
+    they then follow."""
+    if not _is_admin(update, context):
+        await _reader_addfeed(update, context)
+        return
     state, args = state_of(context), context.args or []
     assert update.effective_message
     try:
@@ -89,9 +109,46 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(text, disable_web_page_preview=True)
 
 
-@admin_only
+async def _reader_addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A reader's /addfeed URL: the feed added if new (checked as an admin's), and followed,
+    within telegram.reader_feeds_limit; refused politely when readers may not add feeds."""
+    state, args, lang = state_of(context), context.args or [], lang_of(update)
+    assert update.effective_message
+    telegram = state.settings.telegram
+    if not telegram.reader_feeds:
+        await update.effective_message.reply_text(t("admins_only", lang))
+        return
+    if not args:
+        await update.effective_message.reply_text(t("reader_feed_usage", lang))
+        return
+    try:
+        feed = await asyncio.to_thread(
+            add_reader_feed, state.db, chat_of(update), args[0], state.settings.fetch,
+            state.settings.service, telegram.reader_feeds_limit)
+    except FeedLimit as exc:
+        text = limit_text(exc, lang)
+    except BadInput as exc:
+        # A page that answers but is not a feed has no reason of its own.
+        text = (t("reader_feed_not_a_feed", lang) if exc.reason in (None, "not_a_page")
+                else failure_text(exc, lang))
+    else:
+        name = feed.title or shown_url(feed.url)
+        key = ("reader_feed_added" if feed.added else "reader_feed_followed" if feed.followed
+               else "reader_feed_already")
+        text = t(key, lang, name=name)
+    await update.effective_message.reply_text(text, disable_web_page_preview=True)
+
+
 async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/removefeed N: remove a feed."""
+    """/removefeed N: remove a feed (admins); with telegram.reader_feeds, a reader stops
+    following it and the feed stays for the others."""
+    if not _is_admin(update, context):
+        if state_of(context).settings.telegram.reader_feeds:
+            await unfollow(update, context)
+        else:
+            assert update.effective_message
+            await update.effective_message.reply_text(t("admins_only", lang_of(update)))
+        return
     state, args = state_of(context), context.args or []
     assert update.effective_message
     if not args or not args[0].isdigit():

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, Message, Update
+from telegram.constants import ChatType
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -19,7 +22,7 @@ from telegram.ext import (
     filters,
 )
 
-from briefing.bot import admin, commands, content, keywords, questions, tracing
+from briefing.bot import admin, commands, content, keywords, membership, opml, questions, tracing
 from briefing.bot.channel import BotRateLimiter, RateLimiter, TelegramChannel
 from briefing.bot.state import KEY, BotState, lang_of, state_of
 from briefing.bot.texts import command_menu, t
@@ -43,12 +46,57 @@ COMMAND_HANDLERS = {
 }
 
 
+class _ToBot(filters.MessageFilter):
+    """A message replying to one of the bot's own."""
+
+    def filter(self, message: Message) -> bool:
+        replied = message.reply_to_message
+        return (replied is not None and replied.from_user is not None
+                and replied.from_user.id == message.get_bot().id)
+
+
+TO_BOT = _ToBot(name="replies to the bot")
+# What changes a chat's settings: in a group, only its administrators may (asked of
+# Telegram each time, never taken from the message).
+SETTINGS_COMMANDS = frozenset({"settings", "lang", "time", "timezone", "follow", "unfollow",
+                               "filters", "subscribe", "unsubscribe", "start"})
+
+
+def _command(update: Update) -> str | None:
+    message = update.effective_message
+    text = message.text if message is not None else None
+    if not text or not text.startswith("/"):
+        return None
+    return text.split()[0][1:].split("@", 1)[0].lower()
+
+
+async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether this update may change its chat's settings: anyone in a private chat, an
+    administrator in a group."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return True
+    changes = _command(update) in SETTINGS_COMMANDS or (
+        update.callback_query is not None
+        and re.match(commands.PATTERN, update.callback_query.data or "") is not None)
+    if not changes:
+        return True
+    return user is not None and await membership.is_chat_admin(context.bot, chat.id, user.id)
+
+
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Refuse politely anyone not on the allow-list, when there is one; remember the
-    language each reader speaks, for the digests sent to them later."""
+    """Refuse politely anyone not on the allow-list, when there is one, and anyone but a
+    group's administrators changing its settings; remember the language each reader
+    speaks, for the digests sent to them later."""
     state = state_of(context)
     allow = state.settings.telegram.allow
     user = update.effective_user
+    if not await _may_change(update, context):
+        if update.effective_message is not None:
+            await update.effective_message.reply_text(t("admins_only", lang_of(update)))
+        elif update.callback_query is not None:
+            await update.callback_query.answer(t("admins_only", lang_of(update)))
+        raise ApplicationHandlerStop
     if not allow or (user is not None and user.id in allow):
         await _remember_interface(state, update)
         return
@@ -120,16 +168,27 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
                                            commands.typed_setting))
     application.add_handler(MessageHandler(filters.COMMAND & awaiting,
                                            commands.cancel_typed_setting), group=1)
-    application.add_handler(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND,
-                                           questions.reply_question))
-    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND,
-                                           questions.text_message))
+    # In a group the bot hears replies to its own messages and commands addressed to it
+    # (`/ask@bot`, which CommandHandler checks), never the members' other chatter.
+    application.add_handler(MessageHandler(
+        filters.REPLY & filters.TEXT & ~filters.COMMAND & (filters.ChatType.PRIVATE | TO_BOT),
+        questions.reply_question))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND
+                                           & filters.ChatType.PRIVATE, questions.text_message))
+    # A document that may be an OPML file: its feeds imported (bot.opml).
+    application.add_handler(MessageHandler(opml.DOCUMENTS, opml.document))
     # A private message without text (a sticker, a photo): said what the bot can read.
     application.add_handler(MessageHandler(
         filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
         questions.other_message))
-    # Last: only a command no handler above took reaches it.
-    application.add_handler(MessageHandler(filters.COMMAND, questions.unknown_command))
+    # Groups and channels: the bot's own membership, and a group that became a supergroup.
+    application.add_handler(ChatMemberHandler(membership.my_chat_member,
+                                              ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.migrated))
+    # Last: only a command no handler above took reaches it (in a group, a command for
+    # another bot is none of ours).
+    application.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE,
+                                           questions.unknown_command))
     application.add_error_handler(on_error)
     return application
 

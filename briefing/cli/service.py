@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -283,6 +284,61 @@ def feeds_remove(
     with edge(), _store(config) as (_, db):
         remove_feed(db, feed_id)
         typer.echo(f"removed feed {feed_id}")
+
+
+@feeds_app.command("import")
+def feeds_import(
+    file: Annotated[str, typer.Argument(help="An OPML file (1.0 or 2.0), or - for stdin.")],
+    config: ConfigOption = None,
+) -> None:
+    """Add the feeds of an OPML file (another reader's export), folders flattened.
+
+    Each URL must pass the URL rules (http or https, a host that resolves to public
+    addresses); feeds are not fetched here, the next `briefing ingest` polls them. Feeds
+    already added are skipped and named, refused URLs named with the reason, the others
+    added in one transaction; a file that is not OPML (or declares a DTD, or is over
+    fetch.max_bytes) is refused with nothing added.
+    """
+    from briefing.service.feeds_admin import import_opml
+    from briefing.sources.fetch import shown_url
+    from briefing.sources.load import STDIN, read_capped, read_file
+
+    with edge(), _store(config) as (settings, db):
+        limit = settings.fetch.max_bytes
+        data = (read_capped(sys.stdin.buffer, "stdin", limit) if file == STDIN
+                else read_file(Path(file), file, limit))
+        report = import_opml(db, data, "stdin" if file == STDIN else file, settings.fetch)
+        for outline in report.present:
+            typer.echo(f"  already added: {shown_url(outline.url)}", err=True)
+        for failed in report.failed:
+            typer.echo(f"  refused: {failed.error}", err=True)
+        typer.echo(f"imported {len(report.added)} {'feed' if len(report.added) == 1 else 'feeds'}"
+                   f", {len(report.present)} already added, {len(report.failed)} refused")
+
+
+@feeds_app.command("export")
+def feeds_export(
+    file: Annotated[Path | None, typer.Argument(
+        help="Where to write the OPML 2.0 list (default: stdout).", show_default=False)
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write every feed, with its title, as an OPML 2.0 file another reader imports."""
+    from briefing.sources.feeds.opml import Outline, write_opml
+    from briefing.store.feeds import all_feeds
+
+    with edge(), _store(config) as (_, db):
+        outlines = [Outline(feed.url, feed.title) for feed, _ in all_feeds(db)]
+        data = write_opml(outlines, "briefing feeds", utcnow())
+        if file is None:
+            typer.echo(data.decode("utf-8"), nl=False)
+            return
+        try:
+            file.write_bytes(data)
+        except OSError as exc:
+            raise BadInput(f"{file}: cannot write ({exc.strerror})") from None
+        typer.echo(f"exported {len(outlines)} {'feed' if len(outlines) == 1 else 'feeds'} "
+                   f"to {file}", err=True)
 
 
 # --- stories, digest ----------------------------------------------------------------------

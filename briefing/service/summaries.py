@@ -1,10 +1,12 @@
 """Summarising the stories whose brief is missing or out of date.
 
 A story is pending while `summarised_version < version` (a new source raised
-its version). Each is summarised by the core pipeline, with bounded
-concurrency; its briefs are saved with the cost of that update. When the LLM
-fails and the offline fallback is off, the story simply stays pending and is
-tried again on the next cycle.
+its version). A pending story is summarised when it is due (`rebrief_due`):
+at once for its first brief; a re-brief is debounced, so that a story gaining
+sources in a burst costs one LLM call, not one per source. Due stories are
+summarised by the core pipeline, with bounded concurrency; their briefs are
+saved with the cost of that update. When the LLM fails and the offline fallback
+is off, the story simply stays pending and is tried again on the next cycle.
 """
 
 from __future__ import annotations
@@ -13,19 +15,21 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from briefing.briefs.engines.select import Engine, select_engine
 from briefing.briefs.pipeline import summarise
 from briefing.clock import utcnow
-from briefing.config import Settings
+from briefing.config import ServiceSettings, Settings
 from briefing.errors import EngineError
 from briefing.store.db import Database
 from briefing.store.llm_calls import CallLog
-from briefing.store.stories import pending_story_ids, save_result, story_to_brief
+from briefing.store.stories import PendingStory, pending_stories, save_result, story_to_brief
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], Engine]
+# Stories briefed in one pass at most, oldest first; the rest wait for the next cycle.
+PASS_LIMIT = 1000
 
 
 @dataclass
@@ -34,9 +38,33 @@ class SummaryReport:
 
     summarised: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    # Pending stories whose re-brief is debounced: sources are still joining them.
+    deferred: list[int] = field(default_factory=list)
 
 
 Clock = Callable[[], datetime]
+
+
+def rebrief_due(story: PendingStory, now: datetime, service: ServiceSettings) -> bool:
+    """Whether the pending `story` is briefed at `now`.
+
+    A first brief is due at once: readers of a live story want it fast, and
+    until it exists they have nothing at all. Waiting for the quiet period would
+    fold a burst into the first brief, but it would cost every new story a whole
+    cycle at the default poll (the check runs once a cycle), single-source
+    stories included. A re-brief, whose readers already have a brief, is due
+    once no source has joined for `rebrief_quiet_minutes` (the burst is over),
+    or once the first source its brief lacks has waited
+    `rebrief_max_delay_minutes` (a story that never stops growing still gets
+    fresh briefs). A max delay of 0 turns debouncing off. A story whose arrival
+    times are unknown is due: never left pending for want of a date.
+    """
+    if (not story.briefed or service.rebrief_max_delay_minutes == 0
+            or story.first_waiting is None or story.last_joined is None):
+        return True
+    quiet = now - story.last_joined >= timedelta(minutes=service.rebrief_quiet_minutes)
+    overdue = now - story.first_waiting >= timedelta(minutes=service.rebrief_max_delay_minutes)
+    return quiet or overdue
 
 
 def summarise_story(db: Database, story_id: int, engine: Engine, settings: Settings,
@@ -56,10 +84,20 @@ def summarise_pending(
     db: Database, settings: Settings, engine_factory: EngineFactory | None = None,
     clock: Clock = utcnow,
 ) -> SummaryReport:
-    """Summarise every pending story, a few at a time."""
+    """Summarise every pending story that is due at `clock()` (`rebrief_due`), a few at a
+    time; the others are reported as deferred."""
+    now = clock()
+    report = SummaryReport()
+    pending: list[int] = []
+    for story in pending_stories(db):
+        due = rebrief_due(story, now, settings.service)
+        (pending if due else report.deferred).append(story.id)
+    if report.deferred:
+        log.debug("re-brief deferred for %d stories: sources still joining",
+                  len(report.deferred))
+    pending = pending[:PASS_LIMIT]
     factory = engine_factory or (lambda: select_engine(settings, cache=CallLog(db)))
     engine = factory()
-    report = SummaryReport()
 
     def work(story_id: int) -> str | None:
         try:
@@ -70,7 +108,6 @@ def summarise_pending(
             return str(exc)
 
     # Workers return their outcome; only this thread writes the report.
-    pending = pending_story_ids(db)
     with ThreadPoolExecutor(max_workers=settings.service.summarise_concurrency) as pool:
         for story_id, error in zip(pending, pool.map(work, pending), strict=True):
             if error is None:

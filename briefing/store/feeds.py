@@ -1,8 +1,13 @@
 """Queries of the feeds aggregate: the feeds polled, their conditional-GET state and
-backoff."""
+backoff.
+
+A feed is one row per URL (the column is unique), however many readers follow it, so it is
+stored and polled once; `add_feeds` writes a whole OPML import in one transaction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from briefing.store.db import Database
 from briefing.store.models import ArticleRow, FeedRow
+
+URL_CHARS = 2000  # the longest URL the feeds table holds
 
 
 @dataclass(frozen=True)
@@ -59,12 +66,6 @@ def all_feeds(db: Database) -> list[tuple[Feed, int]]:
                 for row in session.scalars(select(FeedRow).order_by(FeedRow.id))]
 
 
-def feed_exists(db: Database, url: str) -> bool:
-    """Whether a feed with this URL is already added."""
-    with db.session() as session:
-        return session.scalars(select(FeedRow.id).where(FeedRow.url == url)).first() is not None
-
-
 def add_feed(db: Database, url: str, title: str | None) -> int | None:
     """Add a feed; its id, or None when one with this URL exists (also when added meanwhile).
 
@@ -78,6 +79,42 @@ def add_feed(db: Database, url: str, title: str | None) -> int | None:
             return feed.id
     except IntegrityError:
         return None
+
+
+def find_feed(db: Database, feed_id: int) -> Feed | None:
+    """The feed with this id, or None."""
+    with db.session() as session:
+        row = session.get(FeedRow, feed_id)
+        return _feed(row) if row else None
+
+
+def feed_urls(db: Database) -> dict[str, int]:
+    """Every feed's URL, as stored, with its id (for matching URLs written another way)."""
+    with db.session() as session:
+        return {url: feed_id for feed_id, url in session.execute(select(FeedRow.id, FeedRow.url))}
+
+
+def add_feeds(db: Database, feeds: Sequence[tuple[str, str | None]]) -> dict[str, int]:
+    """Add these (url, title) feeds in one transaction, all or none; the id of each one
+    added, by URL. A URL already stored (also when added meanwhile) is left as it is and
+    not in the answer."""
+    wanted = dict(feeds)  # one row per URL, even if the caller listed one twice
+    try:
+        return _insert_new(db, wanted)
+    except IntegrityError:
+        # Another writer added one of them between the check and the insert: the whole
+        # transaction was rolled back, and the second attempt sees it and skips it.
+        return _insert_new(db, wanted)
+
+
+def _insert_new(db: Database, wanted: dict[str, str | None]) -> dict[str, int]:
+    with db.session() as session:
+        present = set(session.scalars(select(FeedRow.url).where(FeedRow.url.in_(list(wanted)))))
+        rows = [FeedRow(url=url, title=title[:500] if title else None)
+                for url, title in wanted.items() if url not in present]
+        session.add_all(rows)
+        session.flush()
+        return {row.url: row.id for row in rows}
 
 
 def remove_feed(db: Database, feed_id: int) -> bool:

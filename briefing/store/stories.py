@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from briefing.briefs.models import Result
@@ -36,6 +36,43 @@ def pending_story_ids(db: Database, limit: int = 1000) -> list[int]:
         query = (select(StoryRow.id).where(StoryRow.summarised_version < StoryRow.version)
                  .order_by(StoryRow.id).limit(limit))
         return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class PendingStory:
+    """A story whose brief is missing or older than its sources, with the arrival times
+    the service's debouncing reads (`service.summaries.rebrief_due`)."""
+
+    id: int
+    briefed: bool  # it has a brief, of an older version
+    first_waiting: datetime | None  # when the first source its brief lacks was stored
+    last_joined: datetime | None  # when its newest source was stored
+
+
+def pending_stories(db: Database) -> list[PendingStory]:
+    """Every story whose brief is missing or older than its sources, oldest first, with
+    when the sources its brief lacks arrived.
+
+    No new column is needed: each article is the source that raised its story to the
+    version of its rank in the story (`join_story`: the first makes version 1, each next
+    one adds 1), so the sources a brief of `summarised_version` lacks are those ranked
+    after it, and their `created_at` is when they were stored. Unbounded on purpose: the
+    caller decides which are due, and waiting stories must not crowd out due ones; a row
+    per pending story stays small even after a long outage.
+    """
+    waiting = StoryRow.summarised_version < StoryRow.version
+    ranked = (select(ArticleRow.story_id, ArticleRow.created_at,
+                     func.row_number().over(partition_by=ArticleRow.story_id,
+                                            order_by=ArticleRow.id).label("rank"))
+              .join(StoryRow, StoryRow.id == ArticleRow.story_id).where(waiting).subquery())
+    lacking = case((ranked.c.rank > StoryRow.summarised_version, ranked.c.created_at))
+    query = (select(StoryRow.id, StoryRow.summarised_version, func.min(lacking),
+                    func.max(ranked.c.created_at))
+             .outerjoin(ranked, ranked.c.story_id == StoryRow.id).where(waiting)
+             .group_by(StoryRow.id, StoryRow.summarised_version).order_by(StoryRow.id))
+    with db.session() as session:
+        return [PendingStory(story_id, summarised > 0, first, last)
+                for story_id, summarised, first, last in session.execute(query)]
 
 
 def story_to_brief(db: Database, story_id: int) -> tuple[Story, int]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
 
+from briefing.clock import utcnow
 from briefing.config import Settings
 from briefing.service.folder import FolderWatcher
 from briefing.service.summaries import summarise_pending
@@ -78,7 +79,10 @@ def test_a_story_that_gains_a_source_is_summarised_again(
     os.utime(tmp_path / SEEDS[1].name, (time.time() - 60,) * 2)
     watcher.ingest(db)
     assert len(pending_story_ids(db)) == 1
-    summarise_pending(db, settings)
+    # The re-brief waits until no source has joined for the quiet period (test_rebrief.py).
+    assert summarise_pending(db, settings).deferred == pending_story_ids(db)
+    quiet = timedelta(minutes=settings.service.rebrief_quiet_minutes)
+    summarise_pending(db, settings, clock=lambda: utcnow() + quiet)
     with db.session() as session:
         story = session.scalars(select(StoryRow)).one()
         assert (story.version, story.summarised_version) == (2, 2)

@@ -1,0 +1,254 @@
+"""Debounced re-briefing (issue #12): a story that gains sources is briefed again once no
+source has joined it for the quiet period, never later than the max delay after the first
+source its brief lacks; a first brief never waits. Time is an injected clock throughout,
+on both store backends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from briefing.briefs.engines.extractive import ExtractiveEngine
+from briefing.briefs.pipeline import summarise
+from briefing.config import ServiceSettings, Settings, load_settings
+from briefing.errors import ConfigError
+from briefing.service.summaries import SummaryReport, rebrief_due, summarise_pending
+from briefing.store.articles import NewArticle, add_article
+from briefing.store.db import Database
+from briefing.store.stories import (
+    PendingStory,
+    pending_stories,
+    pending_story_ids,
+    save_result,
+    story_to_brief,
+)
+from briefing.stories.signature import signature
+from tests.conftest import NEWS, service_settings
+from tests.fakes.briefs import good_answer
+from tests.fakes.openai_server import FakeOpenAI, Reply
+
+T0 = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
+_TITLE, _TEXT = NEWS["tram"]
+
+
+def minutes(n: float) -> datetime:
+    """`n` minutes after T0."""
+    return T0 + timedelta(minutes=n)
+
+
+def add_source(db: Database, story_id: int | None, number: int, at: datetime) -> int:
+    """Store source `number` at `at`, in story `story_id` (None: a story of its own); the
+    story chosen here, not by clustering, so only the debouncing is under test."""
+    text = f"{_TEXT} Le média numéro {number} publie ce récit à son tour ce matin."
+    new = NewArticle(content_hash=f"hash-{number}", text=text, language="fr", title=_TITLE,
+                     outlet=f"outlet{number}.example", published=at,
+                     published_text=at.isoformat(),
+                     signature=signature(text, _TITLE, "fr", at),
+                     url=f"https://outlet{number}.example/tram")
+    stored = add_article(db, new, lambda _candidates: story_id, at)
+    assert stored.story_id is not None and not stored.duplicate
+    return stored.story_id
+
+
+def cycle(db: Database, settings: Settings, at: datetime) -> SummaryReport:
+    """One summarising pass at `at`."""
+    return summarise_pending(db, settings, clock=lambda: at)
+
+
+def settings_with(store_url: str, tmp_path: Path, **service: object) -> Settings:
+    """Offline service settings (the built-in defaults unless `service` says otherwise)."""
+    return service_settings(store_url, tmp_path, **service)
+
+
+def test_the_defaults_debounce() -> None:
+    service = ServiceSettings()
+    assert (service.rebrief_quiet_minutes, service.rebrief_max_delay_minutes) == (10.0, 30.0)
+
+
+def test_a_burst_of_sources_is_briefed_once_after_the_quiet_period(
+    db: Database, store_url: str, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.default = lambda req: Reply.content(good_answer(req))
+    settings = settings_with(store_url, tmp_path)
+    llm = settings.llm.model_copy(update={"engine": "llm", "base_url": fake_openai.base_url,
+                                          "model": "fake-model", "max_retries": 0})
+    settings = settings.model_copy(update={"llm": llm})
+    story = add_source(db, None, 0, T0)
+    assert cycle(db, settings, T0).summarised == [story]  # the first brief: at once
+    assert fake_openai.calls == 1
+    # Nine outlets follow, one every two minutes, each seen by a pass of its own.
+    for number in range(1, 10):
+        at = minutes(2 * number)
+        add_source(db, story, number, at)
+        report = cycle(db, settings, at)
+        assert (report.summarised, report.deferred) == ([], [story])
+    last = minutes(18)
+    assert cycle(db, settings, last + timedelta(minutes=9, seconds=59)).summarised == []
+    assert cycle(db, settings, last + timedelta(minutes=10)).summarised == [story]
+    assert fake_openai.calls == 2  # one brief for the burst, not one per outlet
+    assert pending_story_ids(db) == []
+    assert story_to_brief(db, story)[0].sources[-1].outlet == "outlet9.example"
+
+
+def test_a_story_gaining_a_source_every_minute_is_briefed_at_the_max_delay(
+    db: Database, store_url: str, tmp_path: Path
+) -> None:
+    settings = settings_with(store_url, tmp_path)
+    story = add_source(db, None, 0, T0)
+    cycle(db, settings, T0)
+    briefed_at: list[float] = []
+    for minute in range(1, 121):  # for two hours, never a quiet minute
+        add_source(db, story, minute, minutes(minute))
+        if cycle(db, settings, minutes(minute)).summarised:
+            briefed_at.append(minute)
+    # Each brief comes 30 min after the first source the previous one lacked (it takes in
+    # the source of its own minute, so the next wait starts a minute later).
+    assert briefed_at == [31, 62, 93]
+
+
+def test_a_first_brief_never_waits(db: Database, store_url: str, tmp_path: Path) -> None:
+    settings = settings_with(store_url, tmp_path)
+    story = add_source(db, None, 0, T0)
+    add_source(db, story, 1, T0 + timedelta(seconds=30))  # another outlet, in the same cycle
+    assert cycle(db, settings, T0 + timedelta(seconds=30)).summarised == [story]
+    # The next source makes a re-brief: that one waits.
+    add_source(db, story, 2, minutes(2))
+    assert cycle(db, settings, minutes(2)).deferred == [story]
+
+
+def test_a_story_whose_brief_was_lost_is_briefed_at_once(
+    db: Database, store_url: str, tmp_path: Path
+) -> None:
+    """summarised_version back at 0 (a save lost): it is a first brief again."""
+    settings = settings_with(store_url, tmp_path)
+    story = add_source(db, None, 0, T0)
+    add_source(db, story, 1, minutes(1))
+    (pending,) = pending_stories(db)
+    assert pending == PendingStory(story, briefed=False, first_waiting=T0, last_joined=minutes(1))
+    assert cycle(db, settings, minutes(1)).summarised == [story]
+
+
+def test_zero_quiet_and_max_delay_re_brief_at_the_next_pass(
+    db: Database, store_url: str, tmp_path: Path
+) -> None:
+    settings = settings_with(store_url, tmp_path, rebrief_quiet_minutes=0,
+                             rebrief_max_delay_minutes=0)
+    story = add_source(db, None, 0, T0)
+    briefed = 0
+    for number in range(5):
+        if number:
+            add_source(db, story, number, minutes(number))
+        briefed += len(cycle(db, settings, minutes(number)).summarised)
+    assert briefed == 5  # one brief per source, as before debouncing
+
+
+def test_the_sources_a_brief_lacks_are_found_by_their_rank(
+    db: Database, store_url: str, tmp_path: Path
+) -> None:
+    """A source that joins while the brief is being written is stored before `briefed_at`
+    but is not in the brief: its arrival starts the wait, not the next source's."""
+    settings = settings_with(store_url, tmp_path)
+    story = add_source(db, None, 0, T0)
+    read, version = story_to_brief(db, story)
+    add_source(db, story, 1, minutes(1))  # joins meanwhile
+    result = summarise(read, settings, ExtractiveEngine(settings))
+    save_result(db, story, version, result, minutes(2))
+    add_source(db, story, 2, minutes(5))
+    (pending,) = pending_stories(db)
+    assert pending == PendingStory(story, briefed=True, first_waiting=minutes(1),
+                                   last_joined=minutes(5))
+    assert cycle(db, settings, minutes(14)).deferred == [story]  # quiet for 9 min only
+    add_source(db, story, 3, minutes(23))
+    assert cycle(db, settings, minutes(30)).deferred == [story]  # 29 min since minute 1
+    # 30 min after the source the brief lacks, though another has just joined.
+    add_source(db, story, 4, minutes(31))
+    assert cycle(db, settings, minutes(31)).summarised == [story]
+
+
+def test_only_the_due_stories_are_briefed_in_a_pass(
+    db: Database, store_url: str, tmp_path: Path
+) -> None:
+    settings = settings_with(store_url, tmp_path)
+    quiet, busy = add_source(db, None, 0, T0), add_source(db, None, 1, T0)
+    cycle(db, settings, T0)
+    add_source(db, quiet, 2, minutes(1))
+    add_source(db, busy, 3, minutes(1))
+    add_source(db, busy, 4, minutes(8))
+    report = cycle(db, settings, minutes(11))
+    assert (report.summarised, report.deferred) == ([quiet], [busy])
+    assert cycle(db, settings, minutes(18)).summarised == [busy]
+
+
+# --- the decision alone, and the settings ---------------------------------------------
+
+
+def waiting(first: float, last: float, briefed: bool = True) -> PendingStory:
+    """A pending story whose first lacking source came at minute `first`, its last at `last`."""
+    return PendingStory(1, briefed, minutes(first), minutes(last))
+
+
+@pytest.mark.parametrize(
+    ("story", "now", "due"),
+    [
+        (waiting(0, 0, briefed=False), 0, True),  # a first brief
+        (waiting(0, 5), 9.9, False),  # sources joined 4.9 min ago
+        (waiting(0, 5), 15, True),  # quiet for 10 min
+        (waiting(0, 29), 30, True),  # the first lacking source waited 30 min
+        (waiting(0, 29), 29.9, False),
+        (PendingStory(1, True, None, None), 0, True),  # no arrival times: never stuck
+    ],
+)
+def test_when_a_re_brief_is_due(story: PendingStory, now: float, due: bool) -> None:
+    assert rebrief_due(story, minutes(now), ServiceSettings()) is due
+
+
+def test_a_max_delay_of_zero_turns_debouncing_off() -> None:
+    service = ServiceSettings(rebrief_quiet_minutes=0, rebrief_max_delay_minutes=0)
+    # Even when the clock is behind the arrival times (another process's clock).
+    assert rebrief_due(waiting(5, 5), minutes(0), service)
+
+
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        ("rebrief_quiet_minutes = -1\n", "service.rebrief_quiet_minutes"),
+        ("rebrief_max_delay_minutes = -0.5\n", "service.rebrief_max_delay_minutes"),
+        ("rebrief_max_delay_minutes = 1441\n", "service.rebrief_max_delay_minutes"),
+        ("rebrief_quiet_minutes = \"soon\"\n", "service.rebrief_quiet_minutes"),
+        ("rebrief_quiet_minutes = 40\n", "service"),  # above the max delay (30)
+        ("rebrief_quiet_minutes = 5\nrebrief_max_delay_minutes = 4\n", "service"),
+    ],
+)
+def test_the_debounce_settings_are_range_checked(
+    tmp_path: Path, content: str, where: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(f"[service]\n{content}", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    message = str(info.value)
+    assert message.startswith(f"invalid setting {where}") and str(path) in message
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"BRIEFING_SERVICE__REBRIEF_QUIET_MINUTES": "2.5"}, (2.5, 30.0)),
+        ({"BRIEFING_SERVICE__REBRIEF_QUIET_MINUTES": "0",
+          "BRIEFING_SERVICE__REBRIEF_MAX_DELAY_MINUTES": "0"}, (0.0, 0.0)),
+        ({"BRIEFING_SERVICE__REBRIEF_MAX_DELAY_MINUTES": "1440"}, (10.0, 1440.0)),
+    ],
+)
+def test_the_debounce_settings_come_from_the_environment(
+    env: dict[str, str], expected: Sequence[float]
+) -> None:
+    service = load_settings(env=env).service
+    assert (service.rebrief_quiet_minutes, service.rebrief_max_delay_minutes) == expected
+
+
+def test_a_quiet_period_above_the_max_delay_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="BRIEFING_SERVICE__REBRIEF_QUIET_MINUTES"):
+        load_settings(env={"BRIEFING_SERVICE__REBRIEF_QUIET_MINUTES": "45"})
