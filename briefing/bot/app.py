@@ -93,9 +93,9 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user = update.effective_user
     if not await _may_change(update, context):
         if update.effective_message is not None:
-            await update.effective_message.reply_text(t("admins_only", lang_of(update)))
+            await update.effective_message.reply_text(t("chat_admins_only", lang_of(update)))
         elif update.callback_query is not None:
-            await update.callback_query.answer(t("admins_only", lang_of(update)))
+            await update.callback_query.answer(t("chat_admins_only", lang_of(update)))
         raise ApplicationHandlerStop
     if not allow or (user is not None and user.id in allow):
         await _remember_interface(state, update)

@@ -51,3 +51,15 @@ def test_a_message_is_filled_and_a_missing_value_fails_loudly() -> None:
 def test_another_language_reads_english() -> None:
     assert text("failure_unknown", "de") == text("failure_unknown", "en")
     assert set(LANGUAGES) == {"fr", "en"} and has_text("welcome")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_message_is_defined_twice(lang: str) -> None:
+    # A second msgid silently replaces the first: two texts meant for two places become one.
+    from collections import Counter
+
+    from briefing.text.catalogue import LOCALE_DIR
+
+    po = (LOCALE_DIR / lang / "LC_MESSAGES" / "briefing.po").read_text(encoding="utf-8")
+    counts = Counter(re.findall(r'^msgid "(.+)"$', po, re.M))
+    assert [key for key, n in counts.items() if n > 1] == []

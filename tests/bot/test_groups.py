@@ -1,0 +1,126 @@
+"""The bot in groups, forum topics and channels, through the real python-telegram-bot on
+the fake Bot API: added and removed, administrators only for settings, members' chatter
+ignored, a topic's digest in its thread, a group that becomes a supergroup."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from briefing.bot.app import channel_for
+from briefing.service.runner import Service
+from briefing.store.db import Database
+from briefing.store.subscribers import Subscriber, address, find, upsert
+from tests.bot.conftest import bot_settings, running, seed_store
+from tests.fakes.telegram_server import DEFAULT_OWNER_ID, FakeTelegram
+
+OWNER, MEMBER = DEFAULT_OWNER_ID, 555
+
+
+async def target_until(db: Database, chat: str, check: Callable[[Subscriber | None], bool],
+                       timeout: float = 10.0) -> Subscriber | None:
+    deadline = time.monotonic() + timeout
+    while True:
+        target = await asyncio.to_thread(find, db, chat)
+        if check(target):
+            return target
+        if time.monotonic() > deadline:
+            raise TimeoutError(target)
+        await asyncio.sleep(0.05)
+
+
+def test_a_group_adds_the_bot_its_admins_set_it_up_and_removing_it_stops_it(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    settings = bot_settings(tg, tmp_path)
+    tg.per_chat_rate = 0
+    tg.privacy_mode = False  # the bot would hear every message: it must still ignore chatter
+    group = tg.add_chat("group", title="Rédaction", bot_status="left")
+
+    async def play() -> None:
+        async with running(settings, db):
+            tg.update_bot_status(group, "member", by=OWNER)
+            welcome = (await asyncio.to_thread(tg.wait_for_messages, group, 1, 10.0))[0]
+            assert "/settings" in welcome["text"]
+            target = await target_until(db, str(group), lambda t: t is not None)
+            assert target is not None and (target.kind, target.title, target.active) == (
+                "group", "Rédaction", True)
+            tg.user_message(group, "/lang fr", user_id=MEMBER)
+            refused = (await asyncio.to_thread(tg.wait_for_messages, group, 2, 10.0))[-1]
+            assert "Seuls les administrateurs" in refused["text"]
+            tg.user_message(group, "Quelqu'un a vu le match hier soir ?", user_id=MEMBER)
+            tg.user_message(group, "/lang fr", user_id=OWNER)
+            changed = (await asyncio.to_thread(tg.wait_for_messages, group, 3, 10.0))[-1]
+            assert "Seuls" not in changed["text"]  # the chatter got no reply before it
+            await target_until(db, str(group), lambda t: t is not None and t.languages == "fr")
+            tg.update_bot_status(group, "kicked", by=OWNER)
+            await target_until(db, str(group), lambda t: t is not None and not t.active)
+
+    asyncio.run(play())
+
+
+def test_a_forum_topic_gets_its_digest_in_its_thread(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    settings = bot_settings(tg, tmp_path)
+    seed_store(db, tmp_path, settings)
+    tg.per_chat_rate = 0
+    forum = tg.add_chat("supergroup", title="Desk", is_forum=True)
+    economy = tg.create_topic(forum, "Économie")
+    at = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    upsert(db, address(forum, economy), kind="supergroup", languages="fr",
+           digest_time=at.strftime("%H:%M"), timezone="UTC")
+
+    async def play() -> None:
+        async with running(settings, db) as application:
+            service = Service(settings, db, channel_for(application), clock=lambda: at)
+            service.ready.set()
+            await service.deliver()
+            posted = await asyncio.to_thread(tg.wait_for_messages_in, forum, economy, 1, 10.0)
+            assert "Amazon" in " ".join(m["text"] for m in posted)
+            assert tg.messages_in(forum, None) == []  # nothing in the General topic
+
+    asyncio.run(play())
+
+
+def test_a_group_that_becomes_a_supergroup_keeps_its_settings(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    settings = bot_settings(tg, tmp_path)
+    group = tg.add_chat("group", title="Rédaction")
+    upsert(db, str(group), kind="group", include=("énergie",))
+
+    async def play() -> None:
+        async with running(settings, db):
+            new = tg.migrate_group(group)
+            moved = await target_until(db, str(new), lambda t: t is not None)
+            assert moved is not None and (moved.kind, moved.include) == (
+                "supergroup", ("énergie",))
+            assert await asyncio.to_thread(find, db, str(group)) is None
+
+    asyncio.run(play())
+
+
+def test_a_channel_waits_to_be_set_up_and_its_admin_is_told_privately(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    settings = bot_settings(tg, tmp_path)
+    tg.per_chat_rate = 0
+    channel = tg.add_chat("channel", title="Le Fil", bot_status="left")
+    tg.user_message(OWNER, "/start", user_id=OWNER)  # the owner has talked to the bot
+
+    async def play() -> None:
+        async with running(settings, db):
+            before = len(await asyncio.to_thread(tg.wait_for_messages, OWNER, 1, 10.0))
+            tg.update_bot_status(channel, "administrator", by=OWNER,
+                                 rights={"can_post_messages": True})
+            told = await asyncio.to_thread(tg.wait_for_messages, OWNER, before + 1, 10.0)
+            assert "Le Fil" in told[-1]["text"] and "/channels" in told[-1]["text"]
+            target = await target_until(db, str(channel), lambda t: t is not None)
+            assert target is not None and target.kind == "channel" and not target.active
+            assert tg.messages_to(channel) == []  # nothing posted nobody asked for
+
+    asyncio.run(play())
