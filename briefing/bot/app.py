@@ -22,7 +22,17 @@ from telegram.ext import (
     filters,
 )
 
-from briefing.bot import admin, commands, content, keywords, membership, opml, questions, tracing
+from briefing.bot import (
+    admin,
+    commands,
+    content,
+    history,
+    keywords,
+    membership,
+    opml,
+    questions,
+    tracing,
+)
 from briefing.bot.channel import BotRateLimiter, RateLimiter, TelegramChannel
 from briefing.bot.state import KEY, BotState, lang_of, state_of
 from briefing.bot.texts import command_menu, t
@@ -39,7 +49,7 @@ COMMAND_HANDLERS = {
     "subscribe": commands.subscribe, "unsubscribe": commands.unsubscribe,
     "lang": commands.lang, "time": commands.time_command, "timezone": commands.timezone,
     "sources": commands.sources, "follow": commands.follow, "unfollow": commands.unfollow,
-    "filters": keywords.filters_command,
+    "filters": keywords.filters_command, "story": history.story,
     "digest": content.digest, "latest": content.latest, "summary": content.summary,
     "ask": questions.ask, "why": tracing.why, "addfeed": admin.addfeed,
     "removefeed": admin.removefeed, "stats": admin.stats,

@@ -8,9 +8,9 @@ from briefing.text.catalogue import text
 
 # The commands every reader has, in the order the menu and /help list them; their
 # descriptions are the catalogue's `command_<name>`.
-READER_COMMANDS = ("start", "help", "digest", "latest", "summary", "ask", "why", "settings",
-                   "lang", "time", "timezone", "sources", "follow", "unfollow", "filters",
-                   "subscribe", "unsubscribe")
+READER_COMMANDS = ("start", "help", "digest", "latest", "summary", "ask", "why", "story",
+                   "settings", "lang", "time", "timezone", "sources", "follow", "unfollow",
+                   "filters", "subscribe", "unsubscribe")
 ADMIN_COMMANDS = ("addfeed", "removefeed", "stats")
 
 

@@ -151,6 +151,25 @@ class BriefRow(Base):
     __table_args__ = (UniqueConstraint("story_id", "language", name="uq_brief_story_language"),)
 
 
+class BriefHistoryRow(Base):
+    """One version of a story's brief in one language, and the sources it stood on
+    (migration 0008): how a story grew, for `/story N`."""
+
+    __tablename__ = "brief_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"))
+    story_version: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(10))
+    headline: Mapped[str] = mapped_column(Text)
+    points: Mapped[list[Any]] = mapped_column(JSON)  # the points' text
+    sources: Mapped[list[Any]] = mapped_column(JSON)  # the sources' names, in article order
+    withheld: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+    __table_args__ = (UniqueConstraint("story_id", "story_version", "language",
+                                       name="uq_brief_history_version"),)
+
+
 class SubscriberRow(Base):
     """A target: where to deliver (a private chat, a group, a forum topic, a channel), in
     which languages, at what local time, with which keyword filters (migration 0007)."""

@@ -1,5 +1,6 @@
-"""Queries of the stories aggregate: a story, its articles as the pipeline reads them, and
-its briefs.
+"""Queries of the stories aggregate: a story, its articles as the pipeline reads them, its
+briefs, and the history of its briefs (`story_history`: one version per summary, with the
+sources it stood on).
 
 One rule turns stored articles into the pipeline's `Document`s (`document`), whoever reads
 them: the service summarising, the bot answering a question, the CLI listing.
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import PurePath
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
@@ -17,7 +19,14 @@ from sqlalchemy.orm import Session
 from briefing.briefs.models import Result
 from briefing.sources.models import Document, Story
 from briefing.store.db import Database
-from briefing.store.models import DELIVERED, SUMMARISED, ArticleRow, BriefRow, StoryRow
+from briefing.store.models import (
+    DELIVERED,
+    SUMMARISED,
+    ArticleRow,
+    BriefHistoryRow,
+    BriefRow,
+    StoryRow,
+)
 from briefing.text.dates import shown_published, story_published
 
 
@@ -124,6 +133,7 @@ def save_result(db: Database, story_id: int, version: int, result: Result,
             row.engine, row.model = result.engine, result.model
             row.usage, row.citations = asdict(result.usage), asdict(result.citations)
             session.add(row)
+        _remember_version(session, story, version, result, now)
         # Digests cover what was briefed since a reader's last one, and skip what is withheld.
         story.briefed_at = now
         story.withheld = result.withheld
@@ -131,6 +141,49 @@ def save_result(db: Database, story_id: int, version: int, result: Result,
         story.summarised_version = max(story.summarised_version, version)
         for article in story.articles:
             article.state = SUMMARISED if article.state != DELIVERED else article.state
+
+
+def _source_name(article: ArticleRow) -> str:
+    return article.outlet or article.title or PurePath(article.path or article.url or "source").name
+
+
+def _remember_version(session: Session, story: StoryRow, version: int, result: Result,
+                      now: datetime) -> None:
+    """Add this summary to the story's history (a second summary of one version replaces
+    the first: the version's sources are the same)."""
+    sources = [_source_name(a) for a in sorted(story.articles, key=lambda a: a.id)]
+    known = {h.language: h for h in session.scalars(select(BriefHistoryRow).where(
+        BriefHistoryRow.story_id == story.id, BriefHistoryRow.story_version == version))}
+    for lang, brief in result.briefs.items():
+        row = known.get(lang) or BriefHistoryRow(story_id=story.id, story_version=version,
+                                                 language=lang)
+        row.headline, row.points = brief.headline, [p.text for p in brief.points]
+        row.sources, row.withheld, row.created_at = sources, result.withheld, now
+        session.add(row)
+
+
+@dataclass(frozen=True)
+class BriefVersion:
+    """One version of a story's brief, as `/story N` shows it."""
+
+    story_version: int
+    language: str
+    headline: str
+    points: tuple[str, ...]
+    sources: tuple[str, ...]
+    withheld: str | None
+    made_at: datetime
+
+
+def story_history(db: Database, story_id: int, language: str) -> list[BriefVersion]:
+    """The versions of a story's brief in `language`, oldest first."""
+    with db.session() as session:
+        rows = session.scalars(select(BriefHistoryRow).where(
+            BriefHistoryRow.story_id == story_id, BriefHistoryRow.language == language)
+            .order_by(BriefHistoryRow.story_version, BriefHistoryRow.id))
+        return [BriefVersion(r.story_version, r.language, r.headline,
+                             tuple(str(p) for p in r.points), tuple(str(s) for s in r.sources),
+                             r.withheld, r.created_at) for r in rows]
 
 
 def withheld_reason(db: Database, story_id: int) -> str | None:
