@@ -102,10 +102,10 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     allow = state.settings.telegram.allow
     user = update.effective_user
     if not await _may_change(update, context):
-        if update.effective_message is not None:
-            await update.effective_message.reply_text(t("chat_admins_only", lang_of(update)))
-        elif update.callback_query is not None:
+        if update.callback_query is not None:  # a tap: said to the one who tapped
             await update.callback_query.answer(t("chat_admins_only", lang_of(update)))
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(t("chat_admins_only", lang_of(update)))
         raise ApplicationHandlerStop
     if not allow or (user is not None and user.id in allow):
         await _remember_interface(state, update)

@@ -124,3 +124,28 @@ def test_a_channel_waits_to_be_set_up_and_its_admin_is_told_privately(
             assert tg.messages_to(channel) == []  # nothing posted nobody asked for
 
     asyncio.run(play())
+
+
+def test_a_members_tap_on_the_groups_settings_panel_is_refused(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    settings = bot_settings(tg, tmp_path)
+    tg.per_chat_rate = 0
+    group = tg.add_chat("group", title="Rédaction")
+    upsert(db, str(group), kind="group", languages="both")
+
+    async def play() -> None:
+        async with running(settings, db):
+            tg.user_message(group, "/settings", user_id=OWNER)
+            panel = (await asyncio.to_thread(tg.wait_for_messages, group, 1, 10.0))[-1]
+            data = [b["callback_data"] for row in panel["reply_markup"]["inline_keyboard"]
+                    for b in row if b.get("callback_data", "").startswith("set:")][0]
+            tg.press_button(group, panel["message_id"], data, user_id=MEMBER)
+            deadline = time.monotonic() + 10
+            while not tg.callback_answers and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert "Seuls les administrateurs" in tg.callback_answers[-1].get("text", "")
+            target = await asyncio.to_thread(find, db, str(group))
+            assert target is not None and target.languages == "both"  # unchanged
+
+    asyncio.run(play())
