@@ -24,6 +24,7 @@ from telegram.ext import (
 
 from briefing.bot import (
     admin,
+    channels,
     commands,
     content,
     history,
@@ -53,6 +54,7 @@ COMMAND_HANDLERS = {
     "digest": content.digest, "latest": content.latest, "summary": content.summary,
     "ask": questions.ask, "why": tracing.why, "addfeed": admin.addfeed,
     "removefeed": admin.removefeed, "stats": admin.stats,
+    "channels": channels.channels_command,
 }
 
 
@@ -206,7 +208,8 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
 def channel_for(application: Application) -> TelegramChannel:  # type: ignore[type-arg]
     """The outbox channel sharing the bot's limiter, so replies and digests share one pace."""
     limiter: RateLimiter = application.bot_data[LIMITER]
-    return TelegramChannel(application.bot, limiter, bot_paced=True)
+    # A channel's posts link each story to a private chat with the bot (its username).
+    return channels.DeepLinkChannel(application.bot, limiter, bot_paced=True)
 
 
 @asynccontextmanager

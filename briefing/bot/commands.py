@@ -14,6 +14,17 @@ answered, whatever happens.
 
 Sources are the feeds and `FOLDER` (number 0): the articles from no feed, that is the
 watched folder and the pages readers have had summarised. They are followed like feeds.
+
+The panel may act on another target than the chat it is shown in: a channel, set up from
+its administrator's private chat (`briefing.bot.channels`). Its buttons then carry the
+channel's target id (`chan:<id>:...` instead of `set:...`), its pages are headed by the
+channel's name, and its main page adds the channel's keyword filters (typed like /filters'
+words, after "✏️ Change"), a button turning deliveries on or off, and the way back to the
+list. Each press, and each value typed, asks Telegram again whether the presser still
+administers the channel (`briefing.bot.channels.channel_target`).
+
+`/start story_<id>` (a channel post's "Ask about it" link) shows that story in the private
+chat it opens, after the welcome of a new reader (`briefing.bot.content.story_from_link`).
 """
 
 from __future__ import annotations
@@ -32,17 +43,34 @@ from telegram import (
     Message,
     Update,
 )
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes, filters
 
 from briefing.bot.channel import unchanged
+from briefing.bot.channels import (
+    CHANNEL_PREFIX,
+    CHANNELS_LIST,
+    channel_data,
+    channel_prefix,
+    channel_target,
+    list_page,
+    switch_button,
+    title_of,
+)
+from briefing.bot.content import story_from_link
+from briefing.bot.keywords import parse as parse_filters
 from briefing.bot.state import chat_of, lang_of, state_of
 from briefing.bot.texts import help_text, t
 from briefing.errors import BadInput
+from briefing.render.telegram import story_start
 from briefing.service.subscribers import (
+    FilterAction,
+    FilterChange,
     Follow,
     UnknownTimezone,
     all_sources,
+    change_filters,
     change_follow,
     check_languages,
     check_time,
@@ -53,14 +81,23 @@ from briefing.service.subscribers import (
 from briefing.service.subscribers import subscribe as subscribe_reader
 from briefing.store.db import Database
 from briefing.store.feeds import active_feeds, working_feeds
-from briefing.store.subscribers import FOLDER, Subscriber, find, remember_interface, upsert
+from briefing.store.subscribers import (
+    FOLDER,
+    Subscriber,
+    by_id,
+    find,
+    remember_interface,
+    upsert,
+)
+from briefing.stories.filters import MAX_PHRASE_WORDS, MAX_PHRASES
 
 log = logging.getLogger(__name__)
 
 PREFIX = "set:"
 # The CallbackQueryHandler pattern of the panel's buttons; "lang:" and "time:" are the
 # buttons of welcomes sent before the panel, still in readers' chats: they are answered too.
-PATTERN = f"^({PREFIX}|lang:|time:)"
+# "chan:" are the buttons of a channel's panel and of the list of channels.
+PATTERN = f"^({PREFIX}|lang:|time:|{CHANNEL_PREFIX})"
 TIMES = ("06:00", "06:30", "07:00", "07:30", "08:00", "09:00", "12:00", "18:00", "20:00")
 ZONES = ("Europe/Paris", "Europe/Brussels", "Europe/Zurich", "Europe/London",
          "America/Toronto", "America/New_York", "Africa/Dakar", "Africa/Abidjan", "UTC")
@@ -69,7 +106,9 @@ LANG_LABELS = {"fr": "Français", "en": "English", "both": "FR + EN"}
 LANG_ALIASES = {"deux": "both", "les deux": "both", "fr+en": "both", "fr + en": "both"}
 FEEDS_PER_PAGE = 8
 LABEL_LENGTH = 40  # a feed title on a button, cut there
-WAITING = "settings.waiting"  # chat_data: ("time" | "tz", message id of the panel asking)
+# chat_data: ("time" | "tz" | "filters", message id of the panel asking, the target id of
+# the channel it sets up or None for the chat itself)
+WAITING = "settings.waiting"
 
 
 # --- what the panel shows -----------------------------------------------------------------
@@ -120,8 +159,13 @@ def settings_line(view: View, lang: str) -> str:
              state=t("active" if reader.active else "paused", lang))
 
 
-def _button(text: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=PREFIX + data)
+def _button(text: str, data: str, prefix: str = PREFIX) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=prefix + data)
+
+
+def _prefix(channel: int | None) -> str:
+    """The callback data prefix of a panel: the chat's own, or a channel's."""
+    return PREFIX if channel is None else channel_prefix(channel)
 
 
 def _mark(selected: bool, text: str) -> str:
@@ -140,13 +184,14 @@ def _choices(common: tuple[str, ...], current: str, ordered: bool) -> list[str]:
     return sorted({*common, current}) if ordered else [current, *common]
 
 
-def _main_keys(view: View, lang: str) -> list[list[InlineKeyboardButton]]:
+def _main_keys(view: View, lang: str, prefix: str = PREFIX) -> list[list[InlineKeyboardButton]]:
     reader = view.reader
-    langs = [_button(_mark(code == reader.languages, label), f"lang:{code}")
+    langs = [_button(_mark(code == reader.languages, label), f"lang:{code}", prefix)
              for code, label in LANG_LABELS.items()]
     return [langs,
-            [_button(f"🕐 {reader.digest_time}", "time"), _button(f"🌍 {reader.timezone}", "tz")],
-            [_button(t("panel_feeds", lang, feeds=feeds_value(view, lang)), "feeds")]]
+            [_button(f"🕐 {reader.digest_time}", "time", prefix),
+             _button(f"🌍 {reader.timezone}", "tz", prefix)],
+            [_button(t("panel_feeds", lang, feeds=feeds_value(view, lang)), "feeds", prefix)]]
 
 
 def _cut(name: str) -> str:
@@ -155,7 +200,8 @@ def _cut(name: str) -> str:
     return (head.rsplit(" ", 1)[0] if " " in head else head).rstrip(" :,.") + "…"
 
 
-def _feed_keys(view: View, lang: str, page: int) -> list[list[InlineKeyboardButton]]:
+def _feed_keys(view: View, lang: str, page: int,
+               prefix: str = PREFIX) -> list[list[InlineKeyboardButton]]:
     pages = max(1, -(-len(view.shown) // FEEDS_PER_PAGE))
     page = min(max(page, 0), pages - 1)
     chosen = view.chosen
@@ -164,35 +210,74 @@ def _feed_keys(view: View, lang: str, page: int) -> list[list[InlineKeyboardButt
         name = view.names[number]
         label = name if len(name) <= LABEL_LENGTH else _cut(name)
         mark = "✅" if number in chosen else "⬜"
-        rows.append([_button(f"{mark} {number}. {label}", f"feed:{number}:{page}")])
-    turn = ([_button("◀", f"feeds:{page - 1}")] if page > 0 else []) + (
-        [_button("▶", f"feeds:{page + 1}")] if page < pages - 1 else [])
-    return [*rows, *([turn] if turn else []), [_button(t("panel_back", lang), "main")]]
+        rows.append([_button(f"{mark} {number}. {label}", f"feed:{number}:{page}", prefix)])
+    turn = ([_button("◀", f"feeds:{page - 1}", prefix)] if page > 0 else []) + (
+        [_button("▶", f"feeds:{page + 1}", prefix)] if page < pages - 1 else [])
+    return [*rows, *([turn] if turn else []), [_button(t("panel_back", lang), "main", prefix)]]
 
 
-def panel(view: View, lang: str, page: str = "main",
-          feeds_page: int = 0) -> tuple[str, InlineKeyboardMarkup]:
+def filters_text(reader: Subscriber, lang: str) -> str:
+    """A channel's keyword filters in words: what is posted, what is left out."""
+    quoted = ("« {} »" if lang == "fr" else "“{}”").format
+    lines = []
+    if reader.include:
+        lines.append(t("channels_filters_include", lang,
+                       phrases=", ".join(quoted(p) for p in reader.include)))
+    if reader.exclude:
+        lines.append(t("filters_exclude", lang,
+                       phrases=", ".join(quoted(p) for p in reader.exclude)))
+    return "\n".join(lines) or t("channels_filters_none", lang)
+
+
+def _channel_main(view: View, lang: str, channel: int) -> list[list[InlineKeyboardButton]]:
+    """A channel's main page: the panel's, its filters, on/off, and back to the list."""
+    prefix = channel_prefix(channel)
+    return [*_main_keys(view, lang, prefix),
+            [_button(t("channels_filters", lang), "filters", prefix)],
+            [switch_button(view.reader, lang, back_to_list=False)],
+            [InlineKeyboardButton(t("channels_back", lang), callback_data=CHANNELS_LIST)]]
+
+
+def panel(view: View, lang: str, page: str = "main", feeds_page: int = 0,
+          channel: int | None = None) -> tuple[str, InlineKeyboardMarkup]:
     """The text and buttons of one page of the panel: main, time, tz, feeds, or the
-    question of "Other…" (type_time, type_zone)."""
+    question of "Other…" (type_time, type_zone); for a channel (`channel`: its target id,
+    which its buttons carry) also its filters and their question (filters, type_filters)."""
     reader, line = view.reader, settings_line(view, lang)
-    back = [_button(t("panel_back", lang), "main")]
+    prefix = _prefix(channel)
+    if channel is not None:
+        line = f"{t('channels_heading', lang, title=title_of(reader))}\n{line}"
+    back = [_button(t("panel_back", lang), "main", prefix)]
     if page == "time":
-        times = [_button(_mark(at == reader.digest_time, at), f"time:{at}")
+        times = [_button(_mark(at == reader.digest_time, at), f"time:{at}", prefix)
                  for at in _choices(TIMES, reader.digest_time, ordered=True)]
-        keys = [*_rows(times, 3), [_button(t("panel_other", lang), "time:other"), *back]]
+        keys = [*_rows(times, 3), [_button(t("panel_other", lang), "time:other", prefix), *back]]
         return f"{line}\n\n{t('panel_pick_time', lang)}", InlineKeyboardMarkup(keys)
     if page == "tz":
-        zones = [_button(_mark(zone == reader.timezone, zone), f"tz:{zone}")
+        zones = [_button(_mark(zone == reader.timezone, zone), f"tz:{zone}", prefix)
                  for zone in _choices(ZONES, reader.timezone, ordered=False)]
-        keys = [*_rows(zones, 2), [_button(t("panel_other", lang), "tz:other"), *back]]
+        keys = [*_rows(zones, 2), [_button(t("panel_other", lang), "tz:other", prefix), *back]]
         return f"{line}\n\n{t('panel_pick_zone', lang)}", InlineKeyboardMarkup(keys)
     if page == "feeds":
         return (f"{line}\n\n{t('panel_pick_feeds', lang)}",
-                InlineKeyboardMarkup(_feed_keys(view, lang, feeds_page)))
+                InlineKeyboardMarkup(_feed_keys(view, lang, feeds_page, prefix)))
     if page in ("type_time", "type_zone"):
         question = t("panel_type_time" if page == "type_time" else "panel_type_zone", lang)
-        up = [_button(t("panel_back", lang), "time" if page == "type_time" else "tz")]
+        up = [_button(t("panel_back", lang), "time" if page == "type_time" else "tz", prefix)]
         return f"{line}\n\n{question}", InlineKeyboardMarkup([up])
+    if channel is not None and page == "filters":
+        change = [_button(t("channels_filters_change", lang), "filters:other", prefix)]
+        if reader.include or reader.exclude:
+            change.append(_button(t("channels_filters_clear", lang), "filters:clear", prefix))
+        return (f"{line}\n\n{filters_text(reader, lang)}",
+                InlineKeyboardMarkup([change, back]))
+    if channel is not None and page == "type_filters":
+        up = [_button(t("panel_back", lang), "filters", prefix)]
+        return (f"{line}\n\n{filters_text(reader, lang)}\n\n{t('channels_type_filters', lang)}",
+                InlineKeyboardMarkup([up]))
+    if channel is not None:
+        return (f"{line}\n{filters_text(reader, lang)}",
+                InlineKeyboardMarkup(_channel_main(view, lang, channel)))
     return line, InlineKeyboardMarkup(_main_keys(view, lang))
 
 
@@ -238,12 +323,28 @@ async def _reply_panel(update: Update, context: ContextTypes.DEFAULT_TYPE, page:
     await update.effective_message.reply_text(text, reply_markup=keys)
 
 
+def _linked_story(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
+    """The story a `/start story_<id>` deep link (from a channel post) opens a private chat
+    about; None for a plain /start, and anywhere but in a private chat."""
+    chat = update.effective_chat
+    args = context.args or []
+    if chat is None or chat.type != ChatType.PRIVATE or len(args) != 1:
+        return None
+    return story_start(args[0])
+
+
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Welcome the reader in their language and subscribe them; a new reader's time zone
-    comes from their Telegram language, and the welcome asks once to confirm it."""
+    comes from their Telegram language, and the welcome asks once to confirm it. Through a
+    story's deep link, the story follows the welcome (a reader known already gets the story
+    alone, their deliveries left as they were)."""
     state, lang, chat = state_of(context), lang_of(update), chat_of(update)
     user = update.effective_user
     existing = await asyncio.to_thread(find, state.db, chat)
+    linked = _linked_story(update, context)
+    if linked is not None and existing is not None:
+        await story_from_link(update, context, linked)
+        return
     if existing is None:  # a new reader starts in their interface language
         zone = zone_for_language(user.language_code if user else None)
         sub, _ = await asyncio.to_thread(partial(subscribe_reader, state.db, chat,
@@ -257,6 +358,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(
         t("welcome", lang, name=name, time=sub.digest_time, tz=sub.timezone),
         reply_markup=welcome_keyboard(lang, sub.timezone if existing is None else None))
+    if linked is not None:
+        await story_from_link(update, context, linked)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -430,6 +533,11 @@ def _waiting(context: ContextTypes.DEFAULT_TYPE) -> dict[Any, Any]:
     return data
 
 
+async def _channel_address(context: ContextTypes.DEFAULT_TYPE, channel: int) -> str | None:
+    target = await asyncio.to_thread(by_id, state_of(context).db, channel)
+    return target.chat_id if target is not None else None
+
+
 async def _stop_waiting(context: ContextTypes.DEFAULT_TYPE, chat: str, lang: str,
                         keep: int | None = None) -> None:
     """Forget a question of "Other…"; its panel, unless it is message `keep`, goes back to
@@ -437,10 +545,12 @@ async def _stop_waiting(context: ContextTypes.DEFAULT_TYPE, chat: str, lang: str
     waiting = _waiting(context).pop(WAITING, None)
     if waiting is None or waiting[1] == keep:
         return
-    view = await _view(context, chat, lang)
+    channel = waiting[2] if len(waiting) > 2 else None
+    target = chat if channel is None else await _channel_address(context, channel)
+    view = await _view(context, target, lang) if target is not None else None
     if view is None:
         return
-    text, keys = panel(view, lang)
+    text, keys = panel(view, lang, channel=channel)
     try:
         await _unchanged_is_fine(context.bot.edit_message_text(
             text, chat_id=int(chat), message_id=waiting[1], reply_markup=keys))
@@ -449,25 +559,53 @@ async def _stop_waiting(context: ContextTypes.DEFAULT_TYPE, chat: str, lang: str
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A panel button (`set:...`) was pressed: save the choice and show it; always answer
-    the callback query."""
+    """A panel button (`set:...`, or `chan:...` for a channel's) was pressed: save the
+    choice and show it; always answer the callback query."""
     query = update.callback_query
     assert query is not None
     note: str | None = None
+    data = query.data or ""
     try:
-        # An old "lang:fr" reads as "set:lang:fr" once the prefix is dropped.
-        note = await _pressed(update, context, (query.data or "").removeprefix(PREFIX))
+        if data.startswith(CHANNEL_PREFIX):
+            note = await _channel_pressed(update, context, data)
+        else:  # an old "lang:fr" reads as "set:lang:fr" once the prefix is dropped
+            note = await _pressed(update, context, data.removeprefix(PREFIX), chat_of(update))
     finally:
         await _answer(query, note)
 
 
-async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, data: str) -> str | None:
-    """Act on one button; the note to answer with."""
+async def _channel_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                           data: str) -> str | None:
+    """A button of the list of channels or of a channel's panel, in a private chat, by
+    someone Telegram says administers the channel now; else refused (the note says so)."""
+    query, user, chat = update.callback_query, update.effective_user, update.effective_chat
+    assert query is not None and query.message is not None
+    lang = lang_of(update)
+    if user is None or chat is None or chat.type != ChatType.PRIVATE:
+        return t("channels_refused", lang)
+    if data == CHANNELS_LIST:
+        await _stop_waiting(context, chat_of(update), lang, keep=query.message.message_id)
+        text, keys = await list_page(context, user.id, lang)
+        await _unchanged_is_fine(query.edit_message_text(text, reply_markup=keys))
+        return None
+    parsed = channel_data(data)
+    target = await channel_target(context, parsed[0], user.id) if parsed else None
+    if parsed is None or target is None:
+        return t("channels_refused", lang)
+    return await _pressed(update, context, parsed[1], target.chat_id, channel=target.id)
+
+
+async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, data: str, target: str,
+                   channel: int | None = None) -> str | None:
+    """Act on one button of the panel of `target` (the chat's own address, or the channel
+    with target id `channel`); the note to answer with."""
     query = update.callback_query
     assert query is not None and query.message is not None
-    state, lang, chat = state_of(context), lang_of(update), chat_of(update)
+    state, lang, chat = state_of(context), lang_of(update), target
     kind, _, value = data.partition(":")
-    await _stop_waiting(context, chat, lang, keep=query.message.message_id)
+    await _stop_waiting(context, chat_of(update), lang, keep=query.message.message_id)
+    if channel is not None and kind in ("open", "tzok", "zone"):
+        return None  # the welcome's and /timezone's buttons: never a channel's
     if kind == "open":  # from the welcome: the panel as a message of its own
         page = "tz" if value == "tz" else "main"
         if page == "tz":  # "change": the question of the welcome is answered
@@ -480,13 +618,23 @@ async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, data: str
     if kind == "tzok":  # the guessed zone is right: it is saved already, stop asking
         await _unchanged_is_fine(query.edit_message_reply_markup(welcome_keyboard(lang, None)))
         return t("saved", lang)
-    page, feeds_page, note = "main", 0, None
+    page, feeds_page, note, to_list = "main", 0, None, False
     change: dict[str, Any] = {}
     if kind == "lang" and value in LANG_LABELS:
         change = {"languages": value}
     elif kind in ("time", "tz") and value == "other":
-        _waiting(context)[WAITING] = (kind, query.message.message_id)
+        _waiting(context)[WAITING] = (kind, query.message.message_id, channel)
         page = "type_time" if kind == "time" else "type_zone"
+    elif channel is not None and kind in ("on", "off") and value in ("", "list"):
+        change, to_list = {"active": kind == "on"}, value == "list"
+    elif channel is not None and kind == "filters" and value in ("", "other", "clear"):
+        page = "filters"
+        if value == "other":
+            _waiting(context)[WAITING] = ("filters", query.message.message_id, channel)
+            page = "type_filters"
+        elif value == "clear":
+            await asyncio.to_thread(change_filters, state.db, chat, FilterAction.CLEAR, [])
+            note = t("saved", lang)
     elif kind == "time" and value:
         change = {"digest_time": check_time(value)}
     elif kind in ("tz", "zone") and value:
@@ -504,6 +652,10 @@ async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, data: str
     if change:
         await asyncio.to_thread(partial(upsert, state.db, chat, **change))
         note = t("saved", lang)
+    if to_list and update.effective_user is not None:  # a switch of the list of channels
+        listed, list_keys = await list_page(context, update.effective_user.id, lang)
+        await _unchanged_is_fine(query.edit_message_text(listed, reply_markup=list_keys))
+        return note
     view = await _view(context, chat, lang)
     if view is None:
         return None
@@ -511,7 +663,7 @@ async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, data: str
         text = f"{t('saved', lang)} {settings_line(view, lang)}"
         await _unchanged_is_fine(query.edit_message_text(text))
         return note
-    text, keys = panel(view, lang, page, feeds_page)
+    text, keys = panel(view, lang, page, feeds_page, channel)
     await _unchanged_is_fine(query.edit_message_text(text, reply_markup=keys))
     return note
 
@@ -548,15 +700,44 @@ class AwaitingSetting(filters.MessageFilter):
         return WAITING in self._chat_data.get(message.chat_id, {})
 
 
+def _filters_saved(change: FilterChange, reader: Subscriber, lang: str) -> str:
+    text = f"{t('saved', lang)} {filters_text(reader, lang)}"
+    if change.refused:
+        text = t("filters_refused", lang, words=MAX_PHRASE_WORDS, limit=MAX_PHRASES,
+                 phrases=", ".join(change.refused)) + "\n" + text
+    return text
+
+
 async def typed_setting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The text answering "Other…": save it as the time or the zone, or say why not (and
-    keep asking)."""
+    """The text answering "Other…" (or a channel's "✏️ Change" of its filters): save it as
+    the time, the zone or the filters, or say why not (and keep asking). A channel's is
+    saved only while Telegram says the sender administers it."""
     state, lang, chat = state_of(context), lang_of(update), chat_of(update)
     message = update.effective_message
     waiting = _waiting(context).get(WAITING)
     if message is None or waiting is None:
         return
+    shown_in, channel = chat, (waiting[2] if len(waiting) > 2 else None)
+    if channel is not None:
+        user = update.effective_user
+        found = await channel_target(context, channel, user.id) if user else None
+        if found is None:
+            _waiting(context).pop(WAITING, None)
+            await message.reply_text(t("channels_refused", lang))
+            return
+        chat = found.chat_id
     typed = message.text or ""
+    if waiting[0] == "filters":
+        asked = parse_filters(typed)
+        if asked is None:
+            await message.reply_text(t("channels_bad_filters", lang))
+            return
+        done = await asyncio.to_thread(change_filters, state.db, chat, *asked)
+        await _stop_waiting(context, shown_in, lang)
+        reader = await asyncio.to_thread(find, state.db, chat)
+        assert reader is not None
+        await message.reply_text(_filters_saved(done, reader, lang))
+        return
     change: dict[str, Any]
     try:
         change = ({"digest_time": check_time(typed)} if waiting[0] == "time"
@@ -568,10 +749,11 @@ async def typed_setting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await message.reply_text(t("panel_bad_time", lang, value=typed))
         return
     await asyncio.to_thread(partial(upsert, state.db, chat, **change))
-    await _stop_waiting(context, chat, lang)  # the panel shows the new value
+    await _stop_waiting(context, shown_in, lang)  # the panel shows the new value
     view = await _view(context, chat, lang)
     assert view is not None
-    await message.reply_text(f"{t('saved', lang)} {settings_line(view, lang)}")
+    heading = f"{t('channels_heading', lang, title=title_of(view.reader))} " if channel else ""
+    await message.reply_text(f"{t('saved', lang)} {heading}{settings_line(view, lang)}")
 
 
 async def cancel_typed_setting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

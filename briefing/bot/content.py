@@ -7,6 +7,11 @@ to page. The message is remembered as being about every story of the list (a rep
 about any of them; ❓ narrows a question to one), and that record is also where a page
 press reads the list back from, so a list survives a restart.
 
+A story's deep link (`/start story_<id>`, under each story of a channel post) shows that
+story's brief in the private chat it opens, as a summary of a stored page would, then a
+prompt recorded as about the story: a reply to either asks about it, and so does a plain
+question there, the story being the chat's latest (`briefing.bot.questions`).
+
 A summary that takes more than `PLACEHOLDER_AFTER` seconds shows "⏳ Reading the page…"
 at once, as a reply to the reader's message, and the placeholder is then edited into the
 brief or the error. A page whose story is briefed already is served from the store and
@@ -192,6 +197,27 @@ async def story_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                         parts[0].keyboard)
         return
     await send_parts(context, chat, parts, reply_to=message.message_id)
+
+
+async def story_from_link(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                          story_id: int) -> None:
+    """A story's deep link was followed: its brief in the reader's languages with its
+    buttons, then a prompt to ask about it by replying; a friendly line when the story is
+    gone or withheld (the two are not told apart)."""
+    state, lang, chat = state_of(context), lang_of(update), chat_of(update)
+    languages = await asyncio.to_thread(on_demand.reader_languages, state.db, chat, lang)
+    found = await asyncio.to_thread(on_demand.stories_now, state.db, [story_id], languages,
+                                    state.clock())
+    if not found.items:
+        log.info("deep link to story %s, which cannot be shown", story_id)
+        await reply(update, t("start_story_unknown", lang))
+        return
+    await send_parts(context, chat, story_parts(found.items[0], lang, languages))
+    prompt = await context.bot.send_message(
+        chat, t("start_story_hint", lang),
+        reply_markup=ForceReply(input_field_placeholder=t("ask_placeholder", lang)))
+    await asyncio.to_thread(record_message, state.db, chat, str(prompt.message_id),
+                            [story_id])
 
 
 async def _ask_about(context: ContextTypes.DEFAULT_TYPE, state: BotState, chat: str,

@@ -33,6 +33,11 @@ What a reader sees around the stories:
   "(en anglais)"; the reason is said once, at the end of each message that has one.
 - A list (`/latest N`, the stories a digest left out) is one message showing a page at a
   time, at most `PAGE_STORIES` stories, numbered across pages, with ◀ ▶ buttons.
+- A digest posted in a channel (`Digest.in_channel`) has no buttons at all: a channel's
+  readers can neither reply nor have the bot answer them there. Its quotes and sources
+  keep their links, and each story ends with "❓ Poser une question", a deep link
+  (`story_link`: `https://t.me/<bot>?start=story_<id>`) that opens a private chat with the
+  bot about that story (`story_start` reads the `/start` payload back).
 
 Buttons (inline keyboards; Telegram allows 100 buttons a message and 64 bytes of
 callback data a button): a message covering several stories (a digest part, a page) has
@@ -71,6 +76,7 @@ VIEW_SOURCE_BUTTONS = 3  # ... and in a message of its own
 PAGE_STORIES = 5  # stories on one page of a list
 LIST_MAX = 100  # the longest list: /latest 100, the stories a digest left out
 BUTTON_LABEL = 24  # characters of an outlet's name on a button
+STORY_START = "story_"  # the /start payload of a story's deep link, before its id
 
 def ui(lang: str) -> dict[str, str]:
     """The renderer's words in `lang` (English when it has none): the catalogue's `ui_*`
@@ -333,13 +339,25 @@ def _local_day(when: datetime, zone: tzinfo, lang: str) -> str:
     return reader_date(aware.astimezone(zone).date(), lang)
 
 
+def story_link(bot_username: str, story_id: int) -> str:
+    """The deep link opening a private chat with the bot about one story."""
+    return f"https://t.me/{urlquote(bot_username, safe='')}?start={STORY_START}{story_id}"
+
+
+def story_start(payload: str) -> int | None:
+    """The story id of a `/start` payload from `story_link`, None when it is not one."""
+    digits = payload.removeprefix(STORY_START)
+    return int(digits) if payload.startswith(STORY_START) and digits.isdigit() else None
+
+
 def story_blocks(items: Sequence[DigestItem], lang: str, *, numbered: bool = False,
                  max_quotes: int = 4, languages: Sequence[str] | None = None, start: int = 1,
-                 zone: tzinfo | None = None) -> list[Block]:
+                 zone: tzinfo | None = None, ask_bot: str | None = None) -> list[Block]:
     """Each story as one block: its briefs (the same text once when languages share it,
     each flagged when the reader reads `languages` both, no quote twice), then its sources
-    (and, with `zone`, the day it was published there); numbered from `start` as in a
-    digest or a list, or not (a summary)."""
+    (and, with `zone`, the day it was published there), then with `ask_bot` (the bot's
+    username) a link asking that bot about it in a private chat; numbered from `start` as
+    in a digest or a list, or not (a summary)."""
     blocks: list[Block] = []
     for number, item in enumerate(items, start=start):
         sources = {s.id: s for s in item.sources}
@@ -361,6 +379,8 @@ def story_blocks(items: Sequence[DigestItem], lang: str, *, numbered: bool = Fal
             tail = f"{tail} · <i>{day}</i>" if tail else f"<i>{day}</i>"
         if tail:
             lines.append(tail)
+        if ask_bot:
+            lines.append(link(ui(lang)["ask_link"], story_link(ask_bot, item.story_id)))
         blocks.append((lines, [item.story_id]))
     return blocks
 
@@ -397,15 +417,16 @@ def _count_text(words: Mapping[str, str], key: str, n: int, cap: int = LIST_MAX)
 
 
 def digest_messages(items: Sequence[DigestItem], day: str, lang: str, limit: int = LIMIT, *,
-                    languages: Sequence[str] | None = None,
-                    more: int = 0) -> list[tuple[str, list[int]]]:
+                    languages: Sequence[str] | None = None, more: int = 0,
+                    ask_bot: str | None = None) -> list[tuple[str, list[int]]]:
     """A digest as Telegram HTML messages with the stories each covers: the header, the
-    stories, and how many more the digest left out (`more`)."""
+    stories (each ending with a link to ask `ask_bot` about it, when given), and how many
+    more the digest left out (`more`)."""
     words = ui(lang)
     title = words["digest"].format(day=day)
     blocks: list[Block] = [([f"<b>{e(title)}</b>"], []),
                            *story_blocks(items, lang, numbered=True, max_quotes=1,
-                                         languages=languages)]
+                                         languages=languages, ask_bot=ask_bot)]
     if more:
         blocks.append(([f"<i>{e(_count_text(words, 'left', more))}</i>"], []))
     flagged = frozenset(i.story_id for i in items if untranslated(i))
@@ -564,12 +585,18 @@ def _parts(messages: Sequence[tuple[str, list[int]]], items: Sequence[DigestItem
     return parts
 
 
-def telegram_parts(digest: Digest, limit: int = LIMIT) -> list[Part]:
+def telegram_parts(digest: Digest, limit: int = LIMIT, *,
+                   bot_username: str | None = None) -> list[Part]:
     """A digest as the Telegram messages the outbox sends, with their buttons: the reader's
-    day written their way ("2 décembre"), the interface in their language."""
+    day written their way ("2 décembre"), the interface in their language. Posted in a
+    channel, it has no buttons, and each story links to a private chat with the bot
+    (`bot_username`; none when unknown)."""
     lang = digest.ui_language
     messages = digest_messages(digest.items, reader_date(digest.day, lang), lang, limit,
-                               languages=digest.languages, more=len(digest.more))
+                               languages=digest.languages, more=len(digest.more),
+                               ask_bot=bot_username if digest.in_channel else None)
+    if digest.in_channel:  # no button: nobody may talk to the bot in a channel
+        return [Part(text, tuple(ids)) for text, ids in messages]
     more: tuple[tuple[Button, ...], ...] = ()
     if digest.more:
         label = _count_text(ui(lang), "see", min(len(digest.more), LIST_MAX), cap=LIST_MAX)

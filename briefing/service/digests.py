@@ -19,7 +19,8 @@ A digest that stops at the limit says how many more stories the period had and o
 them behind a button: the row keeps their ids after the shown ones (up to `MORE_KEPT`),
 and `load_digest` shows the first `digest_max_stories` that may still be read and puts
 the rest in `Digest.more`. A rendered part may carry buttons (`Part.keyboard`, typed here
-so that the service knows no channel's types).
+so that the service knows no channel's types). A digest posted in a Telegram channel says
+so (`Digest.in_channel`, from the target's kind): its readers cannot talk to the bot there.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from briefing.store.digests import (
     briefed_since,
     briefed_stories,
 )
-from briefing.store.subscribers import Subscriber, all_subscribers
+from briefing.store.subscribers import CHANNEL, Subscriber, all_subscribers, find
 from briefing.stories.filters import Filters
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,9 @@ class Digest:
     # The reader's interface language; None when unknown (a queued digest): the first
     # brief language.
     interface: str | None = None
+    # Posted in a Telegram channel: its readers can neither press a button that answers in
+    # the chat nor reply, so a story's question opens a private chat with the bot instead.
+    in_channel: bool = False
 
     @property
     def ui_language(self) -> str:
@@ -178,14 +182,16 @@ def filters_of(target: Subscriber | None) -> Filters:
 
 def load_digest(db: Database, day: date, languages: tuple[str, ...],
                 story_ids: Sequence[int], *, shown: int | None = None,
-                delivery_id: int | None = None, interface: str | None = None) -> Digest:
+                delivery_id: int | None = None, interface: str | None = None,
+                in_channel: bool = False) -> Digest:
     """A queued digest as it is now: these stories' current briefs, in the queued order
     (a story withheld or removed since is left out); with `shown`, only the first `shown`
-    that may be read, the ids after them in `more`."""
+    that may be read, the ids after them in `more`. `in_channel`: it is posted in a
+    channel (`posted_in_channel`)."""
     ids = list(story_ids)
     if shown is None:
         return Digest(day, languages, tuple(_item(s) for s in briefed_stories(db, ids, languages)),
-                      delivery_id=delivery_id, interface=interface)
+                      delivery_id=delivery_id, interface=interface, in_channel=in_channel)
     items: list[DigestItem] = []
     used = 0
     while len(items) < shown and used < len(ids):  # a story withheld since: the next one shows
@@ -193,7 +199,13 @@ def load_digest(db: Database, day: date, languages: tuple[str, ...],
         used += len(batch)
         items += [_item(s) for s in briefed_stories(db, batch, languages)]
     return Digest(day, languages, tuple(items), more=tuple(ids[used:]), delivery_id=delivery_id,
-                  interface=interface)
+                  interface=interface, in_channel=in_channel)
+
+
+def posted_in_channel(db: Database, target_address: str) -> bool:
+    """Whether the target at this address is a channel (its digests read without buttons)."""
+    target = find(db, target_address)
+    return target is not None and target.kind == CHANNEL
 
 
 def local_zone(name: str) -> ZoneInfo:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from briefing.config import Settings
-from briefing.service.digests import Digest, Keyboard, Part, load_digest
+from briefing.service.digests import Digest, Keyboard, Part, load_digest, posted_in_channel
 from briefing.service.targets import chat_migrated
 from briefing.store.db import Database
 from briefing.store.deliveries import (
@@ -152,7 +152,8 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
     try:
         digest = load_digest(db, row.day, row.languages, row.story_ids,
                              shown=settings.service.digest_max_stories, delivery_id=row.id,
-                             interface=row.interface)
+                             interface=row.interface,
+                             in_channel=posted_in_channel(db, row.chat_id))
         # Every story withheld or removed since it was queued: a header alone says nothing.
         parts = remaining(channel.render(digest), row.sent_parts, row.sent) if digest.items else []
     except Exception as exc:  # a renderer bug must not block the rest of the outbox

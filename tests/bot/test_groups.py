@@ -138,8 +138,8 @@ def test_a_members_tap_on_the_groups_settings_panel_is_refused(
         async with running(settings, db):
             tg.user_message(group, "/settings", user_id=OWNER)
             panel = (await asyncio.to_thread(tg.wait_for_messages, group, 1, 10.0))[-1]
-            data = [b["callback_data"] for row in panel["reply_markup"]["inline_keyboard"]
-                    for b in row if b.get("callback_data", "").startswith("set:")][0]
+            data = next(b["callback_data"] for row in panel["reply_markup"]["inline_keyboard"]
+                        for b in row if b.get("callback_data", "").startswith("set:"))
             tg.press_button(group, panel["message_id"], data, user_id=MEMBER)
             deadline = time.monotonic() + 10
             while not tg.callback_answers and time.monotonic() < deadline:
