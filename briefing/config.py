@@ -190,6 +190,20 @@ class ServiceSettings(_Section):
         return self
 
 
+class LiveSettings(_Section):
+    """Live targets (`schedule = "live"`): when a story is posted, how often, how updated."""
+
+    # A story is posted once it has this many sources, or this long after it first
+    # arrived: one outlet alone may be wrong, and waiting for ever is no news.
+    confirm_sources: Positive = 2
+    confirm_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 30.0
+    # At most this many live posts an hour per target; the rest wait for the daily digest.
+    posts_per_hour: Positive = 4
+    # An update edits the post in place while it is this recent, else replies to it: a
+    # silent edit of yesterday's post helps nobody.
+    edit_window_hours: Annotated[float, Field(ge=0, le=48)] = 3.0
+
+
 class TelegramSettings(_Section):
     """The bot: API address, who may use it, and how much."""
 
@@ -209,6 +223,15 @@ class TelegramSettings(_Section):
     # while they follow at most `reader_feeds_limit` feeds (briefing.service.feeds_admin).
     reader_feeds: Flag = False
     reader_feeds_limit: Annotated[int, Field(ge=1, le=1000)] = 10
+    # Pacing (briefing.bot.channel.RateLimiter). A group, supergroup or channel takes about 20
+    # messages a minute (Telegram's FAQ), sent strictly one every 60 / N seconds; above 60 the
+    # one-a-second limit of every chat decides anyway.
+    group_messages_per_minute: Annotated[int, Field(ge=1, le=60)] = 20
+    # Paid broadcasts (opt-in, charged in Telegram Stars: see the README): the outbox's sends
+    # carry allow_paid_broadcast and share `paid_messages_per_second` instead of the free 30/s.
+    # At least the free 30; Telegram's ceiling is 1,000 unless it raised the bot's limits.
+    allow_paid_broadcast: Flag = False
+    paid_messages_per_second: Annotated[int, Field(ge=30, le=10_000)] = 1000
 
     @model_validator(mode="after")
     def _hour_within_day(self) -> TelegramSettings:
@@ -230,6 +253,7 @@ class Settings(_Section):
     sources: SourcesSettings = SourcesSettings()
     service: ServiceSettings = ServiceSettings()
     telegram: TelegramSettings = TelegramSettings()
+    live: LiveSettings = LiveSettings()
     prompts_dir: Path = PROMPTS_DIR
 
 

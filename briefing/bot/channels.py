@@ -34,16 +34,18 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from briefing.bot.channel import TelegramChannel
+from briefing.bot.channel import TelegramChannel, send_html
 from briefing.bot.membership import is_chat_admin
+from briefing.bot.replies import edit_html
 from briefing.bot.state import lang_of, state_of
 from briefing.bot.texts import t
-from briefing.render.telegram import telegram_parts
+from briefing.render.live import live_parts
 from briefing.service.digests import Digest, Part
-from briefing.store.subscribers import CHANNEL, Subscriber, all_subscribers, by_id
+from briefing.service.outbox import PostGone, RetryLater
+from briefing.store.subscribers import CHANNEL, Subscriber, all_subscribers, by_id, destination
 
 log = logging.getLogger(__name__)
 
@@ -181,5 +183,34 @@ class DeepLinkChannel(TelegramChannel):
     to a private chat with this bot."""
 
     def render(self, digest: Digest) -> list[Part]:
-        """`TelegramChannel.render`, with the bot's username for a channel's deep links."""
-        return telegram_parts(digest, self.limit, bot_username=bot_username(self.bot))
+        """`TelegramChannel.render`, with the bot's username for a channel's deep links; a
+        live update that answers its post is the short "what is new"."""
+        return live_parts(digest, self.limit, bot_username=bot_username(self.bot))
+
+    async def edit(self, chat_id: str, message_id: str, part: Part) -> None:
+        """Turn a live post into `part` (an update while the post is recent). Raises Gone
+        when the post was deleted: the update is then sent as a post of its own."""
+        chat, _thread = destination(chat_id)
+        try:
+            await edit_html(self.bot, chat, int(message_id), part.text, part.keyboard)
+        except BadRequest as exc:
+            if "message to edit not found" in str(exc).lower():
+                raise PostGone(str(exc)) from None
+            raise RetryLater(str(exc)) from None
+        except TelegramError as exc:
+            raise RetryLater(str(exc)) from None
+
+    async def reply_to(self, chat_id: str, message_id: str, part: Part) -> str:
+        """Answer a live post with `part` (an update of an older post); returns its id."""
+        chat, thread = destination(chat_id)
+        try:
+            message = await send_html(self.bot, chat, part.text, reply_to=int(message_id),
+                                      message_thread_id=thread)
+        except BadRequest as exc:
+            if "not found" not in str(exc).lower():
+                raise RetryLater(str(exc)) from None
+            # The post is gone: what is new goes out on its own.
+            message = await send_html(self.bot, chat, part.text, message_thread_id=thread)
+        except TelegramError as exc:
+            raise RetryLater(str(exc)) from None
+        return str(message.message_id)

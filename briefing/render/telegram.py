@@ -592,6 +592,8 @@ def telegram_parts(digest: Digest, limit: int = LIMIT, *,
     channel, it has no buttons, and each story links to a private chat with the bot
     (`bot_username`; none when unknown)."""
     lang = digest.ui_language
+    if digest.post:
+        return post_parts(digest, limit, bot_username=bot_username)
     messages = digest_messages(digest.items, reader_date(digest.day, lang), lang, limit,
                                languages=digest.languages, more=len(digest.more),
                                ask_bot=bot_username if digest.in_channel else None)
@@ -602,6 +604,20 @@ def telegram_parts(digest: Digest, limit: int = LIMIT, *,
         label = _count_text(ui(lang), "see", min(len(digest.more), LIST_MAX), cap=LIST_MAX)
         more = ((Button(label, data=more_data(digest.delivery_id)),),)
     return _parts(messages, digest.items, digest.languages, last_rows=more)
+
+
+def post_parts(digest: Digest, limit: int = LIMIT, *,
+               bot_username: str | None = None) -> list[Part]:
+    """A live post: its one story alone, no digest header; in a channel without buttons and
+    with the link to ask the bot about it, elsewhere with the story's buttons."""
+    lang = digest.ui_language
+    item = digest.items[0]
+    if not digest.in_channel:
+        return story_parts(item, lang, digest.languages, limit)
+    flagged = frozenset({item.story_id}) if untranslated(item) else frozenset()
+    blocks = story_blocks([item], lang, languages=digest.languages, ask_bot=bot_username)
+    messages = _framed(blocks, limit, notice=ui(lang)["notice"], flagged=flagged)
+    return [Part(text, tuple(ids)) for text, ids in messages]
 
 
 def story_parts(item: DigestItem, lang: str, languages: Sequence[str],

@@ -37,14 +37,19 @@ from briefing.briefs.models import Brief
 from briefing.config import DEFAULT_LANGUAGES, READER_LANGUAGES, Settings
 from briefing.sources.models import Story
 from briefing.store.db import Database
-from briefing.store.deliveries import NewDigest, digest_keys_since, queue_digests
+from briefing.store.deliveries import (
+    NewDigest,
+    digest_keys_since,
+    live_posted_since,
+    queue_digests,
+)
 from briefing.store.digests import (
     BriefedStory,
     briefed_and_left_out,
     briefed_since,
     briefed_stories,
 )
-from briefing.store.subscribers import CHANNEL, Subscriber, all_subscribers, find
+from briefing.store.subscribers import CHANNEL, LIVE, Subscriber, all_subscribers, find
 from briefing.stories.filters import Filters
 
 log = logging.getLogger(__name__)
@@ -80,6 +85,14 @@ class DigestItem:
 
 
 @dataclass(frozen=True)
+class Before:
+    """What a live post showed, for the update that answers it: its sources and points."""
+
+    sources: tuple[str, ...]
+    points: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Digest:
     """What a channel renders: a reader's digest for one local day."""
 
@@ -94,6 +107,10 @@ class Digest:
     # Posted in a Telegram channel: its readers can neither press a button that answers in
     # the chat nor reply, so a story's question opens a private chat with the bot instead.
     in_channel: bool = False
+    # A live post (briefing.service.live): the story alone, with no digest header.
+    post: bool = False
+    # An update answering an older live post: what that post showed (None: not one).
+    before: Before | None = None
 
     @property
     def ui_language(self) -> str:
@@ -249,6 +266,10 @@ def schedule_digests(db: Database, now: datetime, settings: Settings) -> int:
         since = sub.last_digest_at or now - timedelta(days=1)
         items, more = compose_digest(db, since, languages, sub.feeds,
                                      settings.service.digest_max_stories, filters_of(sub))
+        if sub.schedule == LIVE:  # a live target's digest holds what was not posted live
+            posted = live_posted_since(db, sub.id, since)
+            items = [i for i in items if i.story_id not in posted]
+            more = tuple(i for i in more if i not in posted)
         # The stories left out go in the row after the shown ones: the digest offers them.
         due.append(NewDigest(sub.id, digest_key(sub.id, day), day, languages,
                              tuple(i.story_id for i in items) + more))

@@ -16,22 +16,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from briefing.config import Settings
-from briefing.service.digests import Digest, Keyboard, Part, load_digest, posted_in_channel
+from briefing.service.digests import Before, Digest, Keyboard, Part, load_digest, posted_in_channel
 from briefing.service.targets import chat_migrated
 from briefing.store.db import Database
 from briefing.store.deliveries import (
+    LIVE_POST,
+    UPDATE,
+    Delivery,
     due_deliveries,
     finish_delivery,
     load_delivery,
+    mark_edited,
     mark_failure,
     mark_part,
 )
 from briefing.store.models import FAILED, PENDING, SENT
+from briefing.store.stories import story_history
 from briefing.store.subscribers import destination
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,10 @@ class RetryLater(Exception):
 
 class Gone(Exception):
     """The reader cannot be reached any more (blocked the bot, chat deleted)."""
+
+
+class PostGone(Exception):
+    """The live post an update would edit was deleted: the update goes out on its own."""
 
 
 class Moved(Exception):
@@ -73,6 +82,19 @@ class Channel(Protocol):
         `key` is the message's idempotency key: the outbox key and the part's index
         (`digest:7:2026-01-15#2`); the same key is only ever used for the same part.
         """
+        ...
+
+
+@runtime_checkable
+class LiveChannel(Channel, Protocol):
+    """A channel that can change a live post in place, and answer it."""
+
+    async def edit(self, chat_id: str, message_id: str, part: Part) -> None:
+        """Turn message `message_id` into `part`; raises PostGone when it was deleted."""
+        ...
+
+    async def reply_to(self, chat_id: str, message_id: str, part: Part) -> str:
+        """Send `part` as an answer to message `message_id`; returns the new message's id."""
         ...
 
 
@@ -154,6 +176,10 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
                              shown=settings.service.digest_max_stories, delivery_id=row.id,
                              interface=row.interface,
                              in_channel=posted_in_channel(db, row.chat_id))
+        if row.kind in (LIVE_POST, UPDATE):  # one story alone, no digest header
+            digest = replace(digest, post=True)
+        if row.kind == UPDATE and row.action == "reply":
+            digest = replace(digest, before=_before(db, row))
         # Every story withheld or removed since it was queued: a header alone says nothing.
         parts = remaining(channel.render(digest), row.sent_parts, row.sent) if digest.items else []
     except Exception as exc:  # a renderer bug must not block the rest of the outbox
@@ -162,6 +188,9 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
         return
     if not parts:
         report.sent += finish_delivery(db, delivery_id, now) == SENT
+        return
+    if row.kind == UPDATE and isinstance(channel, LiveChannel) and row.target_message:
+        await _send_update(db, channel, row, parts[0], now, settings, report)
         return
     target = row.chat_id
     for offset, part in enumerate(parts):
@@ -184,6 +213,43 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
             return
         mark_part(db, delivery_id, target, message_id, part.stories, now,
                   last=offset == len(parts) - 1)
+    report.sent += 1
+
+
+def _before(db: Database, row: Delivery) -> Before:
+    """What the post an update answers showed: the version of the story's brief before
+    this one (its history), sources and points."""
+    versions = story_history(db, row.story_ids[0], row.languages[0] if row.languages else "fr")
+    older = [v for v in versions if v.story_version < (row.story_version or 0)]
+    if not older:
+        return Before((), ())
+    return Before(older[-1].sources, older[-1].points)
+
+
+async def _send_update(db: Database, channel: LiveChannel, row: Delivery, part: Part,
+                       now: datetime, settings: Settings, report: DeliveryReport) -> None:
+    """An update: the post edited in place (the same message; an edit that changes nothing
+    is done), or answered; once recorded, never again."""
+    assert row.target_message is not None
+    try:
+        if row.action == "edit":
+            try:
+                await channel.edit(row.chat_id, row.target_message, part)
+                mark_edited(db, row.id, row.target_message, now)
+                report.sent += 1
+                return
+            except PostGone:  # deleted by an admin: what is new goes out on its own
+                message_id = await channel.send(row.chat_id, part.text,
+                                                key=part_key(row.key, 0))
+        else:
+            message_id = await channel.reply_to(row.chat_id, row.target_message, part)
+    except Exception as exc:  # recorded on the row, retried or ended like any part
+        state = _failed(db, row.id, exc, now, settings)
+        log.warning("update %s: %s (%s)", row.key, exc, state)
+        report.failed += state == FAILED
+        report.retried += state == PENDING
+        return
+    mark_part(db, row.id, row.chat_id, message_id, part.stories, now, last=True)
     report.sent += 1
 
 

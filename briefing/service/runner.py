@@ -24,6 +24,7 @@ from briefing.config import Settings
 from briefing.service.digests import schedule_digests
 from briefing.service.folder import REJECTED_STATE, FolderWatcher, IngestReport
 from briefing.service.ingest import FeedReport, ingest_feeds
+from briefing.service.live import schedule_live
 from briefing.service.outbox import Channel, deliver_pending
 from briefing.service.summaries import EngineFactory, summarise_pending
 from briefing.store.db import Database
@@ -102,12 +103,13 @@ class Service:
         return report
 
     async def deliver(self) -> None:
-        """Queue the digests that are due, then send the outbox."""
+        """Queue the digests, live posts and updates that are due, then send the outbox."""
         if not self.ready.is_set():
             return  # a digest composed before the first summaries would miss today's news
         now = self.clock()
         # Only what to send is queued; the channel renders each digest when it goes out.
         await asyncio.to_thread(schedule_digests, self.db, now, self.settings)
+        await asyncio.to_thread(schedule_live, self.db, now, self.settings)
         sent = await deliver_pending(self.db, self.channel, now, self.settings)
         self.delivered += sent.sent
 

@@ -65,6 +65,10 @@ class Delivery:
     # for parts sent before parts were recorded one by one).
     sent: tuple[tuple[int, ...], ...]
     interface: str | None = None  # the reader's interface language, when known
+    kind: str = DIGEST  # DIGEST, or a live target's LIVE_POST / UPDATE
+    target_message: str | None = None  # an update: the post it edits or answers
+    action: str | None = None  # an update: "edit" or "reply"
+    story_version: int | None = None  # a live post or update: the story version it shows
 
 
 def digest_keys_since(db: Database, since: datetime) -> set[str]:
@@ -124,7 +128,8 @@ def load_delivery(db: Database, delivery_id: int) -> Delivery:
         return Delivery(row.id, row.key, chat_id, row.day, tuple(row.languages),
                         tuple(int(i) for i in row.story_ids), row.sent_parts,
                         tuple(tuple(int(i) for i in ids) for ids in sent),
-                        reader.interface_language)
+                        reader.interface_language, row.kind, row.target_message, row.action,
+                        row.story_version)
 
 
 def mark_part(db: Database, delivery_id: int, chat_id: str, message_id: str,
@@ -158,6 +163,15 @@ def _close(session: Session, row: DeliveryRow, now: datetime) -> None:
     for article in session.scalars(select(ArticleRow).where(
             ArticleRow.story_id.in_(row.story_ids))):
         article.state = DELIVERED
+
+
+def mark_edited(db: Database, delivery_id: int, message_id: str, now: datetime) -> None:
+    """Close an update that edited its post in place: the message is the post's, already
+    recorded with its stories, so nothing new is traced."""
+    with db.session() as session:
+        row = session.get_one(DeliveryRow, delivery_id)
+        row.sent_parts, row.message_ids = 1, [message_id]
+        _close(session, row, now)
 
 
 def mark_failure(db: Database, delivery_id: int, error: str, now: datetime, *, gone: bool,
@@ -295,3 +309,93 @@ def delivery_counts(db: Database, since: datetime) -> tuple[int, int, int]:
 
         return (count(DeliveryRow.state == SENT, DeliveryRow.sent_at >= since),
                 count(DeliveryRow.state == PENDING), count(DeliveryRow.state == FAILED))
+
+
+LIVE_POST, UPDATE = "live", "update"  # outbox kinds of live targets (briefing.service.live)
+
+
+@dataclass(frozen=True)
+class NewPost:
+    """A live post or an update to queue: one story, in the target's languages."""
+
+    subscriber_id: int
+    key: str
+    kind: str  # LIVE_POST or UPDATE
+    day: date
+    languages: tuple[str, ...]
+    story_id: int
+    story_version: int
+    target_message: str | None = None  # an update: the post it edits or answers
+    action: str | None = None  # an update: "edit" or "reply"
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A story posted live to a target: the version it showed last (post or update), the
+    post's message and when it went out (None while it has not)."""
+
+    story_id: int
+    story_version: int
+    message_id: str | None
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What a target was posted live: every story, and how many posts in the last hour."""
+
+    posted: dict[int, Posted]
+    posts_last_hour: int
+
+
+def live_state(db: Database, subscriber_id: int, now: datetime) -> LiveState:
+    """The stories posted live to this target (with the newest version each showed), and
+    its live posts queued in the hour before `now`."""
+    with db.session() as session:
+        rows = session.scalars(select(DeliveryRow).where(
+            DeliveryRow.subscriber_id == subscriber_id,
+            DeliveryRow.kind.in_([LIVE_POST, UPDATE])).order_by(DeliveryRow.id)).all()
+        posted: dict[int, Posted] = {}
+        recent = 0
+        for row in rows:
+            story = int(row.story_ids[0])
+            if row.kind == LIVE_POST:
+                recent += row.created_at > now - timedelta(hours=1)
+                message = str(row.message_ids[0]) if row.message_ids else None
+                sent_at = row.sent_at if row.state == SENT else None
+                posted[story] = Posted(story, row.story_version or 0, message, sent_at)
+            elif story in posted:  # an update: the post now shows that version
+                first = posted[story]
+                posted[story] = Posted(story, max(first.story_version, row.story_version or 0),
+                                       first.message_id, first.sent_at)
+        return LiveState(posted, recent)
+
+
+def queue_posts(db: Database, posts: Sequence[NewPost]) -> int:
+    """Queue live posts and updates in one transaction (a key already queued is left
+    alone); returns how many were queued."""
+    if not posts:
+        return 0
+    with db.session() as session:
+        known = set(session.scalars(select(DeliveryRow.key).where(
+            DeliveryRow.key.in_([p.key for p in posts]))))
+        queued = 0
+        for post in posts:
+            if post.key in known:
+                continue
+            known.add(post.key)
+            session.add(DeliveryRow(
+                key=post.key, subscriber_id=post.subscriber_id, kind=post.kind, day=post.day,
+                languages=list(post.languages), story_ids=[post.story_id], state=PENDING,
+                story_version=post.story_version, target_message=post.target_message,
+                action=post.action))
+            queued += 1
+        return queued
+
+
+def live_posted_since(db: Database, subscriber_id: int, since: datetime) -> set[int]:
+    """The stories posted live to this target after `since` (its digest leaves them out)."""
+    with db.session() as session:
+        return {int(ids[0]) for ids in session.scalars(select(DeliveryRow.story_ids).where(
+            DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.kind == LIVE_POST,
+            DeliveryRow.created_at > since))}

@@ -185,6 +185,9 @@ class SubscriberRow(Base):
                                                        server_default=text("'[]'"))
     filters_exclude: Mapped[list[Any]] = mapped_column(JSON, default=list,
                                                        server_default=text("'[]'"))
+    # "digest" (daily) or "live" (posted once confirmed, then updated): migration 0009.
+    schedule: Mapped[str] = mapped_column(String(10), default="digest",
+                                          server_default="digest")
     name: Mapped[str | None] = mapped_column(String(300))
     languages: Mapped[str] = mapped_column(String(10), default=DEFAULT_LANGUAGES)
     digest_time: Mapped[str] = mapped_column(String(5), default=DEFAULT_DIGEST_TIME)
@@ -221,6 +224,11 @@ class DeliveryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     message_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    # Live posts and updates (migration 0009): the story version shown, and for an update
+    # the message it edits or answers ("edit" / "reply").
+    story_version: Mapped[int | None] = mapped_column(Integer)
+    target_message: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str | None] = mapped_column(String(10))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),)

@@ -301,3 +301,23 @@ def recent_stories(db: Database, cutoff: datetime) -> list[ListedStory]:
                 story_published(story.last_published,
                                 [(a.published, a.published_text) for a in members])))
         return listed
+
+
+@dataclass(frozen=True)
+class StoryState:
+    """How far a story has come: its version (one per source), the version its brief
+    covers, and when it first arrived."""
+
+    version: int
+    summarised_version: int
+    created_at: datetime
+
+
+def story_states(db: Database, story_ids: Sequence[int]) -> dict[int, StoryState]:
+    """The state of each of these stories, by id (a story gone is left out)."""
+    with db.session() as session:
+        rows = session.execute(select(StoryRow.id, StoryRow.version, StoryRow.summarised_version,
+                                      StoryRow.created_at)
+                               .where(StoryRow.id.in_(list(story_ids))))
+        return {r.id: StoryState(r.version, r.summarised_version, r.created_at) for r in rows}
+

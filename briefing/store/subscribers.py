@@ -37,6 +37,8 @@ NOTHING = -1
 
 PRIVATE, GROUP, SUPERGROUP, CHANNEL = "private", "group", "supergroup", "channel"
 KINDS = (PRIVATE, GROUP, SUPERGROUP, CHANNEL)
+DIGEST_ONLY, LIVE = "digest", "live"
+SCHEDULES = (DIGEST_ONLY, LIVE)
 
 
 def address(chat: int | str, thread_id: int = 0) -> str:
@@ -71,6 +73,7 @@ class Subscriber:
     title: str | None = None  # a group's or a channel's name
     include: tuple[str, ...] = ()  # words and phrases a story must match one of (none: any)
     exclude: tuple[str, ...] = ()  # words and phrases a story must match none of
+    schedule: str = "digest"  # "digest" (daily) or "live" (see briefing.service.live)
 
     @property
     def chat(self) -> str:
@@ -83,7 +86,7 @@ def _subscriber(row: SubscriberRow) -> Subscriber:
                       row.timezone, tuple(int(f) for f in row.feeds or ()), row.active,
                       row.last_digest_at, row.interface_language, row.kind, row.thread_id,
                       row.title, tuple(str(p) for p in row.filters_include or ()),
-                      tuple(str(p) for p in row.filters_exclude or ()))
+                      tuple(str(p) for p in row.filters_exclude or ()), row.schedule)
 
 
 def _row(session: Session, chat_id: str) -> SubscriberRow | None:
@@ -109,12 +112,15 @@ def upsert(db: Database, chat_id: str, *, languages: str | None = None,
            feeds: tuple[int, ...] | None = None, active: bool | None = None,
            name: str | None = None, kind: str | None = None, title: str | None = None,
            include: tuple[str, ...] | None = None,
-           exclude: tuple[str, ...] | None = None) -> tuple[Subscriber, bool]:
+           exclude: tuple[str, ...] | None = None,
+           schedule: str | None = None) -> tuple[Subscriber, bool]:
     """Create the target at this address or change the given settings (None: unchanged);
     returns the target and whether it was created. A new address with a ":<thread>" part
     is a forum topic."""
     if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown target kind {kind!r}")
+    if schedule is not None and schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}")
     with db.session() as session:
         row = _row(session, chat_id)
         created = row is None
@@ -123,7 +129,8 @@ def upsert(db: Database, chat_id: str, *, languages: str | None = None,
             row = SubscriberRow(chat_id=chat_id, thread_id=int(thread))
             session.add(row)
         changes = {"languages": languages, "digest_time": digest_time, "timezone": timezone,
-                   "active": active, "name": name, "kind": kind, "title": title}
+                   "active": active, "name": name, "kind": kind, "title": title,
+                   "schedule": schedule}
         for key, value in changes.items():
             if value is not None:
                 setattr(row, key, value)

@@ -1,0 +1,86 @@
+"""Live targets: a story posted once it is confirmed, then updated as it grows.
+
+A target whose schedule is "live" (a channel, a group, a topic that wants stories as they
+come) gets each story of its feeds and filters as one post, once the story is confirmed:
+it has `live.confirm_sources` sources, or it first arrived `live.confirm_minutes` ago.
+At most `live.posts_per_hour` posts an hour per target; the others wait (for the next
+hour, or the daily digest, which a live target still gets for what was not posted).
+
+When a posted story's brief changes (a source joined and the story was briefed again,
+see the debounce in `briefing.service.summaries`), the target gets an update, once per
+brief version: the post is edited in place while it is recent (`live.edit_window_hours`),
+else a short reply to it says what is new; never a full repost. Posts and updates go
+through the outbox like digests, so each is sent once whatever crashes.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from briefing.config import Settings
+from briefing.service.digests import compose_digest, filters_of, languages_of, local_zone
+from briefing.store.db import Database
+from briefing.store.deliveries import LIVE_POST, UPDATE, NewPost, live_state, queue_posts
+from briefing.store.stories import story_states
+from briefing.store.subscribers import LIVE, Subscriber, all_subscribers
+
+log = logging.getLogger(__name__)
+# Stories a live target looks through: the briefed ones of the last day, best-sourced first.
+LOOK_BACK = timedelta(days=1)
+CANDIDATES = 200
+
+
+def post_key(target: Subscriber, story_id: int) -> str:
+    """The outbox key of a story's live post to a target: one post per story, ever."""
+    return f"live:{target.id}:{story_id}"
+
+
+def update_key(target: Subscriber, story_id: int, version: int) -> str:
+    """The outbox key of an update: one per brief version of the story."""
+    return f"update:{target.id}:{story_id}:{version}"
+
+
+def _posts_for(db: Database, target: Subscriber, now: datetime,
+               settings: Settings) -> list[NewPost]:
+    cfg = settings.live
+    languages = languages_of(target.languages)
+    day = now.astimezone(local_zone(target.timezone)).date()
+    items, _ = compose_digest(db, now - LOOK_BACK, languages, target.feeds, CANDIDATES,
+                              filters_of(target))
+    states = story_states(db, [i.story_id for i in items])
+    state = live_state(db, target.id, now)
+    room = max(0, cfg.posts_per_hour - state.posts_last_hour)
+    window = timedelta(hours=cfg.edit_window_hours)
+    posts: list[NewPost] = []
+    for item in items:
+        story = states.get(item.story_id)
+        if story is None:
+            continue
+        posted = state.posted.get(item.story_id)
+        if posted is None:
+            confirmed = (len(item.sources) >= cfg.confirm_sources
+                         or now - story.created_at >= timedelta(minutes=cfg.confirm_minutes))
+            if confirmed and room > 0:
+                room -= 1
+                posts.append(NewPost(target.id, post_key(target, item.story_id), LIVE_POST,
+                                     day, languages, item.story_id, story.summarised_version))
+        elif (posted.message_id is not None and posted.sent_at is not None
+              and story.summarised_version > posted.story_version):
+            action = "edit" if now - posted.sent_at < window else "reply"
+            posts.append(NewPost(target.id, update_key(target, item.story_id,
+                                                       story.summarised_version),
+                                 UPDATE, day, languages, item.story_id,
+                                 story.summarised_version, posted.message_id, action))
+    return posts
+
+
+def schedule_live(db: Database, now: datetime, settings: Settings) -> int:
+    """Queue the live posts and updates due now for every live target; how many."""
+    posts = [post for target in all_subscribers(db)
+             if target.active and target.schedule == LIVE
+             for post in _posts_for(db, target, now, settings)]
+    queued = queue_posts(db, posts)
+    if queued:
+        log.info("live: %d post(s) and update(s) queued", queued)
+    return queued
