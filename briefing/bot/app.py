@@ -29,6 +29,7 @@ from briefing.bot import (
     content,
     history,
     keywords,
+    live,
     membership,
     opml,
     questions,
@@ -50,7 +51,7 @@ COMMAND_HANDLERS = {
     "subscribe": commands.subscribe, "unsubscribe": commands.unsubscribe,
     "lang": commands.lang, "time": commands.time_command, "timezone": commands.timezone,
     "sources": commands.sources, "follow": commands.follow, "unfollow": commands.unfollow,
-    "filters": keywords.filters_command, "story": history.story,
+    "filters": keywords.filters_command, "story": history.story, "schedule": live.schedule,
     "digest": content.digest, "latest": content.latest, "summary": content.summary,
     "ask": questions.ask, "why": tracing.why, "addfeed": admin.addfeed,
     "removefeed": admin.removefeed, "stats": admin.stats,
@@ -71,7 +72,7 @@ TO_BOT = _ToBot(name="replies to the bot")
 # What changes a chat's settings: in a group, only its administrators may (asked of
 # Telegram each time, never taken from the message).
 SETTINGS_COMMANDS = frozenset({"settings", "lang", "time", "timezone", "follow", "unfollow",
-                               "filters", "subscribe", "unsubscribe", "start"})
+                               "filters", "schedule", "subscribe", "unsubscribe", "start"})
 
 
 def _command(update: Update) -> str | None:

@@ -10,7 +10,7 @@ from briefing.text.catalogue import text
 # descriptions are the catalogue's `command_<name>`.
 READER_COMMANDS = ("start", "help", "digest", "latest", "summary", "ask", "why", "story",
                    "settings", "lang", "time", "timezone", "sources", "follow", "unfollow",
-                   "filters", "channels", "subscribe", "unsubscribe")
+                   "filters", "schedule", "channels", "subscribe", "unsubscribe")
 ADMIN_COMMANDS = ("addfeed", "removefeed", "stats")
 
 

@@ -149,3 +149,24 @@ def test_a_members_tap_on_the_groups_settings_panel_is_refused(
             assert target is not None and target.languages == "both"  # unchanged
 
     asyncio.run(play())
+
+
+def test_a_groups_admin_turns_it_live_and_a_member_cannot(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    settings = bot_settings(tg, tmp_path)
+    tg.per_chat_rate = 0
+    group = tg.add_chat("group", title="Rédaction")
+    upsert(db, str(group), kind="group")
+
+    async def play() -> None:
+        async with running(settings, db):
+            tg.user_message(group, "/schedule live", user_id=MEMBER)
+            refused = (await asyncio.to_thread(tg.wait_for_messages, group, 1, 10.0))[-1]
+            assert "Seuls les administrateurs" in refused["text"]
+            tg.user_message(group, "/schedule live", user_id=OWNER)
+            done = (await asyncio.to_thread(tg.wait_for_messages, group, 2, 10.0))[-1]
+            assert "au fil de l'eau" in done["text"]
+            await target_until(db, str(group), lambda t: t is not None and t.schedule == "live")
+
+    asyncio.run(play())
