@@ -32,7 +32,7 @@ def test_migration_0007_keeps_every_reader_and_delivery(store_url: str) -> None:
                 " 'pending', 0, 0, '[]', :now)"), {"day": date(2026, 12, 2), "now": NOW})
     finally:
         engine.dispose()
-    migrate(store_url, "0007")
+    migrate(store_url, "head")
     db = Database(make_engine(store_url))
     try:
         ana = find(db, "1001")
