@@ -154,7 +154,7 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     token = settings.telegram.token
     if token is None:
         raise ConfigError("no bot token: set TELEGRAM_BOT_TOKEN")
-    limiter = RateLimiter()
+    limiter = RateLimiter.from_settings(settings.telegram)
     application = (
         Application.builder().token(token.get_secret_value())
         .base_url(settings.telegram.base_url)

@@ -2,7 +2,20 @@
 
 Telegram allows about one message a second per chat and thirty a second
 overall; python-telegram-bot's `AIORateLimiter` covers the global limit only, so
-both limits live here. A `RetryAfter` from Telegram is honoured by waiting and
+both limits live here. Groups, supergroups and channels (negative chat ids) also
+take about 20 messages a minute each (`telegram.group_messages_per_minute`); a
+forum topic counts against its group. Those are spaced strictly, one every
+60 / N seconds (3 s), rather than let through in a burst of 20 then one every
+3 s: Telegram does not say how it counts its minute, and a burst that its count
+refuses costs a 429 that holds back every send of the bot (`penalise`), the
+private digests included; even spacing stays within any reading of "20 a
+minute", and costs a digest of k parts 3 (k - 1) s in a group instead of k - 1.
+A group's spacing is counted from Telegram's answer to its last message (`answered`),
+so that a request slowed on its way never lands closer than that to the next.
+With `telegram.allow_paid_broadcast` the outbox's sends carry
+`allow_paid_broadcast` and share a lane of `telegram.paid_messages_per_second`
+instead of the free 30/s (replies stay free); per-chat limits apply all the same.
+A `RetryAfter` from Telegram is honoured by waiting and
 trying again; network errors and 5xx become `RetryLater` (the outbox retries
 with backoff); a blocked bot or a deleted chat becomes `Gone`. A message whose
 formatting Telegram still rejects is sent again as plain text, and logged.
@@ -29,6 +42,7 @@ from telegram.error import (
 )
 from telegram.ext import BaseRateLimiter
 
+from briefing.config import TelegramSettings
 from briefing.render.telegram import LIMIT, parsed_text, telegram_parts
 from briefing.service.digests import Digest, Keyboard, Part
 from briefing.service.outbox import Gone, Moved, RetryLater
@@ -38,30 +52,101 @@ log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_WAITS = 3
 
 
-class RateLimiter:
-    """At most `per_chat` messages a second to one chat and `overall` a second in all."""
+def is_group(chat_id: str) -> bool:
+    """Whether a chat id (or a target's address) is a group, supergroup or channel rather
+    than a private chat: Telegram gives a private chat its user's id, always positive, and
+    the others negative ids (`-100…` for supergroups and channels); `@username` names a
+    public channel (or group)."""
+    chat, _ = destination(chat_id)
+    return chat.startswith(("-", "@"))
 
-    def __init__(self, overall: float = 30.0, per_chat: float = 1.0) -> None:
+
+class RateLimiter:
+    """At most `per_chat` messages a second to one chat, `group_per_minute` a minute to one
+    group, supergroup or channel, and `overall` a second in all (`paid_overall` for sends
+    that pay for a broadcast, on a lane of their own).
+
+    Every message books a slot, the first time that respects each limit, and sleeps until
+    it; a group's slots are strictly `60 / group_per_minute` apart (see the module's
+    docstring for why not a burst). `paid_broadcast` says whether the outbox pays for its
+    sends (`TelegramChannel` follows it); `from_settings` builds the bot's one limiter.
+    """
+
+    def __init__(self, overall: float = 30.0, per_chat: float = 1.0,
+                 group_per_minute: float = 20.0, paid_overall: float = 1000.0,
+                 paid_broadcast: bool = False) -> None:
         self.overall_gap = 1.0 / overall
         self.chat_gap = 1.0 / per_chat
+        # A group is a chat too: its one-a-second limit holds even if N is set above 60.
+        self.group_gap = max(self.chat_gap, 60.0 / group_per_minute)
+        self.paid_gap = 1.0 / paid_overall
+        self.paid_broadcast = paid_broadcast
         self.next_overall = 0.0
+        self.next_paid = 0.0
         self.next_chat: dict[str, float] = {}
+        self.group_locks: dict[str, asyncio.Lock] = {}
         self.lock = asyncio.Lock()
 
-    async def wait(self, chat_id: str) -> None:
-        """Sleep until a message to `chat_id` respects both limits, then book its slot."""
+    @classmethod
+    def from_settings(cls, telegram: TelegramSettings) -> RateLimiter:
+        """The limiter the `[telegram]` settings ask for (Telegram's 30/s and 1/s per chat)."""
+        return cls(group_per_minute=telegram.group_messages_per_minute,
+                   paid_overall=telegram.paid_messages_per_second,
+                   paid_broadcast=telegram.allow_paid_broadcast)
+
+    def gap(self, chat_id: str) -> float:
+        """Seconds between two messages to this chat: a group's spacing, or a private chat's."""
+        return self.group_gap if is_group(chat_id) else self.chat_gap
+
+    async def wait(self, chat_id: str, *, paid: bool = False) -> None:
+        """Sleep until a message to `chat_id` respects every limit, then book its slot.
+
+        `chat_id` may be a target's address: a forum topic is paced as its group, since
+        Telegram counts the group's messages whatever their thread. `paid`: the message
+        carries `allow_paid_broadcast`, so it goes on the paid lane, not the free 30/s."""
+        chat, _ = destination(chat_id)
+        if not is_group(chat):
+            await self._book(chat, self.chat_gap, paid)
+            return
+        # A group's 3 s are waited out before the bot-wide lane is booked: booked together,
+        # as a private chat's second is, the lane would be pushed 3 s on, and every send of
+        # the bot (1,000 private digests) would wait behind each part of a group's digest.
+        # One message at a time per group, in order, so that the spacing is from its last;
+        # `answered` may move the group's next slot on while this one waits.
+        async with self.group_locks.setdefault(chat, asyncio.Lock()):
+            while (ready := self.next_chat.get(chat, 0.0) - time.monotonic()) > 0:
+                await asyncio.sleep(ready)
+            await self._book(chat, self.group_gap, paid)
+
+    def answered(self, chat_id: str) -> None:
+        """Telegram has answered a message to `chat_id`: a group's next one waits its whole
+        spacing from now. Counted from the slot alone, a request slowed on its way (a busy
+        loop, the network) would reach Telegram less than 3 s before the next one."""
+        chat, _ = destination(chat_id)
+        if is_group(chat):
+            self.next_chat[chat] = max(self.next_chat.get(chat, 0.0),
+                                       time.monotonic() + self.group_gap)
+
+    async def _book(self, chat: str, gap: float, paid: bool) -> None:
+        """Book the first slot free on the lane and for the chat; sleep until it."""
         async with self.lock:
             now = time.monotonic()
-            at = max(now, self.next_overall, self.next_chat.get(chat_id, 0.0))
-            self.next_overall = at + self.overall_gap
-            self.next_chat[chat_id] = at + self.chat_gap
+            lane = self.next_paid if paid else self.next_overall
+            at = max(now, lane, self.next_chat.get(chat, 0.0))
+            if paid:
+                self.next_paid = at + self.paid_gap
+            else:
+                self.next_overall = at + self.overall_gap
+            self.next_chat[chat] = at + gap
         if at > now:
             await asyncio.sleep(at - now)
 
-
     def penalise(self, seconds: float) -> None:
-        """Telegram said to slow down: nothing goes out for `seconds`, whatever the chat."""
-        self.next_overall = max(self.next_overall, time.monotonic() + seconds)
+        """Telegram said to slow down: nothing goes out for `seconds`, whatever the chat
+        or the lane (a 429 does not say which limit it is about)."""
+        until = time.monotonic() + seconds
+        self.next_overall = max(self.next_overall, until)
+        self.next_paid = max(self.next_paid, until)
 
 
 PACED_ENDPOINTS = frozenset({"sendMessage", "editMessageText"})
@@ -83,14 +168,20 @@ class BotRateLimiter(BaseRateLimiter[None]):
         self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
         kwargs: dict[str, Any], endpoint: str, data: dict[str, Any], rate_limit_args: None,
     ) -> Any:
-        """Wait for a slot before sending; a 429 holds back every later send."""
-        if endpoint in PACED_ENDPOINTS and "chat_id" in data:
-            await self.limiter.wait(str(data["chat_id"]))
+        """Wait for a slot before sending (a paid broadcast on the paid lane); a 429 holds
+        back every later send."""
+        paced = endpoint in PACED_ENDPOINTS and "chat_id" in data
+        if paced:
+            await self.limiter.wait(str(data["chat_id"]),
+                                    paid=bool(data.get("allow_paid_broadcast")))
         try:
             return await callback(*args, **kwargs)
         except RetryAfter as exc:
             self.limiter.penalise(_seconds(exc.retry_after))
             raise
+        finally:
+            if paced:
+                self.limiter.answered(str(data["chat_id"]))
 
 
 def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
@@ -134,13 +225,18 @@ class TelegramChannel:
     name = "telegram"
 
     def __init__(self, bot: Bot, limiter: RateLimiter | None = None,
-                 bot_paced: bool = False, limit: int = LIMIT) -> None:
+                 bot_paced: bool = False, limit: int = LIMIT,
+                 paid_broadcast: bool | None = None) -> None:
         """`bot_paced`: the bot already goes through a `BotRateLimiter` (see build_application).
-        `limit`: the longest message, as Telegram counts (UTF-16 units of the parsed text)."""
+        `limit`: the longest message, as Telegram counts (UTF-16 units of the parsed text).
+        `paid_broadcast`: send with `allow_paid_broadcast` (Stars; see `RateLimiter`); by
+        default as the limiter says, so that the bot's one limiter carries the setting."""
         self.bot = bot
         self.limiter = limiter or RateLimiter()
         self.bot_paced = bot_paced
         self.limit = limit
+        self.paid_broadcast = (self.limiter.paid_broadcast if paid_broadcast is None
+                               else paid_broadcast)
 
     def render(self, digest: Digest) -> list[Part]:
         """Telegram HTML messages, split on story boundaries, with their buttons."""
@@ -157,12 +253,14 @@ class TelegramChannel:
         reply_markup = markup(keyboard)
         # `chat_id` is a target's address: a forum topic's says its thread after the chat.
         chat, thread = destination(chat_id)
+        # The flag goes only when paying (None leaves it out): it asks Telegram to charge.
+        paid = True if self.paid_broadcast else None
         for _ in range(MAX_RETRY_AFTER_WAITS):
             if not self.bot_paced:
-                await self.limiter.wait(chat)
+                await self.limiter.wait(chat, paid=self.paid_broadcast)
             try:
                 message = await send_html(self.bot, chat, text, reply_markup=reply_markup,
-                                          message_thread_id=thread)
+                                          message_thread_id=thread, allow_paid_broadcast=paid)
                 return str(message.message_id)
             except RetryAfter as exc:
                 self.limiter.penalise(_seconds(exc.retry_after))
@@ -177,6 +275,9 @@ class TelegramChannel:
                 raise
             except (NetworkError, TelegramError) as exc:
                 raise RetryLater(str(exc)) from None
+            finally:
+                if not self.bot_paced:  # else the bot's BotRateLimiter has said so
+                    self.limiter.answered(chat)
         raise RetryLater("Telegram kept asking to slow down", retry_after=5.0)
 
 

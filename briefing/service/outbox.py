@@ -262,14 +262,26 @@ async def deliver_pending(db: Database, channel: Channel, now: datetime,
     channel's limiter keeps the pace. The parts of one row stay in order.
     """
     report = DeliveryReport()
-    gate = asyncio.Semaphore(max(1, settings.service.delivery_concurrency))
     tried: set[int] = set()
+    queue: list[int] = []
+    taking = asyncio.Lock()
 
-    async def one(delivery_id: int) -> None:
-        async with gate:
+    async def take() -> int | None:
+        # The next due row, fetched again when the ones at hand are taken: a worker never
+        # waits for a whole batch to finish (a group paced at one message in 3 s would
+        # otherwise leave the others idle at the end of each batch).
+        async with taking:
+            if not queue:
+                queue.extend(i for i in due_deliveries(db, now) if i not in tried)
+            if not queue:
+                return None
+            delivery_id = queue.pop(0)
+            tried.add(delivery_id)
+            return delivery_id
+
+    async def worker() -> None:
+        while (delivery_id := await take()) is not None:
             await send_delivery(db, channel, delivery_id, now, settings, report)
 
-    while batch := [i for i in due_deliveries(db, now) if i not in tried]:
-        tried.update(batch)
-        await asyncio.gather(*(one(i) for i in batch))
+    await asyncio.gather(*(worker() for _ in range(max(1, settings.service.delivery_concurrency))))
     return report
