@@ -59,6 +59,7 @@ from briefing.bot.channels import (
     title_of,
 )
 from briefing.bot.content import story_from_link
+from briefing.bot.keywords import filter_lines
 from briefing.bot.keywords import parse as parse_filters
 from briefing.bot.state import chat_of, lang_of, state_of
 from briefing.bot.texts import help_text, t
@@ -89,7 +90,7 @@ from briefing.store.subscribers import (
     remember_interface,
     upsert,
 )
-from briefing.stories.filters import MAX_PHRASE_WORDS, MAX_PHRASES
+from briefing.stories.filters import MAX_PHRASE_WORDS, MAX_PHRASES, Filters
 
 log = logging.getLogger(__name__)
 
@@ -218,15 +219,9 @@ def _feed_keys(view: View, lang: str, page: int,
 
 def filters_text(reader: Subscriber, lang: str) -> str:
     """A channel's keyword filters in words: what is posted, what is left out."""
-    quoted = ("« {} »" if lang == "fr" else "“{}”").format
-    lines = []
-    if reader.include:
-        lines.append(t("channels_filters_include", lang,
-                       phrases=", ".join(quoted(p) for p in reader.include)))
-    if reader.exclude:
-        lines.append(t("filters_exclude", lang,
-                       phrases=", ".join(quoted(p) for p in reader.exclude)))
-    return "\n".join(lines) or t("channels_filters_none", lang)
+    return "\n".join(filter_lines(Filters(reader.include, reader.exclude), lang,
+                                   include_key="channels_filters_include",
+                                   none_key="channels_filters_none"))
 
 
 def _channel_main(view: View, lang: str, channel: int) -> list[list[InlineKeyboardButton]]:

@@ -50,20 +50,23 @@ def parse(text: str) -> tuple[FilterAction, list[str]] | None:
     return action, [p.strip() for p in tail.split(",") if p.strip()]
 
 
-def describe(filters: Filters, lang: str) -> str:
-    """The filters in words: what is kept, what is left out, and how to change them."""
-    lines = []
+def filter_lines(filters: Filters, lang: str, *, include_key: str = "filters_include",
+                 none_key: str = "filters_none") -> list[str]:
+    """The filters in words: what is kept (`include_key`), what is left out, or that there
+    is no filter (`none_key`); a reader's and a channel's say it their own way."""
     quoted = ("« {} »" if lang == "fr" else "“{}”").format
+    lines = []
     if filters.include:
-        lines.append(t("filters_include", lang,
-                       phrases=", ".join(quoted(p) for p in filters.include)))
+        lines.append(t(include_key, lang, phrases=", ".join(quoted(p) for p in filters.include)))
     if filters.exclude:
         lines.append(t("filters_exclude", lang,
                        phrases=", ".join(quoted(p) for p in filters.exclude)))
-    if not lines:
-        lines.append(t("filters_none", lang))
-    lines.append(t("filters_help", lang))
-    return "\n".join(lines)
+    return lines or [t(none_key, lang)]
+
+
+def describe(filters: Filters, lang: str) -> str:
+    """The filters in words: what is kept, what is left out, and how to change them."""
+    return "\n".join([*filter_lines(filters, lang), t("filters_help", lang)])
 
 
 async def filters_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -78,6 +79,27 @@ def digest_keys_since(db: Database, since: datetime) -> set[str]:
             DeliveryRow.kind == DIGEST, DeliveryRow.created_at > since)))
 
 
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+_K = TypeVar("_K", bound=_Keyed)
+
+
+def _unqueued(session: Session, rows: Sequence[_K]) -> list[_K]:
+    """The rows whose outbox key is not queued yet, each key once: an outbox key is sent
+    once, whoever queues it again."""
+    known = set(session.scalars(select(DeliveryRow.key).where(
+        DeliveryRow.key.in_([r.key for r in rows]))))
+    fresh = []
+    for row in rows:
+        if row.key not in known:
+            known.add(row.key)
+            fresh.append(row)
+    return fresh
+
+
 def queue_digests(db: Database, digests: Sequence[NewDigest], now: datetime) -> int:
     """Queue these digests in one transaction; returns how many have stories to send.
 
@@ -87,13 +109,8 @@ def queue_digests(db: Database, digests: Sequence[NewDigest], now: datetime) -> 
     if not digests:
         return 0
     with db.session() as session:
-        known = set(session.scalars(select(DeliveryRow.key).where(
-            DeliveryRow.key.in_([d.key for d in digests]))))
         queued = 0
-        for digest in digests:
-            if digest.key in known:
-                continue
-            known.add(digest.key)
+        for digest in _unqueued(session, digests):
             session.add(DeliveryRow(
                 key=digest.key, subscriber_id=digest.subscriber_id, kind=DIGEST,
                 day=digest.day, languages=list(digest.languages),
@@ -377,13 +394,8 @@ def queue_posts(db: Database, posts: Sequence[NewPost]) -> int:
     if not posts:
         return 0
     with db.session() as session:
-        known = set(session.scalars(select(DeliveryRow.key).where(
-            DeliveryRow.key.in_([p.key for p in posts]))))
         queued = 0
-        for post in posts:
-            if post.key in known:
-                continue
-            known.add(post.key)
+        for post in _unqueued(session, posts):
             session.add(DeliveryRow(
                 key=post.key, subscriber_id=post.subscriber_id, kind=post.kind, day=post.day,
                 languages=list(post.languages), story_ids=[post.story_id], state=PENDING,
