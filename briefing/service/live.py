@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 # Stories a live target looks through: the briefed ones of the last day, best-sourced first.
 LOOK_BACK = timedelta(days=1)
 CANDIDATES = 200
+# A post is updated while its story keeps changing for this long after it went out; the
+# posts older than that are not read again at each cycle.
+UPDATES_FOR = timedelta(days=7)
 
 
 def post_key(target: Subscriber, story_id: int) -> str:
@@ -49,7 +52,7 @@ def _posts_for(db: Database, target: Subscriber, now: datetime,
     items, _ = compose_digest(db, now - LOOK_BACK, languages, target.feeds, CANDIDATES,
                               filters_of(target))
     states = story_states(db, [i.story_id for i in items])
-    state = live_state(db, target.id, now)
+    state = live_state(db, target.id, now, now - UPDATES_FOR)
     room = max(0, cfg.posts_per_hour - state.posts_last_hour)
     window = timedelta(hours=cfg.edit_window_hours)
     posts: list[NewPost] = []

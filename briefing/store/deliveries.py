@@ -365,13 +365,17 @@ class LiveState:
     posts_last_hour: int
 
 
-def live_state(db: Database, subscriber_id: int, now: datetime) -> LiveState:
-    """The stories posted live to this target (with the newest version each showed), and
-    its live posts queued in the hour before `now`."""
+def live_state(db: Database, subscriber_id: int, now: datetime,
+               since: datetime) -> LiveState:
+    """The stories posted live to this target after `since` (with the newest version each
+    showed), and its live posts queued in the hour before `now`."""
+    # Read every delivery cycle: bounded by `since`, not by the target's whole history (an
+    # older post is never posted again anyway: its outbox key is taken).
     with db.session() as session:
         rows = session.scalars(select(DeliveryRow).where(
             DeliveryRow.subscriber_id == subscriber_id,
-            DeliveryRow.kind.in_([LIVE_POST, UPDATE])).order_by(DeliveryRow.id)).all()
+            DeliveryRow.kind.in_([LIVE_POST, UPDATE]),
+            DeliveryRow.created_at > since).order_by(DeliveryRow.id)).all()
         posted: dict[int, Posted] = {}
         recent = 0
         for row in rows:

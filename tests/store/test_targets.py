@@ -70,3 +70,30 @@ def test_two_topics_of_one_group_are_two_targets(db: Database) -> None:
         "-1009876543210", 0, "channel", "Le Fil")
     with pytest.raises(ValueError, match="unknown target kind"):
         upsert(db, "5", kind="forum")
+
+
+def test_live_state_reads_only_the_posts_after_its_bound(db: Database) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from briefing.store.deliveries import LIVE_POST, NewPost, live_state, queue_posts
+    from briefing.store.models import DeliveryRow, StoryRow
+
+    target, _ = upsert(db, "-1007001", kind=CHANNEL)
+    with db.session() as session:
+        ids = []
+        for title in ("ancienne", "récente"):
+            story = StoryRow(title=title)
+            session.add(story)
+            session.flush()
+            ids.append(story.id)
+    queue_posts(db, [NewPost(target.id, f"live:{target.id}:{i}", LIVE_POST, date(2026, 12, 2),
+                             ("fr",), i, 1) for i in ids])
+    with db.session() as session:
+        old = session.scalars(select(DeliveryRow.id).order_by(DeliveryRow.id)).first()
+        session.execute(update(DeliveryRow).where(DeliveryRow.id == old)
+                        .values(created_at=NOW - timedelta(days=30)))
+    state = live_state(db, target.id, NOW, NOW - timedelta(days=7))
+    assert set(state.posted) == {ids[1]}
+    assert set(live_state(db, target.id, NOW, NOW - timedelta(days=60)).posted) == set(ids)
