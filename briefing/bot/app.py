@@ -36,10 +36,11 @@ from briefing.bot import (
     tracing,
 )
 from briefing.bot.channel import BotRateLimiter, RateLimiter, TelegramChannel
-from briefing.bot.state import KEY, BotState, lang_of, state_of
+from briefing.bot.state import KEY, BotState, lang_of, state_of, topic_name, topic_of
 from briefing.bot.texts import command_menu, t
 from briefing.config import Settings
 from briefing.errors import ConfigError
+from briefing.service.targets import topic_opened
 from briefing.store.db import Database, open_database
 from briefing.store.subscribers import remember_interface
 
@@ -83,18 +84,29 @@ def _command(update: Update) -> str | None:
     return text.split()[0][1:].split("@", 1)[0].lower()
 
 
-async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """Whether this update may change its chat's settings: anyone in a private chat, an
-    administrator in a group."""
-    chat, user = update.effective_chat, update.effective_user
-    if chat is None or chat.type == ChatType.PRIVATE:
-        return True
-    changes = _command(update) in SETTINGS_COMMANDS or (
+def _changes_settings(update: Update) -> bool:
+    """Whether this update is a settings command or a tap on a settings panel."""
+    return _command(update) in SETTINGS_COMMANDS or (
         update.callback_query is not None
         and re.match(commands.PATTERN, update.callback_query.data or "") is not None)
-    if not changes:
+
+
+async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether this update may change its chat's settings: anyone in a private chat, an
+    administrator in a group. An administrator's first settings command in a forum topic
+    makes the topic a target of its own (`briefing.service.targets.topic_opened`)."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or chat.type == ChatType.PRIVATE or not _changes_settings(update):
         return True
-    return user is not None and await membership.is_chat_admin(context.bot, chat.id, user.id)
+    if user is None or not await membership.is_chat_admin(context.bot, chat.id, user.id):
+        return False
+    thread = topic_of(update)
+    if thread is not None:
+        name = topic_name(update)
+        title = " › ".join(part for part in (chat.title, name) if part) or None
+        await asyncio.to_thread(topic_opened, state_of(context).db, str(chat.id), thread,
+                                chat.type, title)
+    return True
 
 
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

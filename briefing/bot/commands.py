@@ -86,6 +86,7 @@ from briefing.store.subscribers import (
     FOLDER,
     Subscriber,
     by_id,
+    destination,
     find,
     remember_interface,
     upsert,
@@ -548,7 +549,7 @@ async def _stop_waiting(context: ContextTypes.DEFAULT_TYPE, chat: str, lang: str
     text, keys = panel(view, lang, channel=channel)
     try:
         await _unchanged_is_fine(context.bot.edit_message_text(
-            text, chat_id=int(chat), message_id=waiting[1], reply_markup=keys))
+            text, chat_id=destination(chat)[0], message_id=waiting[1], reply_markup=keys))
     except BadRequest:  # the panel is gone or too old to edit: nothing asks any more
         log.debug("could not reset the settings panel", exc_info=True)
 

@@ -10,6 +10,8 @@ chat, removed from it, loses the right to post, or the chat moves to a new id.
   chat stop (the settings stay, for the day the bot comes back: a group is active again
   at once, a channel once set up again); nothing is retried forever.
 - A group that became a supergroup (`migrate_to_chat_id`): its targets follow the new id.
+- A forum topic where an administrator runs a settings command becomes a target of its
+  own, starting from the group's settings (`topic_opened`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from briefing.store.subscribers import (
     KINDS,
     SUPERGROUP,
     Subscriber,
+    address,
     find,
     move_chat,
     set_chat_active,
@@ -64,3 +67,27 @@ def chat_migrated(db: Database, old: str, new: str) -> int:
     if moved:
         log.info("chat %s became %s: %d target(s) follow", old, new, moved)
     return moved
+
+
+def topic_opened(db: Database, chat: str, thread: int, kind: str,
+                 title: str | None) -> Subscriber:
+    """An administrator set up forum topic `thread` of `chat`: its target, made on first use
+    with the settings the chat has then (languages, time, feeds, filters, schedule), so a
+    desk's topic starts from the group's choices and then goes its own way. The chat keeps
+    its own target (the General topic); a desk that wants only its topics turns it off
+    with /unsubscribe there."""
+    topic = address(chat, thread)
+    existing = find(db, topic)
+    if existing is not None:
+        return existing
+    parent = find(db, chat)
+    if parent is None:
+        target, _ = upsert(db, topic, kind=kind, title=title, active=True)
+    else:
+        target, _ = upsert(db, topic, kind=parent.kind, title=title, active=True,
+                           languages=parent.languages, digest_time=parent.digest_time,
+                           timezone=parent.timezone, feeds=parent.feeds,
+                           include=parent.include, exclude=parent.exclude,
+                           schedule=parent.schedule)
+    log.info("forum topic %s (%s) is a target of its own", topic, title or "untitled")
+    return target

@@ -8,7 +8,9 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from briefing.bot.app import channel_for
 from briefing.service.runner import Service
@@ -168,5 +170,53 @@ def test_a_groups_admin_turns_it_live_and_a_member_cannot(
             done = (await asyncio.to_thread(tg.wait_for_messages, group, 2, 10.0))[-1]
             assert "au fil de l'eau" in done["text"]
             await target_until(db, str(group), lambda t: t is not None and t.schedule == "live")
+
+    asyncio.run(play())
+
+
+def test_a_topic_is_set_up_from_inside_it_and_gets_its_own_digest(
+    tg: FakeTelegram, db: Database, tmp_path: Path
+) -> None:
+    settings = bot_settings(tg, tmp_path)
+    seed_store(db, tmp_path, settings)
+    tg.per_chat_rate = 0
+    forum = tg.add_chat("supergroup", title="Desk", is_forum=True)
+    economy = tg.create_topic(forum, "Économie")
+    upsert(db, str(forum), kind="supergroup", languages="both", include=("Amazon",))
+    topic = address(forum, economy)
+
+    async def play() -> None:
+        async with running(settings, db) as application:
+            tg.user_message(forum, "/settings", user_id=MEMBER, message_thread_id=economy)
+            refused = (await asyncio.to_thread(tg.wait_for_messages_in, forum, economy, 1,
+                                               10.0))[-1]
+            assert "Seuls les administrateurs" in refused["text"]
+            assert await asyncio.to_thread(find, db, topic) is None  # a member made nothing
+            tg.user_message(forum, "/settings", user_id=OWNER, message_thread_id=economy)
+            panel = (await asyncio.to_thread(tg.wait_for_messages_in, forum, economy, 2,
+                                             10.0))[-1]
+            made = await asyncio.to_thread(find, db, topic)
+            assert made is not None and (made.kind, made.title, made.languages, made.include,
+                                         made.thread_id) == (
+                "supergroup", "Desk › Économie", "both", ("Amazon",), economy)
+            data = next(b["callback_data"] for row in panel["reply_markup"]["inline_keyboard"]
+                        for b in row if b.get("callback_data", "").endswith("lang:fr"))
+            tg.press_button(forum, panel["message_id"], data, user_id=OWNER)
+            await target_until(db, topic, lambda t: t is not None and t.languages == "fr")
+            parent = await asyncio.to_thread(find, db, str(forum))
+            assert parent is not None and parent.languages == "both"  # the group's own stays
+            tg.user_message(forum, "/time 7:00", user_id=OWNER, message_thread_id=economy)
+            await asyncio.to_thread(tg.wait_for_messages_in, forum, economy, 3, 10.0)
+            target = await target_until(db, topic, lambda t: t is not None
+                                        and t.digest_time == "07:00")
+            assert target is not None
+            await asyncio.to_thread(partial(upsert, db, str(forum), active=False))
+            at = datetime(2026, 12, 3, 7, 0, tzinfo=ZoneInfo(target.timezone))
+            service = Service(settings, db, channel_for(application), clock=lambda: at)
+            service.ready.set()
+            await service.deliver()
+            posted = await asyncio.to_thread(tg.wait_for_messages_in, forum, economy, 4, 10.0)
+            assert "Amazon" in posted[-1]["text"]
+            assert tg.messages_in(forum, None) == []  # nothing in General, all in the topic
 
     asyncio.run(play())
