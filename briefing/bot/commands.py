@@ -84,6 +84,7 @@ from briefing.store.db import Database
 from briefing.store.feeds import active_feeds, working_feeds
 from briefing.store.subscribers import (
     FOLDER,
+    SCHEDULES,
     Subscriber,
     by_id,
     destination,
@@ -193,7 +194,9 @@ def _main_keys(view: View, lang: str, prefix: str = PREFIX) -> list[list[InlineK
     return [langs,
             [_button(f"🕐 {reader.digest_time}", "time", prefix),
              _button(f"🌍 {reader.timezone}", "tz", prefix)],
-            [_button(t("panel_feeds", lang, feeds=feeds_value(view, lang)), "feeds", prefix)]]
+            [_button(t("panel_feeds", lang, feeds=feeds_value(view, lang)), "feeds", prefix)],
+            [_button(_mark(reader.schedule == code, t(f"panel_{code}", lang)), f"sched:{code}",
+                     prefix) for code in SCHEDULES]]
 
 
 def _cut(name: str) -> str:
@@ -631,6 +634,8 @@ async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, data: str
         elif value == "clear":
             await asyncio.to_thread(change_filters, state.db, chat, FilterAction.CLEAR, [])
             note = t("saved", lang)
+    elif kind == "sched" and value in SCHEDULES:  # once a day, or live (/schedule)
+        change = {"schedule": value}
     elif kind == "time" and value:
         change = {"digest_time": check_time(value)}
     elif kind in ("tz", "zone") and value:

@@ -107,6 +107,12 @@ def test_an_admins_channels_lists_the_channel_and_its_panel_sets_it_up(
             assert all(d.startswith(prefix) or d == "chan:list" for d in datas(page))
             tg.press_button(OWNER, panel_id, prefix + "lang:en", user_id=OWNER)
             await target_until(db, str(channel), lambda t: t.languages == "en")
+            tg.press_button(OWNER, panel_id, prefix + "sched:live", user_id=OWNER)
+            await target_until(db, str(channel), lambda t: t.schedule == "live")
+            live = await until(tg, OWNER, shows(panel_id, lambda m: any(
+                "✅" in b["text"] and b.get("callback_data") == prefix + "sched:live"
+                for row in m["reply_markup"]["inline_keyboard"] for b in row)))
+            assert live
             tg.press_button(OWNER, panel_id, prefix + "filters", user_id=OWNER)
             await until(tg, OWNER, shows(panel_id, lambda m: prefix + "filters:other" in datas(m)))
             tg.press_button(OWNER, panel_id, prefix + "filters:other", user_id=OWNER)
