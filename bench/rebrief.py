@@ -9,9 +9,13 @@ over hours.
    source, a few have many; mean about 4.5). After the first, each source belongs
    to the burst with probability 0.75, gaps drawn from an exponential of mean 2 min
    (the issue's "10 outlets over 20 minutes"), or to the trickle that follows, gaps
-   of mean 45 min: a story's late sources come over hours.
+   of mean 45 min: a story's late sources come over hours. Each later source brings
+   news with probability --news (0.3; 1: every source does): the rest retell it.
 2. Articles: each source is a short text of its own (a lead naming its outlet, then
-   the first sentences of one of the 20 OrangeSum articles, the story's), stored
+   the first sentences of one of the 20 OrangeSum articles, the story's); a source
+   that brings news adds the next two sentences of that article no earlier source
+   of the story had (new facts), while a retelling has only the lead and the shared
+   sentences (outlets picking up one wire copy). They are stored
    through the store's own `add_article` into the story the stream says. Clustering
    is bypassed: one of its mistakes would split or merge stories and blur the count
    of calls per story (its quality is `bench.clustering`'s).
@@ -22,8 +26,10 @@ over hours.
    cycle's time as its clock; the replay ends when every story has a brief of all
    its sources.
 4. Policies, each on a fresh SQLite store, in the same run: today's behaviour
-   (quiet 0, max delay 0: every story with a new source at the next pass) and the
-   built-in defaults; --sweep adds other settings, to see what the target costs.
+   (quiet 0, max delay 0, no novelty check: every story with a new source at the
+   next pass), the debounce alone (10/30, novelty 0), and the built-in defaults
+   (10/30 and `rebrief_novelty` 0.25: a re-brief calls the LLM only when the joined
+   sources bring news); --sweep adds other debounce settings.
 5. The LLM is the fake OpenAI-compatible server (`tests/fakes/openai_server`)
    answering every call at once with `tests/fakes/briefs.good_answer`, in a child
    process (the harness's `Served`; `--in-process`: in this one). Calls are its
@@ -35,7 +41,8 @@ over hours.
 Nothing here is timed: the figures are counts and simulated minutes, the same on
 any machine (wall seconds per run are given only to size the run).
 
-Run: .venv/bin/python -m bench.rebrief                (300 stories, polls 2 and 15; ~6 min)
+Run: .venv/bin/python -m bench.rebrief                (300 stories, polls 2 and 15; ~8 min)
+     .venv/bin/python -m bench.rebrief --news 1       (every later source brings news)
      .venv/bin/python -m bench.rebrief --sweep        (adds 4 settings per poll; ~15 min)
      .venv/bin/python -m bench.rebrief --quick        (40 stories; ~1 min)
 """
@@ -86,6 +93,8 @@ MAX_SOURCES = 15
 BURST_SHARE = 0.75  # a later source is in the burst with this probability
 BURST_GAP, TRICKLE_GAP = 2.0, 45.0  # minutes, means of exponential gaps
 SENTENCES = 4  # of the OrangeSum article in each source: a brief fits one call
+NEWS = 0.3  # the share of later sources that bring news (default of --news)
+NEW_SENTENCES = 2  # that a source bringing news adds
 POLLS = (2.0, 15.0)
 TARGET = 1.3  # LLM calls per story
 DEFAULTS = ServiceSettings()
@@ -102,11 +111,13 @@ class Source:
     story: int  # the story's index in the stream
     number: int  # its rank in the story, from 0
     arrival: float  # minutes after START
+    news: bool = False  # it tells facts no earlier source of its story had
 
 
-def make_stream(stories: int, seed: int = SEED) -> list[Source]:
-    """Every source of `stories` stories, in arrival order."""
-    rng = random.Random(seed)
+def make_stream(stories: int, news: float = NEWS, seed: int = SEED) -> list[Source]:
+    """Every source of `stories` stories, in arrival order; a later source brings news
+    with probability `news` (drawn from its own generator: the times do not change)."""
+    rng, told = random.Random(seed), random.Random(seed + 1)
     counts = range(1, MAX_SOURCES + 1)
     weights = [1 / n for n in counts]
     sources = []
@@ -117,7 +128,7 @@ def make_stream(stories: int, seed: int = SEED) -> list[Source]:
         sources.append(Source(story, 0, at))
         for number in range(1, n):
             at += rng.expovariate(1 / (BURST_GAP if number < n - late else TRICKLE_GAP))
-            sources.append(Source(story, number, at))
+            sources.append(Source(story, number, at, told.random() < news))
     return sorted(sources, key=lambda s: (s.arrival, s.story, s.number))
 
 
@@ -139,13 +150,19 @@ def make_articles(sources: Sequence[Source]) -> dict[Source, NewArticle]:
     """Each source's article: its own lead, then its story's OrangeSum sentences."""
     corpus = load_orangesum()
     articles = {}
-    for source in sources:
+    told: dict[int, int] = defaultdict(lambda: SENTENCES)  # story -> sentences told so far
+    for source in sorted(sources, key=lambda s: (s.story, s.number)):
         text = corpus[source.story % len(corpus)].text
-        spans = split_sentences(text)[:SENTENCES]
-        body = " ".join(" ".join(text[s.start:s.end].split()) for s in spans)
+        spans = split_sentences(text)
+        chosen = spans[:SENTENCES]
+        if source.news:  # the next sentences of the article: facts no earlier source had
+            chosen += spans[told[source.story]:told[source.story] + NEW_SENTENCES]
+            told[source.story] += NEW_SENTENCES
+        body = " ".join(" ".join(text[s.start:s.end].split()) for s in chosen)
         outlet = f"media{source.number}-{source.story}.example"
-        lead = (f"Le site {outlet} publie à son tour ce récit, source numéro {source.number} "
-                f"de l'affaire {source.story}.")
+        # No rank in the lead: "source numéro 3" after "numéro 2" would read as a changed
+        # figure (`stories.novelty`), which a real retelling does not have.
+        lead = f"Le site {outlet} reprend à son tour ce récit de l'affaire {source.story}."
         title = f"Affaire {source.story} : {' '.join(body.split()[:8])}"
         published = START + timedelta(minutes=source.arrival)
         full = f"{lead} {body}"
@@ -186,19 +203,22 @@ class RebriefLLM:
 
 @dataclass(frozen=True)
 class Policy:
-    """The debounce settings of one run."""
+    """The debounce and novelty settings of one run."""
 
     quiet: float
     max_delay: float
+    novelty: float = 0.0
 
     @property
     def name(self) -> str:
         """As the tables show it."""
-        if (self.quiet, self.max_delay) == (0, 0):
+        if (self.quiet, self.max_delay, self.novelty) == (0, 0, 0):
             return "today (0/0)"
-        default = (self.quiet, self.max_delay) == (DEFAULTS.rebrief_quiet_minutes,
-                                                   DEFAULTS.rebrief_max_delay_minutes)
-        return f"{self.quiet:g}/{self.max_delay:g}" + (" default" if default else "")
+        default = (self.quiet, self.max_delay, self.novelty) == (
+            DEFAULTS.rebrief_quiet_minutes, DEFAULTS.rebrief_max_delay_minutes,
+            DEFAULTS.rebrief_novelty)
+        return (f"{self.quiet:g}/{self.max_delay:g} n{self.novelty:g}"
+                + (" default" if default else ""))
 
 
 def settings_for(llm_url: str, db_url: str, policy: Policy, poll: float) -> Settings:
@@ -208,7 +228,8 @@ def settings_for(llm_url: str, db_url: str, policy: Policy, poll: float) -> Sett
                 "timeout": 30.0, "max_retries": 0},
         "store": {"url": db_url},
         "service": {"poll_minutes": poll, "rebrief_quiet_minutes": policy.quiet,
-                    "rebrief_max_delay_minutes": policy.max_delay},
+                    "rebrief_max_delay_minutes": policy.max_delay,
+                    "rebrief_novelty": policy.novelty},
     })
 
 
@@ -225,7 +246,8 @@ def clock_at(now: datetime) -> Callable[[], datetime]:
 def replay(sources: Sequence[Source], articles: dict[Source, NewArticle], policy: Policy,
            poll: float, llm: Served, directory: Path) -> dict[str, Any]:
     """The stream through the store and `summarise_pending`, one cycle every `poll` min."""
-    db_url = f"sqlite:///{directory / f'{poll:g}-{policy.quiet:g}-{policy.max_delay:g}.db'}"
+    name = f"{poll:g}-{policy.quiet:g}-{policy.max_delay:g}-{policy.novelty:g}.db"
+    db_url = f"sqlite:///{directory / name}"
     settings = settings_for(llm.call("url"), db_url, policy, poll)
     db = open_database(StoreSettings(url=db_url))
     stories: dict[int, int] = {}  # stream index -> store id
@@ -234,6 +256,7 @@ def replay(sources: Sequence[Source], articles: dict[Source, NewArticle], policy
     first_delays: list[float] = []
     update_delays: list[float] = []
     calls_before: int = llm.call("calls")
+    kept = 0  # re-briefs that brought no news: the brief stood, no call
     wall = time.perf_counter()
     cycle, next_source = 0, 0
     while True:
@@ -250,8 +273,9 @@ def replay(sources: Sequence[Source], articles: dict[Source, NewArticle], policy
         report = summarise_pending(db, settings, clock=clock_at(now))
         if report.failed:
             sys.exit(f"{policy.name}: briefs failed: {list(report.failed.items())[:3]}")
-        for story_id in report.summarised:
-            briefs[story_id] += 1
+        kept += len(report.kept)
+        for story_id in [*report.summarised, *report.kept]:
+            briefs[story_id] += story_id not in report.kept
             for source in waiting.pop(story_id, []):
                 (update_delays if source.number else first_delays).append(minute - source.arrival)
         if next_source == len(sources) and not waiting:
@@ -266,6 +290,7 @@ def replay(sources: Sequence[Source], articles: dict[Source, NewArticle], policy
     return {"policy": policy.name, "quiet_minutes": policy.quiet,
             "max_delay_minutes": policy.max_delay, "poll_minutes": poll,
             "stories": len(stories), "cycles": cycle + 1, "briefs": sum(per_story),
+            "kept": kept,
             "calls": calls, "calls_per_story": calls / len(stories),
             "briefs_per_story": spread(per_story),
             "one_brief_share": sum(n == 1 for n in per_story) / len(per_story),
@@ -285,15 +310,16 @@ def minutes_cell(figures: dict[str, float] | None, key: str) -> str:
 def print_runs(runs: Sequence[dict[str, Any]]) -> None:
     """Calls per story, then the delays, one row per run."""
     print_table(
-        ["poll min", "quiet/max min", "stories", "briefs", "LLM calls", "calls/story",
-         "vs today", "one brief", "max briefs", f"<= {TARGET}", "wall s"],
-        [[f"{r['poll_minutes']:g}", r["policy"], r["stories"], r["briefs"], r["calls"],
+        ["poll min", "quiet/max novelty", "stories", "briefs", "kept", "LLM calls",
+         "calls/story", "vs today", "one brief", "max briefs", f"<= {TARGET}", "wall s"],
+        [[f"{r['poll_minutes']:g}", r["policy"], r["stories"], r["briefs"], r["kept"],
+          r["calls"],
           f"{r['calls_per_story']:.2f}", times(r["vs_today"]),
           f"{100 * r['one_brief_share']:.0f} %", f"{r['briefs_per_story']['max']:.0f}",
           yes_no(r["passes"]), f"{r['wall_seconds']:.0f}"] for r in runs])
     print("\ndelay from a source's arrival to the brief that includes it, minutes")
     print_table(
-        ["poll min", "quiet/max min", "all med", "p95", "max", "first med", "p95", "max",
+        ["poll min", "quiet/max novelty", "all med", "p95", "max", "first med", "p95", "max",
          "update med", "p95", "max"],
         [[f"{r['poll_minutes']:g}", r["policy"],
           *(minutes_cell(r[kind], key) for kind in ("delay", "first_delay", "update_delay")
@@ -306,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     options.add_argument("--stories", type=int, help=f"stories in the stream (default {STORIES})")
     options.add_argument("--poll", type=float, nargs="+",
                          help="cycle lengths in minutes (default 2 15)")
+    options.add_argument("--news", type=float, default=NEWS,
+                         help=f"share of later sources that bring news (default {NEWS})")
     options.add_argument("--sweep", action="store_true",
                          help="also run quiet/max delay " + ", ".join(
                              f"{q:g}/{m:g}" for q, m in SWEEP))
@@ -314,11 +342,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     polls = tuple(args.poll) if args.poll else POLLS
     info = context("rebrief", args.quick)
     print_context(info)
-    sources = make_stream(count)
+    sources = make_stream(count, args.news)
     stream = stream_stats(sources)
     articles = make_articles(sources)
-    policies = [Policy(0, 0), Policy(DEFAULTS.rebrief_quiet_minutes,
-                                     DEFAULTS.rebrief_max_delay_minutes)]
+    quiet, delay = DEFAULTS.rebrief_quiet_minutes, DEFAULTS.rebrief_max_delay_minutes
+    policies = [Policy(0, 0), Policy(quiet, delay), Policy(quiet, delay, DEFAULTS.rebrief_novelty)]
     if args.sweep:
         policies += [Policy(q, m) for q, m in SWEEP if Policy(q, m) not in policies]
     runs = []

@@ -180,6 +180,12 @@ class ServiceSettings(_Section):
     # Both 0: every pending story at the next pass, as before debouncing.
     rebrief_quiet_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 10.0
     rebrief_max_delay_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 30.0
+    # A due re-brief calls the LLM only when the joined sources bring news: at least this
+    # share of their sentences say what the brief's sources do not (`stories.novelty`).
+    # Below it (outlets retelling one wire copy), the brief stands and the sources are
+    # added to it, no call made. 0.25: a retelling adds its own lead and a closing line,
+    # a fifth of a short dispatch; a source with new facts is mostly new. 0: always call.
+    rebrief_novelty: Annotated[float, Field(ge=0, le=1)] = 0.25
 
     @model_validator(mode="after")
     def _quiet_within_max_delay(self) -> ServiceSettings:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from telegram import (
     Bot,
     BotCommand,
+    File,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -36,7 +37,14 @@ from telegram.error import (
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from tests.fakes.telegram_html import HTMLError, parse_html, utf16_len
-from tests.fakes.telegram_server import DEFAULT_OWNER_ID, MIGRATED, FakeTelegram
+from tests.fakes.telegram_server import (
+    DEFAULT_OWNER_ID,
+    FILE_DOWNLOAD,
+    INVALID_FILE_ID,
+    MAX_DOWNLOAD_BYTES,
+    MIGRATED,
+    FakeTelegram,
+)
 
 T = TypeVar("T")
 
@@ -62,7 +70,8 @@ def with_bot(fake: FakeTelegram, action: Callable[[Bot], Awaitable[T]]) -> T:
     """Run ``action(bot)`` with a real, initialised PTB bot pointed at the fake."""
 
     async def main() -> T:
-        async with Bot(fake.token, base_url=fake.base_url) as bot:
+        async with Bot(fake.token, base_url=fake.base_url,
+                       base_file_url=fake.base_file_url) as bot:
             return await action(bot)
 
     return asyncio.run(main())
@@ -894,6 +903,130 @@ def test_paid_broadcasts_use_the_paid_global_limit() -> None:
             with_bot(fake, lambda bot: bot.send_message(14, "x", allow_paid_broadcast=True))
         assert fake.rate_limited[-1]["limit"] == "paid"
         assert fake.too_many == 2
+
+
+# --------------------------------------------------------------------------- files
+
+OPML = (b'<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0"><head/><body>'
+        b'<outline text="Le Fil" xmlUrl="https://news.example/rss.xml"/></body></opml>\n')
+
+
+def test_a_document_a_user_sends_is_fetched_by_get_file_and_downloaded(
+    fake: FakeTelegram,
+) -> None:
+    update_id = fake.user_document(ANA, OPML, file_name="abonnements.opml", caption="/start",
+                                   language_code="en")
+    fake.user_document(ANA, b"{}", file_name="notes.json")
+
+    async def receive(bot: Bot) -> tuple[Update, ...]:
+        updates = await bot.get_updates(timeout=0)
+        document = updates[0].message.document if updates[0].message else None
+        assert document is not None
+        file = await document.get_file()  # the shortcut the bot uses
+        again = await bot.get_file(document.file_id)
+        assert (file.file_id, file.file_unique_id, file.file_size) == (
+            document.file_id, document.file_unique_id, len(OPML))
+        assert file.file_path == again.file_path == (
+            f"{fake.base_file_url}{fake.token}/documents/file_0.opml")
+        assert await file.download_as_bytearray() == bytearray(OPML)
+        other = updates[1].message.document if updates[1].message else None
+        assert other is not None
+        assert (await bot.get_file(other.file_id)).file_path == (
+            f"{fake.base_file_url}{fake.token}/documents/file_1.json")
+        return updates
+
+    first, second = with_bot(fake, receive)
+    assert first.update_id == update_id
+    message = first.message
+    assert message is not None and message.document is not None
+    assert message.chat.type == "private" and message.from_user is not None
+    assert (message.chat.id, message.from_user.id, message.from_user.language_code) == (
+        ANA, ANA, "en")
+    assert (message.document.file_name, message.document.mime_type,
+            message.document.file_size) == ("abonnements.opml", "text/x-opml", len(OPML))
+    assert message.caption == "/start" and message.text is None
+    assert [(e.type, e.offset, e.length) for e in message.caption_entities] == [
+        ("bot_command", 0, 6)]
+    assert second.message is not None and second.message.document is not None
+    assert second.message.document.mime_type == "application/json"
+    assert second.message.document.file_id != message.document.file_id
+    assert second.message.document.file_unique_id != message.document.file_unique_id
+    assert [m["message_id"] for m in fake.messages_of(ANA)] == [1, 2]
+    assert [r.params for r in fake.requests_for("getFile")] == [
+        {"file_id": message.document.file_id}] * 2 + [{"file_id": second.message.document.file_id}]
+    [download] = fake.requests_for(FILE_DOWNLOAD)
+    assert (download.http_method, download.params, download.status) == (
+        "GET", {"file_path": "documents/file_0.opml"}, 200)
+    raw = httpx.get(f"{fake.base_file_url}{fake.token}/documents/file_0.opml")
+    assert (raw.status_code, raw.content) == (200, OPML)
+    with pytest.raises(ValueError, match="private chat only"):
+        fake.user_document(-4000000001, OPML)
+
+
+def test_get_file_of_an_unknown_file_id_is_a_bad_request(fake: FakeTelegram) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)^invalid file_id$"):
+        with_bot(fake, lambda bot: bot.get_file("BQACAgQAAxkBAAIC999999"))
+    raw = httpx.post(f"{fake.base_url}{fake.token}/getFile", data={})
+    assert (raw.status_code, raw.json()) == (
+        400, {"ok": False, "error_code": 400, "description": INVALID_FILE_ID})
+    assert [r.status for r in fake.requests_for("getFile")] == [400, 400]
+    fake.user_document(ANA, b"x" * (MAX_DOWNLOAD_BYTES + 1), file_name="big.opml")
+    [update] = drain(fake)
+    assert update.message is not None and update.message.document is not None
+    file_id = update.message.document.file_id
+    with pytest.raises(BadRequest, match=r"(?i)^file is too big$"):
+        with_bot(fake, lambda bot: bot.get_file(file_id))
+
+
+def test_a_file_is_served_only_at_the_path_get_file_gave(fake: FakeTelegram) -> None:
+    fake.user_document(ANA, OPML)
+    files = f"{fake.base_file_url}{fake.token}"
+    not_found = {"ok": False, "error_code": 404, "description": "Not Found"}
+    early = httpx.get(f"{files}/documents/file_0.opml")  # no getFile yet: no path
+    assert (early.status_code, early.json()) == (404, not_found)
+    [update] = drain(fake)
+    assert update.message is not None and update.message.document is not None
+    file_id, unique_id = update.message.document.file_id, update.message.document.file_unique_id
+    path = with_bot(fake, lambda bot: bot.get_file(file_id)).file_path
+    assert path == f"{files}/documents/file_0.opml"
+    for url in (f"{files}/documents/file_1.opml", f"{files}/documents", f"{files}/"):
+        missing = httpx.get(url)
+        assert (missing.status_code, missing.json()) == (404, not_found), url
+    assert path is not None and httpx.post(path).status_code == 404
+    assert httpx.get(f"{fake.base_file_url}999:wrong/documents/file_0.opml").status_code == 401
+    assert httpx.get(path).content == OPML
+
+    async def download(bot: Bot, url: str) -> bytearray:
+        file = File(file_id, unique_id, file_path=url)
+        file.set_bot(bot)
+        return await file.download_as_bytearray()
+
+    with pytest.raises(InvalidToken, match="Not Found"):  # PTB's word for a 404
+        with_bot(fake, partial(download, url=f"{files}/documents/file_7.opml"))
+    # ".../" names no file at all: a 404 of the Bot API, not a download.
+    statuses = [r.status for r in fake.requests_for(FILE_DOWNLOAD)]
+    assert statuses == [404, 404, 404, 404, 401, 200, 404]
+
+
+def test_scripted_download_failures(fake: FakeTelegram) -> None:
+    fake.user_document(ANA, OPML)
+    [update] = drain(fake)
+    assert update.message is not None and update.message.document is not None
+    document = update.message.document
+    fake.fail_next(FILE_DOWNLOAD, 500, "Internal Server Error")
+    fake.fail_next(FILE_DOWNLOAD, 0, "connection dropped")
+    fake.fail_next("getFile", 500, "Internal Server Error")
+
+    async def fetch(bot: Bot) -> bytearray:
+        file = await bot.get_file(document.file_id)
+        return await file.download_as_bytearray()
+
+    for _ in range(3):
+        with pytest.raises(NetworkError):
+            with_bot(fake, fetch)
+    assert with_bot(fake, fetch) == bytearray(OPML)
+    assert [r.status for r in fake.requests_for("getFile")] == [500, 200, 200, 200]
+    assert [r.status for r in fake.requests_for(FILE_DOWNLOAD)] == [500, 0, 200]
 
 
 # --------------------------------------------------------------------------- parse_html

@@ -6,7 +6,10 @@ At delivery the channel renders it (`Channel.render`: Telegram HTML, plain text.
 and splits it into parts; the parts are sent in order and each is recorded as sent
 in its own transaction (`store.deliveries.mark_part`), so a crash repeats at most
 the part in flight, and a channel that recognises part keys (like the file channel)
-repeats nothing. A row resumed after a failure renders again and goes on after the
+repeats nothing. Through a live channel (Telegram), a live post and an update's reply are
+sent at most once: marked as being sent first, and never sent again when a crash left
+that mark (`store.deliveries.SENDING`); an edit may go again, as Telegram takes the same
+edit twice as one. A row resumed after a failure renders again and goes on after the
 parts already sent (see `remaining`). A part with buttons goes out with them through a
 channel that can show buttons (`ButtonChannel`); any other channel sends its text alone.
 """
@@ -33,7 +36,9 @@ from briefing.store.deliveries import (
     load_delivery,
     mark_edited,
     mark_failure,
+    mark_in_doubt,
     mark_part,
+    mark_sending,
 )
 from briefing.store.models import FAILED, PENDING, SENT
 from briefing.store.stories import story_history
@@ -171,6 +176,15 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
                         settings: Settings, report: DeliveryReport) -> None:
     """Render one outbox row for the channel and send the parts it has not sent yet."""
     row = load_delivery(db, delivery_id)
+    # Telegram cannot say whether a post reached it: a live post or reply is sent at most
+    # once (see `store.deliveries.SENDING`); the file channel recognises its keys instead.
+    at_most_once = row.kind in (LIVE_POST, UPDATE) and isinstance(channel, LiveChannel)
+    if at_most_once and row.in_doubt:  # the process died while Telegram had it
+        state = mark_in_doubt(db, delivery_id, now)
+        log.warning("delivery %s: interrupted mid-send, not sent again (%s)", row.key, state)
+        report.failed += state == FAILED
+        report.sent += state == SENT
+        return
     try:
         digest = load_digest(db, row.day, row.languages, row.story_ids,
                              shown=settings.service.digest_max_stories, delivery_id=row.id,
@@ -195,6 +209,8 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
     target = row.chat_id
     for offset, part in enumerate(parts):
         index = row.sent_parts + offset
+        if at_most_once:
+            mark_sending(db, delivery_id)
         try:
             try:
                 message_id = await send_part(channel, target, part, part_key(row.key, index))
@@ -239,9 +255,11 @@ async def _send_update(db: Database, channel: LiveChannel, row: Delivery, part: 
                 report.sent += 1
                 return
             except PostGone:  # deleted by an admin: what is new goes out on its own
+                mark_sending(db, row.id)  # a new message: at most once, unlike the edit
                 message_id = await channel.send(row.chat_id, part.text,
                                                 key=part_key(row.key, 0))
         else:
+            mark_sending(db, row.id)  # a new message: at most once, unlike the edit
             message_id = await channel.reply_to(row.chat_id, row.target_message, part)
     except Exception as exc:  # recorded on the row, retried or ended like any part
         state = _failed(db, row.id, exc, now, settings)

@@ -3,7 +3,10 @@
 A story is pending while `summarised_version < version` (a new source raised
 its version). A pending story is summarised when it is due (`rebrief_due`):
 at once for its first brief; a re-brief is debounced, so that a story gaining
-sources in a burst costs one LLM call, not one per source. Due stories are
+sources in a burst costs one LLM call, not one per source. A due re-brief calls
+the LLM only when the joined sources bring news (`brings_news`); sources that
+retell what the brief's sources say are added to the brief as it stands (the
+story's history and a live post's sources line grow, no call). Due stories are
 summarised by the core pipeline, with bounded concurrency; their briefs are
 saved with the cost of that update. When the LLM fails and the offline fallback
 is off, the story simply stays pending and is tried again on the next cycle.
@@ -24,12 +27,21 @@ from briefing.config import ServiceSettings, Settings
 from briefing.errors import EngineError
 from briefing.store.db import Database
 from briefing.store.llm_calls import CallLog
-from briefing.store.stories import PendingStory, pending_stories, save_result, story_to_brief
+from briefing.store.stories import (
+    PendingStory,
+    joined_sources,
+    keep_brief,
+    pending_stories,
+    save_result,
+    story_to_brief,
+)
+from briefing.stories.novelty import novelty
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], Engine]
 # Stories briefed in one pass at most, oldest first; the rest wait for the next cycle.
 PASS_LIMIT = 1000
+KEPT = "kept"  # a worker's outcome: the brief stands (see `brings_news`)
 
 
 @dataclass
@@ -40,6 +52,8 @@ class SummaryReport:
     failed: dict[int, str] = field(default_factory=dict)
     # Pending stories whose re-brief is debounced: sources are still joining them.
     deferred: list[int] = field(default_factory=list)
+    # Due re-briefs whose joined sources brought no news: the brief stands, no LLM call.
+    kept: list[int] = field(default_factory=list)
 
 
 Clock = Callable[[], datetime]
@@ -88,19 +102,27 @@ def summarise_pending(
     time; the others are reported as deferred."""
     now = clock()
     report = SummaryReport()
-    pending: list[int] = []
+    due: list[PendingStory] = []
     for story in pending_stories(db):
-        due = rebrief_due(story, now, settings.service)
-        (pending if due else report.deferred).append(story.id)
+        if rebrief_due(story, now, settings.service):
+            due.append(story)
+        else:
+            report.deferred.append(story.id)
+    due = due[:PASS_LIMIT]
+    pending = [story.id for story in due]
     if report.deferred:
         log.debug("re-brief deferred for %d stories: sources still joining",
                   len(report.deferred))
-    pending = pending[:PASS_LIMIT]
     factory = engine_factory or (lambda: select_engine(settings, cache=CallLog(db)))
     engine = factory()
 
+    briefed = {story.id for story in due if story.briefed}
+
     def work(story_id: int) -> str | None:
         try:
+            if story_id in briefed and not brings_news(db, story_id, settings.service):
+                keep_brief(db, story_id, joined_sources(db, story_id).version, clock())
+                return KEPT
             summarise_story(db, story_id, engine, settings, clock=clock)
             return None
         except EngineError as exc:  # the LLM is down: the story waits for the next cycle
@@ -112,6 +134,22 @@ def summarise_pending(
         for story_id, error in zip(pending, pool.map(work, pending), strict=True):
             if error is None:
                 report.summarised.append(story_id)
+            elif error == KEPT:
+                report.kept.append(story_id)
             else:
                 report.failed[story_id] = error
+    if report.kept:
+        log.info("%d stories kept their brief: their new sources retell it", len(report.kept))
     return report
+
+
+def brings_news(db: Database, story_id: int, service: ServiceSettings) -> bool:
+    """Whether the sources that joined a briefed story say enough its brief's sources do
+    not (`service.rebrief_novelty`, `briefing.stories.novelty`) to brief it again."""
+    if service.rebrief_novelty == 0:
+        return True
+    sources = joined_sources(db, story_id)
+    found = novelty(sources.earlier, sources.joined)
+    log.debug("story %s: %d of %d joined sentences new, %d with changed figures", story_id,
+              found.new, found.sentences, found.changed)
+    return found.brings_news(service.rebrief_novelty)

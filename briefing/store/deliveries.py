@@ -37,6 +37,18 @@ from briefing.store.models import (
 
 SKIPPED = "skipped"  # a due digest with nothing to say: remembered so it is not recomputed
 DIGEST = "digest"
+# A live post, or an update that answers or replaces one, is a `sendMessage`, which Telegram
+# carries out each time it gets it (it has no idempotency key), and which a bot cannot look
+# up afterwards (no way to list a channel's messages, no update for its own posts). So such
+# a send is at most once: its row says SENDING, committed just before the message is handed
+# to Telegram (`mark_sending`), until the answer is recorded (`mark_part`) or the error is
+# (`mark_failure`: Telegram refused it, it may go again). A row still saying SENDING was
+# being sent when the process died: the message may be out, and its id is lost, so it is
+# never sent again (`mark_in_doubt`). An edit needs no mark: the same edit made twice is
+# refused by Telegram as "message is not modified", which the channel takes as done.
+SENDING = "sending: handed to Telegram, its answer not recorded yet"
+IN_DOUBT = ("interrupted while Telegram had it: not sent again, as it may have gone out "
+            "(its message id is unknown)")
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,7 @@ class Delivery:
     target_message: str | None = None  # an update: the post it edits or answers
     action: str | None = None  # an update: "edit" or "reply"
     story_version: int | None = None  # a live post or update: the story version it shows
+    in_doubt: bool = False  # a send of it was under way when the process died (SENDING)
 
 
 def digest_keys_since(db: Database, since: datetime) -> set[str]:
@@ -146,7 +159,7 @@ def load_delivery(db: Database, delivery_id: int) -> Delivery:
                         tuple(int(i) for i in row.story_ids), row.sent_parts,
                         tuple(tuple(int(i) for i in ids) for ids in sent),
                         reader.interface_language, row.kind, row.target_message, row.action,
-                        row.story_version)
+                        row.story_version, row.last_error == SENDING)
 
 
 def mark_part(db: Database, delivery_id: int, chat_id: str, message_id: str,
@@ -159,8 +172,30 @@ def mark_part(db: Database, delivery_id: int, chat_id: str, message_id: str,
                                    part=row.sent_parts, story_ids=list(story_ids)))
         row.sent_parts += 1
         row.message_ids = [*row.message_ids, message_id]
+        if row.last_error == SENDING:  # answered and recorded: no longer in doubt
+            row.last_error = None
         if last:
             _close(session, row, now)
+
+
+def mark_sending(db: Database, delivery_id: int) -> None:
+    """Say, before a message of this row that must not go twice is handed to Telegram, that
+    it is being sent (see SENDING); `mark_part` or `mark_failure` then says how it went."""
+    with db.session() as session:
+        session.get_one(DeliveryRow, delivery_id).last_error = SENDING
+
+
+def mark_in_doubt(db: Database, delivery_id: int, now: datetime) -> str:
+    """Close a row whose send was under way when the process died (see SENDING), without
+    sending it again: sent when an earlier part went out, else failed. Returns the state."""
+    with db.session() as session:
+        row = session.get_one(DeliveryRow, delivery_id)
+        row.last_error = IN_DOUBT
+        if row.sent_parts:
+            _close(session, row, now)
+        else:
+            row.state = FAILED
+        return row.state
 
 
 def finish_delivery(db: Database, delivery_id: int, now: datetime) -> str:
@@ -410,8 +445,11 @@ def queue_posts(db: Database, posts: Sequence[NewPost]) -> int:
 
 
 def live_posted_since(db: Database, subscriber_id: int, since: datetime) -> set[int]:
-    """The stories posted live to this target after `since` (its digest leaves them out)."""
+    """The stories posted live to this target after `since`, or on their way (its digest
+    leaves them out). A post that failed, or was closed in doubt after a crash (IN_DOUBT:
+    it may not have gone out), leaves its story to the digest: a reader may see a story
+    twice, never miss it."""
     with db.session() as session:
         return {int(ids[0]) for ids in session.scalars(select(DeliveryRow.story_ids).where(
             DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.kind == LIVE_POST,
-            DeliveryRow.created_at > since))}
+            DeliveryRow.state != FAILED, DeliveryRow.created_at > since))}

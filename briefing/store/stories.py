@@ -27,6 +27,7 @@ from briefing.store.models import (
     BriefRow,
     StoryRow,
 )
+from briefing.stories.novelty import Text
 from briefing.text.dates import shown_published, story_published
 
 
@@ -82,6 +83,54 @@ def pending_stories(db: Database) -> list[PendingStory]:
     with db.session() as session:
         return [PendingStory(story_id, summarised > 0, first, last)
                 for story_id, summarised, first, last in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class JoinedSources:
+    """A briefed story's sources split at its brief: those it was made from, those that
+    joined since, and the version they make (`stories.novelty` compares the two)."""
+
+    earlier: tuple[Text, ...]
+    joined: tuple[Text, ...]
+    version: int
+
+
+def joined_sources(db: Database, story_id: int) -> JoinedSources:
+    """The sources of the story its brief has and lacks (see `pending_stories` on why the
+    first `summarised_version` articles, in id order, are those the brief has)."""
+    with db.session() as session:
+        story = session.get_one(StoryRow, story_id)
+        texts = [Text(a.text or "", a.language or "und")
+                 for a in sorted(story.articles, key=lambda a: a.id)]
+        cut = story.summarised_version
+        return JoinedSources(tuple(texts[:cut]), tuple(texts[cut:]), story.version)
+
+
+def keep_brief(db: Database, story_id: int, version: int, now: datetime) -> None:
+    """The sources up to `version` brought no news: the story's briefs stand for that
+    version as they are, and its history says which sources joined, with no LLM call.
+    `briefed_at` stays: a digest does not show the story again for a retelling, while a
+    live post gets its update (its sources line grows)."""
+    with db.session() as session:
+        story = session.get_one(StoryRow, story_id)
+        sources = [_source_name(a) for a in sorted(story.articles, key=lambda a: a.id)]
+        for brief in story.briefs:
+            brief.story_version = version
+        latest: dict[str, BriefHistoryRow] = {}
+        for row in session.scalars(select(BriefHistoryRow).where(
+                BriefHistoryRow.story_id == story_id).order_by(BriefHistoryRow.story_version,
+                                                                BriefHistoryRow.id)):
+            latest[row.language] = row
+        for lang, before in latest.items():
+            if before.story_version == version:
+                continue
+            session.add(BriefHistoryRow(story_id=story_id, story_version=version,
+                                        language=lang, headline=before.headline,
+                                        points=list(before.points), sources=sources,
+                                        withheld=before.withheld, created_at=now))
+        story.summarised_version = max(story.summarised_version, version)
+        for article in story.articles:
+            article.state = SUMMARISED if article.state != DELIVERED else article.state
 
 
 def story_to_brief(db: Database, story_id: int) -> tuple[Story, int]:

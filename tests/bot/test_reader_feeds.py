@@ -1,21 +1,16 @@
 """Readers' own feeds and OPML files sent to the bot, through the real python-telegram-bot
 on the fake Bot API, feeds served by the local web server.
 
-The fake cannot yet hand the bot a document to download (no way to queue a message with a
-`document`, no `getFile`, no file download: `/file/bot...` answers 404), so the document
-tests queue the update themselves on the application's queue and cover what needs no
-download: the refusals, and a download that fails. What an import does is tested on its
-service function (tests/service/test_feeds_import.py) and its reply below."""
+The files here are the ones the bot refuses or cannot download (the fake's
+`user_document`, `getFile` and file downloads, with scripted failures), and the reply an
+import gets; files imported end to end are in tests/bot/test_opml_upload.py, what an import
+does in tests/service/test_feeds_import.py."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from telegram import Update
 
 from briefing.bot.opml import import_summary
 from briefing.bot.texts import t
@@ -29,7 +24,7 @@ from briefing.store.feeds import add_feed, all_feeds
 from briefing.store.subscribers import NOTHING
 from tests.bot.conftest import ADMIN, ANA, BOB, bot_settings, running, said, subscriber
 from tests.conftest import news_feed, news_item
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.telegram_server import FILE_DOWNLOAD, FakeTelegram
 from tests.fakes.web_server import FakeWebServer
 
 
@@ -146,15 +141,8 @@ def test_a_reader_at_the_limit_is_told_and_nothing_is_fetched(
 # --- OPML files sent to the bot -----------------------------------------------------------
 
 
-def document_update(chat: int, lang: str, size: int, update_id: int) -> dict[str, Any]:
-    """A private message holding an OPML file, as Telegram sends it."""
-    user = {"id": chat, "is_bot": False, "first_name": "Ana", "language_code": lang}
-    return {"update_id": update_id, "message": {
-        "message_id": 10_000 + update_id, "date": int(time.time()), "from": user,
-        "chat": {"id": chat, "type": "private", "first_name": "Ana"},
-        "document": {"file_id": f"opml-{update_id}", "file_unique_id": f"u{update_id}",
-                     "file_name": "abonnements.opml", "mime_type": "text/x-opml",
-                     "file_size": size}}}
+OPML = (b'<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0"><head/><body>'
+        b'<outline text="Le Fil" xmlUrl="http://127.0.0.1:9/rss.xml"/></body></opml>\n')
 
 
 def test_an_opml_file_is_refused_to_readers_and_one_too_large_is_not_downloaded(
@@ -164,25 +152,28 @@ def test_an_opml_file_is_refused_to_readers_and_one_too_large_is_not_downloaded(
     settings = bot_settings(tg, tmp_path)
 
     async def play() -> list[str]:
-        async with running(settings, db) as application:
+        async with running(settings, db):
             await ask(tg, ANA, "/start", "fr")
             await ask(tg, ADMIN, "/help", "en")
-            sends = [(ANA, "fr", 500), (ADMIN, "en", settings.fetch.max_bytes + 1),
-                     (ADMIN, "en", 500)]
-            for n, (chat, lang, size) in enumerate(sends, start=1):
+            # The third file's getFile fails, then the fourth's download.
+            tg.fail_next("getFile", 500, "Internal Server Error")
+            tg.fail_next(FILE_DOWNLOAD, 500, "Internal Server Error")
+            sends = [(ANA, "fr", OPML), (ADMIN, "en", b" " * (settings.fetch.max_bytes + 1)),
+                     (ADMIN, "en", OPML), (ADMIN, "en", OPML)]
+            for chat, lang, content in sends:
                 before = len(tg.messages_to(chat))
-                update = Update.de_json(document_update(chat, lang, size, 900 + n),
-                                        application.bot)
-                await application.update_queue.put(update)
+                tg.user_document(chat, content, file_name="abonnements.opml",
+                                 language_code=lang)
                 await said(tg, chat, before + 1)
             return [tg.messages_to(ANA)[-1]["text"], *(m["text"]
-                                                      for m in tg.messages_to(ADMIN)[-2:])]
+                                                      for m in tg.messages_to(ADMIN)[-3:])]
 
     answers = asyncio.run(play())
     assert answers == [t("opml_admins_only", "fr"), t("opml_too_large", "en"),
-                       # The fake serves no getFile: the download fails, and says so.
-                       t("opml_download_failed", "en")]
-    assert [r.method for r in tg.requests_for("getFile")] == ["getFile"]
+                       t("opml_download_failed", "en"), t("opml_download_failed", "en")]
+    # Neither the reader's file nor the one too large was asked for.
+    assert [r.status for r in tg.requests_for("getFile")] == [500, 200]
+    assert [r.status for r in tg.requests_for(FILE_DOWNLOAD)] == [500]
     assert feed_urls(db) == []
 
 

@@ -76,6 +76,12 @@ Behaviour worth knowing:
   where it may no longer post, ``Bad Request: message can't be edited``.
 * Only one ``getUpdates`` may wait at a time: a newer one ends an older one with 409 Conflict,
   like the real API.
+* Files a user sends (:meth:`FakeTelegram.user_document`) are kept by the fake: ``getFile``
+  answers a ``File`` (``file_id``, ``file_unique_id``, ``file_size``, ``file_path``), 400
+  :data:`INVALID_FILE_ID` for a ``file_id`` it never gave, 400 :data:`FILE_TOO_BIG` over
+  :data:`MAX_DOWNLOAD_BYTES`; the bytes are then served, as by ``api.telegram.org``, at
+  ``{base_file_url}{token}/{file_path}`` (GET; 404 ``Not Found`` for any other path). A
+  download is recorded in :attr:`~FakeTelegram.requests` as method :data:`FILE_DOWNLOAD`.
 * Also served: ``getChat`` (a ``ChatFullInfo``), ``getChatMember``, ``getChatAdministrators``,
   ``getChatMemberCount``, ``leaveChat``, ``deleteMessage`` and ``createForumTopic``.
 """
@@ -97,7 +103,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.fakes import DISCONNECT_ERRORS, BackgroundServer, FakeHTTPServer
 from tests.fakes.telegram_html import HTMLError, parse_html, utf16_len
@@ -106,7 +112,11 @@ __all__ = [
     "ADMIN_RIGHTS",
     "DEFAULT_OWNER_ID",
     "DEFAULT_TOKEN",
+    "FILE_DOWNLOAD",
+    "FILE_TOO_BIG",
+    "INVALID_FILE_ID",
     "MAX_CALLBACK_DATA_BYTES",
+    "MAX_DOWNLOAD_BYTES",
     "MAX_MESSAGE_LENGTH",
     "MEMBER_STATUSES",
     "MIGRATED",
@@ -145,6 +155,14 @@ EDIT_NOT_FOUND = "Bad Request: message to edit not found"
 CANT_EDIT = "Bad Request: message can't be edited"
 CHANNEL_RIGHTS = "Bad Request: need administrator rights in the channel chat"
 NO_TEXT_RIGHTS = "Bad Request: not enough rights to send text messages to the chat"
+INVALID_FILE_ID = "Bad Request: invalid file_id"
+"""``getFile`` with a ``file_id`` the fake never gave (or none)."""
+FILE_TOO_BIG = "Bad Request: file is too big"
+"""``getFile`` of a file over :data:`MAX_DOWNLOAD_BYTES`."""
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+"""Largest file a bot may download (the Bot API's 20 MB)."""
+FILE_DOWNLOAD = "file"
+"""The :attr:`ApiRequest.method` of a file download (``GET {base_file_url}{token}/...``)."""
 DEFAULT_OWNER_ID = 99001
 """The user who owns (``creator``) the chats made by :meth:`FakeTelegram.add_chat` by default."""
 MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
@@ -214,6 +232,15 @@ CHAT_ACTIONS = frozenset(
 )
 
 _PATH_RE = re.compile(r"/bot(?P<token>[^/]*)/(?P<method>[^/]*)")
+_FILE_PATH_RE = re.compile(r"/file/bot(?P<token>[^/]*)/(?P<path>.+)")
+_MIME_TYPES = {
+    ".opml": "text/x-opml",
+    ".xml": "application/xml",
+    ".txt": "text/plain",
+    ".json": "application/json",
+    ".pdf": "application/pdf",
+}
+"""The ``mime_type`` a Telegram client gives a document, by extension (else octet-stream)."""
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 _BOT_COMMAND_RE = re.compile(r"/\S+")
 _MENTION_RE = re.compile(r"(?<![\w/@])@[A-Za-z0-9_]{5,32}")
@@ -265,7 +292,8 @@ _JSON_FIELDS = frozenset(
 class ApiRequest:
     """One request received by the fake.
 
-    ``method`` is the canonical Bot API method name when known (as sent otherwise, or the URL
+    ``method`` is the canonical Bot API method name when known (as sent otherwise,
+    :data:`FILE_DOWNLOAD` for a file download, with its ``file_path`` in ``params``, or the URL
     path when it is not a Bot API URL); ``params`` the parameters with known fields converted to
     their types; ``status`` the HTTP status answered (``None`` while pending, 0 when the
     connection was dropped on purpose).
@@ -362,10 +390,40 @@ class _Room:
         return str(self.chat["type"])
 
 
+@dataclass
+class _File:
+    """A file a user sent (:meth:`FakeTelegram.user_document`): its ids, its bytes, and the
+    ``file_path`` the first ``getFile`` gave it (``None`` before)."""
+
+    file_id: str
+    file_unique_id: str
+    content: bytes
+    extension: str  # of its name ("" if none), kept by its file_path as Telegram does
+    file_path: str | None = None
+
+
+@dataclass
+class HeldCall:
+    """A call held by :meth:`FakeTelegram.hold_next`: ``arrived`` is set once it has fully
+    arrived (recorded in ``requests``, not carried out yet); :meth:`release` lets it go on."""
+
+    method: str
+    chat_id: int | str | None
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        """Carry the call out now, and answer it (to nobody if its client is gone)."""
+        self.released.set()
+
+
 @dataclass(frozen=True)
 class _Response:
+    """An answer: ``body`` as JSON, or ``raw`` bytes (a file download) when given."""
+
     status: int
     body: JsonDict
+    raw: bytes | None = None
 
 
 # --------------------------------------------------------------------------- the fake
@@ -441,6 +499,10 @@ class FakeTelegram(BackgroundServer):
         self._edits: list[JsonDict] = []
         self._markup_edits: list[JsonDict] = []
         self._chat_actions: list[tuple[int, str]] = []
+        self._files: dict[str, _File] = {}
+        self._file_paths: dict[str, str] = {}  # file_path -> file_id
+        self._file_serial = itertools.count(1)
+        self._file_path_serial = itertools.count(0)
         self._too_many = 0
         self._global_bucket: _Bucket | None = None
         self._chat_buckets: dict[int, _Bucket] = {}
@@ -455,6 +517,7 @@ class FakeTelegram(BackgroundServer):
         self._allowed_updates: frozenset[str] | None = None
         self._server: FakeHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._holds: list[HeldCall] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -474,7 +537,8 @@ class FakeTelegram(BackgroundServer):
 
     @property
     def base_file_url(self) -> str:
-        """``http://127.0.0.1:PORT/file/bot`` (file downloads are not served: 404)."""
+        """``http://127.0.0.1:PORT/file/bot``: PTB appends the token (``Bot(base_file_url=...)``);
+        a file is at ``{base_file_url}{token}/{file_path}``, ``file_path`` from ``getFile``."""
         return f"http://127.0.0.1:{self.port}/file/bot"
 
     @property
@@ -511,6 +575,34 @@ class FakeTelegram(BackgroundServer):
         with self._cond:
             self._forgotten.add(chat_id)
 
+    def hold_next(self, method: str, *, chat_id: int | str | None = None) -> HeldCall:
+        """Hold the next call of ``method`` (to ``chat_id``, if given) once it has fully
+        arrived, before it is carried out, until :meth:`HeldCall.release` (60 s at most).
+
+        A client killed meanwhile never gets the answer, but the call is carried out all the
+        same once released, as Telegram does with a request it received in full: the moment
+        between "Telegram has it" and "the client knows". ``ValueError`` for a method the fake
+        does not implement.
+        """
+        canonical = _METHOD_NAMES.get(method.lower())
+        if canonical is None:
+            raise ValueError(f"FakeTelegram does not implement {method!r}")
+        held = HeldCall(canonical, chat_id)
+        with self._cond:
+            self._holds.append(held)
+        return held
+
+    def _wait_if_held(self, method: str, params: JsonDict) -> None:
+        """Block this call while :meth:`hold_next` holds it (called without the lock)."""
+        with self._cond:
+            held = next((h for h in self._holds if h.method == method
+                         and (h.chat_id is None or params.get("chat_id") == h.chat_id)), None)
+            if held is None:
+                return
+            self._holds.remove(held)
+        held.arrived.set()
+        held.released.wait(timeout=60)
+
     def fail_next(
         self,
         method: str,
@@ -525,10 +617,11 @@ class FakeTelegram(BackgroundServer):
         ``"parameters": {"retry_after": N}`` (PTB then raises ``RetryAfter``). ``status=0``
         drops the connection without an answer (PTB raises ``NetworkError``). Failed calls are
         recorded in :attr:`requests` but never delivered. ``ValueError`` for a method the fake
-        does not implement.
+        does not implement. ``method`` :data:`FILE_DOWNLOAD` fails the next file downloads
+        (status 404 as an expired link, 500...).
         """
         key = method.lower()
-        if key not in _METHOD_NAMES:
+        if key not in _METHOD_NAMES and key != FILE_DOWNLOAD:
             raise ValueError(f"FakeTelegram does not implement {method!r}")
         with self._cond:
             self._failures.setdefault(key, deque()).append(
@@ -665,6 +758,73 @@ class FakeTelegram(BackgroundServer):
                             "width": 512, "height": 512, "is_animated": False,
                             "is_video": False, "emoji": "👍"},
             }
+            self._messages.setdefault(chat_id, {})[message["message_id"]] = message
+            return self._queue_update({"message": copy.deepcopy(message)})
+
+    def user_document(
+        self,
+        chat_id: int,
+        content: bytes,
+        *,
+        file_name: str = "feeds.opml",
+        mime_type: str | None = None,
+        caption: str | None = None,
+        user_id: int | None = None,
+        first_name: str = "Ana",
+        language_code: str = "fr",
+    ) -> int:
+        """Queue a ``message`` update in which a user sends a file (a ``document``) in their
+        private chat with the bot; returns its ``update_id``.
+
+        The document has a new ``file_id`` and ``file_unique_id``, ``file_name``,
+        ``mime_type`` (by default the one a client gives the name's extension: ``text/x-opml``
+        for ``.opml``, ``application/xml`` for ``.xml``..., else
+        ``application/octet-stream``) and ``file_size`` (``len(content)``); ``caption`` gets
+        its ``/command`` entity. The fake keeps ``content`` for ``getFile`` and the download
+        (see the module's notes). As with :meth:`user_message`, writing unblocks the bot and
+        makes a forgotten chat known again. ``ValueError`` for a group chat (``chat_id`` < 0).
+        """
+        if chat_id <= 0:
+            raise ValueError(f"chat {chat_id}: user_document() sends to a private chat only")
+        with self._cond:
+            uid = user_id if user_id is not None else chat_id
+            user: JsonDict = {
+                "id": uid,
+                "is_bot": False,
+                "first_name": first_name,
+                "language_code": language_code,
+            }
+            self._users[uid] = user
+            self._forgotten.discard(chat_id)
+            self._blocked.discard(chat_id)
+            chat = self._chat_object(chat_id)
+            chat["first_name"] = first_name
+            self._chats[chat_id] = chat
+            serial = next(self._file_serial)
+            dot = file_name.rfind(".")
+            extension = file_name[dot:].lower() if dot > 0 else ""
+            stored = _File(f"BQACAgQAAxkBAAIC{serial:06d}", f"AgADdoc{serial:06d}",
+                           bytes(content), extension)
+            self._files[stored.file_id] = stored
+            document: JsonDict = {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "file_name": file_name,
+                "mime_type": mime_type or _MIME_TYPES.get(extension, "application/octet-stream"),
+                "file_size": len(stored.content),
+            }
+            message: JsonDict = {
+                "message_id": self._next_message_id(chat_id),
+                "from": user,
+                "chat": dict(chat),
+                "date": int(time.time()),
+                "document": document,
+            }
+            if caption is not None:
+                message["caption"] = caption
+                entities = _text_entities(caption, mentions=False)
+                if entities:
+                    message["caption_entities"] = entities
             self._messages.setdefault(chat_id, {})[message["message_id"]] = message
             return self._queue_update({"message": copy.deepcopy(message)})
 
@@ -1352,6 +1512,10 @@ class FakeTelegram(BackgroundServer):
         self, http_method: str, path: str, query: str, content_type: str, body: bytes
     ) -> _Response | None:
         """Answer one HTTP request; ``None`` means drop the connection without answering."""
+        # PTB percent-encodes a download's whole path, the token's ":" included.
+        download = _FILE_PATH_RE.fullmatch(unquote(path))
+        if download is not None:
+            return self._download(http_method, download.group("token"), download.group("path"))
         match = _PATH_RE.fullmatch(path)
         raw_method = match.group("method") if match else path
         method = _METHOD_NAMES.get(raw_method.lower(), raw_method)
@@ -1368,6 +1532,7 @@ class FakeTelegram(BackgroundServer):
         with self._cond:
             self._requests.append(request)
             self._cond.notify_all()
+        self._wait_if_held(method, params)
         response = self._answer(match, method, params, problem)
         with self._cond:
             request.status = 0 if response is None else response.status
@@ -1410,6 +1575,29 @@ class FakeTelegram(BackgroundServer):
             self._note_too_many(method, params, exc)
             return _error(exc)
         return _Response(200, {"ok": True, "result": result})
+
+    def _download(self, http_method: str, token: str, file_path: str) -> _Response | None:
+        """Serve a file a ``getFile`` gave a ``file_path`` (recorded as :data:`FILE_DOWNLOAD`):
+        its bytes, 401 for another token, 404 for any other path or method than GET, or the
+        scripted failure (:meth:`fail_next`)."""
+        request = ApiRequest(FILE_DOWNLOAD, {"file_path": file_path}, http_method)
+        response: _Response | None
+        with self._cond:
+            self._requests.append(request)
+            failure = self._take_failure(FILE_DOWNLOAD) if token == self.token else None
+            file_id = self._file_paths.get(file_path)
+            if token != self.token:
+                response = _error(ApiError(401, "Unauthorized"))
+            elif failure is not None:
+                response = None if failure.status == 0 else _error(
+                    ApiError(failure.status, failure.description, failure.retry_after))
+            elif http_method != "GET" or file_id is None:
+                response = _error(ApiError(404, "Not Found"))
+            else:
+                response = _Response(200, {}, raw=self._files[file_id].content)
+            request.status = 0 if response is None else response.status
+            self._cond.notify_all()
+        return response
 
     def _note_too_many(self, method: str, params: JsonDict, exc: ApiError) -> None:
         if exc.status != 429:
@@ -1922,6 +2110,24 @@ class FakeTelegram(BackgroundServer):
         self._cond.notify_all()
         return {"message_thread_id": thread_id, "name": name, "icon_color": icon_color}
 
+    def _get_file(self, params: JsonDict) -> Any:
+        file_id = params.get("file_id")
+        stored = self._files.get(file_id) if isinstance(file_id, str) else None
+        if stored is None:
+            raise ApiError(400, INVALID_FILE_ID)
+        if len(stored.content) > MAX_DOWNLOAD_BYTES:
+            raise ApiError(400, FILE_TOO_BIG)
+        if stored.file_path is None:  # as the Bot API server names what it downloads
+            serial = next(self._file_path_serial)
+            stored.file_path = f"documents/file_{serial}{stored.extension}"
+            self._file_paths[stored.file_path] = stored.file_id
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(stored.content),
+            "file_path": stored.file_path,
+        }
+
     def _send_chat_action(self, params: JsonDict) -> Any:
         chat_id = self._target_chat(params)
         action = params.get("action")
@@ -1952,6 +2158,7 @@ _HANDLERS: dict[str, _Method] = {
     "leaveChat": FakeTelegram._leave_chat,
     "deleteMessage": FakeTelegram._delete_message,
     "createForumTopic": FakeTelegram._create_forum_topic,
+    "getFile": FakeTelegram._get_file,
     "close": FakeTelegram._ok,
     "logOut": FakeTelegram._ok,
 }
@@ -2222,9 +2429,13 @@ class _Handler(BaseHTTPRequestHandler):
             if response is None:
                 self.close_connection = True
                 return
-            payload = json.dumps(response.body, ensure_ascii=False).encode("utf-8")
+            if response.raw is not None:
+                payload, content = response.raw, "application/octet-stream"
+            else:
+                payload = json.dumps(response.body, ensure_ascii=False).encode("utf-8")
+                content = "application/json"
             self.send_response(response.status, _reason(response.status))
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

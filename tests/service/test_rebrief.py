@@ -18,11 +18,13 @@ from briefing.errors import ConfigError
 from briefing.service.summaries import SummaryReport, rebrief_due, summarise_pending
 from briefing.store.articles import NewArticle, add_article
 from briefing.store.db import Database
+from briefing.store.models import StoryRow
 from briefing.store.stories import (
     PendingStory,
     pending_stories,
     pending_story_ids,
     save_result,
+    story_history,
     story_to_brief,
 )
 from briefing.stories.signature import signature
@@ -59,8 +61,10 @@ def cycle(db: Database, settings: Settings, at: datetime) -> SummaryReport:
 
 
 def settings_with(store_url: str, tmp_path: Path, **service: object) -> Settings:
-    """Offline service settings (the built-in defaults unless `service` says otherwise)."""
-    return service_settings(store_url, tmp_path, **service)
+    """Offline service settings (the built-in defaults unless `service` says otherwise;
+    the sources here retell one text, so the novelty check is off unless asked for: the
+    debounce is under test)."""
+    return service_settings(store_url, tmp_path, **{"rebrief_novelty": 0.0, **service})
 
 
 def test_the_defaults_debounce() -> None:
@@ -252,3 +256,88 @@ def test_the_debounce_settings_come_from_the_environment(
 def test_a_quiet_period_above_the_max_delay_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="BRIEFING_SERVICE__REBRIEF_QUIET_MINUTES"):
         load_settings(env={"BRIEFING_SERVICE__REBRIEF_QUIET_MINUTES": "45"})
+
+
+# --- a re-brief only when the joined sources bring news ------------------------------------
+
+LATER = ("Le premier tramway roulera à l'essai dès le mois de mars, a précisé la métropole. "
+         "Une seconde ligne vers Joué-lès-Tours sera étudiée l'an prochain. "
+         "Les commerçants du centre demandent des indemnités pour les mois de travaux.")
+
+
+def add_text(db: Database, story_id: int, number: int, at: datetime, text: str,
+             language: str = "fr") -> None:
+    """Store source `number` with this text in story `story_id`."""
+    new = NewArticle(content_hash=f"text-{number}", text=text, language=language,
+                     title=_TITLE, outlet=f"outlet{number}.example", published=at,
+                     published_text=at.isoformat(), signature=signature(text, _TITLE, language, at),
+                     url=f"https://outlet{number}.example/tram")
+    assert add_article(db, new, lambda _candidates: story_id, at).story_id == story_id
+
+
+def briefed_at_of(db: Database, story_id: int) -> datetime | None:
+    """When the story's brief was last made (digests cover what was briefed since)."""
+    with db.session() as session:
+        return session.get_one(StoryRow, story_id).briefed_at
+
+
+def llm_settings(store_url: str, tmp_path: Path, fake_openai: FakeOpenAI) -> Settings:
+    """The built-in defaults (novelty check on), the LLM at the fake."""
+    fake_openai.default = lambda req: Reply.content(good_answer(req))
+    settings = service_settings(store_url, tmp_path)
+    llm = settings.llm.model_copy(update={"engine": "llm", "base_url": fake_openai.base_url,
+                                          "model": "fake-model", "max_retries": 0})
+    return settings.model_copy(update={"llm": llm})
+
+
+def test_outlets_retelling_the_story_keep_its_brief_with_no_llm_call(
+    db: Database, store_url: str, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    settings = llm_settings(store_url, tmp_path, fake_openai)
+    story = add_source(db, None, 0, T0)
+    cycle(db, settings, T0)
+    briefed_at = briefed_at_of(db, story)
+    for number, outlet in enumerate(("Le Parisien", "Ouest-France", "La Nouvelle République"),
+                                    start=1):  # the same text, each outlet's own closing line
+        add_text(db, story, number, minutes(number), f"{_TEXT} Un récit repris par {outlet}.")
+    report = cycle(db, settings, minutes(20))
+    assert (report.kept, report.summarised, fake_openai.calls) == ([story], [], 1)
+    assert pending_story_ids(db) == []
+    history = story_history(db, story, "fr")
+    assert [v.story_version for v in history] == [1, 4]
+    assert history[1].sources[-1] == "outlet3.example"  # the sources line grows
+    assert (history[1].headline, history[1].points) == (history[0].headline, history[0].points)
+    # A digest does not show the story again for retellings.
+    assert briefed_at_of(db, story) == briefed_at
+
+
+@pytest.mark.parametrize("joined", [
+    pytest.param(LATER, id="new-facts"),
+    pytest.param(_TEXT.replace("48 millions", "61 millions"), id="a-changed-number"),
+    pytest.param("Tours' tramway works resumed on Monday after eight months, the metropolis "
+                 "said. The works will cost 48 million euros more than planned.", id="english"),
+])
+def test_a_source_with_news_is_briefed_again(
+    db: Database, store_url: str, tmp_path: Path, fake_openai: FakeOpenAI, joined: str
+) -> None:
+    settings = llm_settings(store_url, tmp_path, fake_openai)
+    story = add_source(db, None, 0, T0)
+    cycle(db, settings, T0)
+    language = "en" if joined.startswith("Tours'") else "fr"
+    add_text(db, story, 1, minutes(1), f"{_TEXT} {joined}" if language == "fr" and
+             joined == LATER else joined, language)
+    report = cycle(db, settings, minutes(20))
+    assert (report.summarised, report.kept, fake_openai.calls) == ([story], [], 2)
+
+
+def test_a_novelty_of_zero_always_calls_the_llm(
+    db: Database, store_url: str, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    settings = llm_settings(store_url, tmp_path, fake_openai)
+    settings = settings.model_copy(update={"service": settings.service.model_copy(
+        update={"rebrief_novelty": 0.0})})
+    story = add_source(db, None, 0, T0)
+    cycle(db, settings, T0)
+    add_source(db, story, 1, minutes(1))
+    assert cycle(db, settings, minutes(20)).summarised == [story]
+    assert fake_openai.calls == 2
