@@ -274,8 +274,8 @@ def replay(sources: Sequence[Source], articles: dict[Source, NewArticle], policy
         if report.failed:
             sys.exit(f"{policy.name}: briefs failed: {list(report.failed.items())[:3]}")
         kept += len(report.kept)
-        for story_id in [*report.summarised, *report.kept]:
-            briefs[story_id] += story_id not in report.kept
+        briefs.update(report.summarised)
+        for story_id in [*report.summarised, *report.kept]:  # both include the sources
             for source in waiting.pop(story_id, []):
                 (update_delays if source.number else first_delays).append(minute - source.arrival)
         if next_source == len(sources) and not waiting:

@@ -93,20 +93,22 @@ def _changes_settings(update: Update) -> bool:
 
 async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """Whether this update may change its chat's settings: anyone in a private chat, an
-    administrator in a group. An administrator's first settings command in a forum topic
-    makes the topic a target of its own (`briefing.service.targets.topic_opened`)."""
+    administrator in a group."""
     chat, user = update.effective_chat, update.effective_user
     if chat is None or chat.type == ChatType.PRIVATE or not _changes_settings(update):
         return True
-    if user is None or not await membership.is_chat_admin(context.bot, chat.id, user.id):
-        return False
-    thread = topic_of(update)
-    if thread is not None:
-        name = topic_name(update)
-        title = " › ".join(part for part in (chat.title, name) if part) or None
-        await asyncio.to_thread(topic_opened, state_of(context).db, str(chat.id), thread,
-                                chat.type, title)
-    return True
+    return user is not None and await membership.is_chat_admin(context.bot, chat.id, user.id)
+
+
+async def _open_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A settings change allowed in a forum topic: the topic's first makes it a target of
+    its own (`briefing.service.targets.topic_opened`), so the command changes the topic."""
+    chat, thread = update.effective_chat, topic_of(update)
+    if chat is None or thread is None or not _changes_settings(update):
+        return
+    title = " › ".join(part for part in (chat.title, topic_name(update)) if part) or None
+    await asyncio.to_thread(topic_opened, state_of(context).db, str(chat.id), thread,
+                            chat.type, title)
 
 
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -123,6 +125,7 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await update.effective_message.reply_text(t("chat_admins_only", lang_of(update)))
         raise ApplicationHandlerStop
     if not allow or (user is not None and user.id in allow):
+        await _open_topic(update, context)
         await _remember_interface(state, update)
         return
     if update.effective_message is not None:

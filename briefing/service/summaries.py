@@ -28,6 +28,7 @@ from briefing.errors import EngineError
 from briefing.store.db import Database
 from briefing.store.llm_calls import CallLog
 from briefing.store.stories import (
+    JoinedSources,
     PendingStory,
     joined_sources,
     keep_brief,
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 EngineFactory = Callable[[], Engine]
 # Stories briefed in one pass at most, oldest first; the rest wait for the next cycle.
 PASS_LIMIT = 1000
-KEPT = "kept"  # a worker's outcome: the brief stands (see `brings_news`)
 
 
 @dataclass
@@ -118,38 +118,38 @@ def summarise_pending(
 
     briefed = {story.id for story in due if story.briefed}
 
-    def work(story_id: int) -> str | None:
+    novelty_check = settings.service.rebrief_novelty > 0
+
+    def work(story_id: int) -> tuple[bool, str | None]:
+        """(kept: the brief stood with no call, the LLM's error if it failed)."""
         try:
-            if story_id in briefed and not brings_news(db, story_id, settings.service):
-                keep_brief(db, story_id, joined_sources(db, story_id).version, clock())
-                return KEPT
+            if novelty_check and story_id in briefed:
+                sources = joined_sources(db, story_id)
+                if not brings_news(sources, settings.service):
+                    keep_brief(db, story_id, sources.version, clock())
+                    return True, None
             summarise_story(db, story_id, engine, settings, clock=clock)
-            return None
+            return False, None
         except EngineError as exc:  # the LLM is down: the story waits for the next cycle
             log.warning("story %s stays pending: %s", story_id, exc)
-            return str(exc)
+            return False, str(exc)
 
     # Workers return their outcome; only this thread writes the report.
     with ThreadPoolExecutor(max_workers=settings.service.summarise_concurrency) as pool:
-        for story_id, error in zip(pending, pool.map(work, pending), strict=True):
-            if error is None:
-                report.summarised.append(story_id)
-            elif error == KEPT:
-                report.kept.append(story_id)
-            else:
+        for story_id, (kept, error) in zip(pending, pool.map(work, pending), strict=True):
+            if error is not None:
                 report.failed[story_id] = error
+            else:
+                (report.kept if kept else report.summarised).append(story_id)
     if report.kept:
         log.info("%d stories kept their brief: their new sources retell it", len(report.kept))
     return report
 
 
-def brings_news(db: Database, story_id: int, service: ServiceSettings) -> bool:
+def brings_news(sources: JoinedSources, service: ServiceSettings) -> bool:
     """Whether the sources that joined a briefed story say enough its brief's sources do
     not (`service.rebrief_novelty`, `briefing.stories.novelty`) to brief it again."""
-    if service.rebrief_novelty == 0:
-        return True
-    sources = joined_sources(db, story_id)
     found = novelty(sources.earlier, sources.joined)
-    log.debug("story %s: %d of %d joined sentences new, %d with changed figures", story_id,
-              found.new, found.sentences, found.changed)
+    log.debug("%d of %d joined sentences new, %d with changed figures", found.new,
+              found.sentences, found.changed)
     return found.brings_news(service.rebrief_novelty)
