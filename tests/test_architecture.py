@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "briefing"
-BASE = {"config", "errors", "logs", "clock"}
+BASE = {"config", "errors", "logs", "clock", "metrics"}
 # Layer of each top-level package; a package may import packages of strictly lower layers.
 LAYERS = {
     "text": 1,

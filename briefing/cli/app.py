@@ -1,5 +1,6 @@
 """The `briefing` application: the commands of every module of this package, one callback
-for the options all commands share (--version, -v, -q), and the console-script entry point.
+for the options all commands share (--version, -v, -q, --log-format), and the console-script
+entry point.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from briefing.cli.common import (
     set_verbosity,
     silence_stdout,
 )
-from briefing.logs import setup_logging
+from briefing.logs import LogFormat, setup_logging
 
 app = Commands(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -44,6 +45,11 @@ def _main(
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Say only warnings and errors (results are still printed).")
     ] = False,
+    log_format: Annotated[LogFormat, typer.Option(
+        "--log-format", envvar="BRIEFING_LOG_FORMAT", show_envvar=False,
+        help="How log records are written on stderr: `text`, one line each for people, or "
+             "`json`, one JSON object per line for log collectors (also BRIEFING_LOG_FORMAT).")
+    ] = LogFormat.TEXT,
     version: Annotated[bool, typer.Option(
         "--version", help="Print the version and exit.", is_eager=True,
         callback=_print_version)] = False,
@@ -53,7 +59,7 @@ def _main(
         raise typer.BadParameter("use --verbose or --quiet, not both")
     set_verbosity(ctx, Verbosity.VERBOSE if verbose else
                   Verbosity.QUIET if quiet else Verbosity.NORMAL)
-    setup_logging(verbose)
+    setup_logging(verbose, log_format)
 
 
 def main() -> None:

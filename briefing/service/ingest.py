@@ -22,16 +22,18 @@ from urllib.parse import urlsplit
 from briefing.config import Settings
 from briefing.errors import BadInput
 from briefing.service.articles import store_article
+from briefing.service.fleet import Fleet
 from briefing.sources.extract import Extracted, extract_text
 from briefing.sources.feeds.parse import FeedEntry
 from briefing.sources.feeds.poll import FeedResult, FeedState, poll_feed
 from briefing.sources.load import fetch_article
 from briefing.store.articles import story_of_url
 from briefing.store.db import Database
-from briefing.store.feeds import active_feeds, record_failure, record_poll
+from briefing.store.feeds import active_feeds, active_feeds_among, record_failure, record_poll
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(days=1)
+FEED = "feed"  # the kind of a feed's lease
 
 
 @dataclass
@@ -117,13 +119,17 @@ def poll_one(db: Database, feed_id: int, state: FeedState, now: datetime,
 
 
 def ingest_feeds(db: Database, now: datetime, settings: Settings, *,
-                 due_only: bool = True) -> FeedReport:
+                 due_only: bool = True, fleet: Fleet | None = None) -> FeedReport:
     """Poll the due feeds, a few at a time and at most a few per host.
 
     `due_only=False` polls every active feed whatever its next poll time (`briefing ingest`:
     one pass now); the requests stay conditional, so an unchanged feed costs a 304.
+    Workers sharing the store share the feeds: each feed is claimed (`fleet`) before it
+    is polled, a few at a time, so that a feed another worker holds or has just polled is
+    left alone.
     """
     report = FeedReport()
+    fleet = fleet or Fleet(db)
     feeds = due_feeds(db, now, due_only=due_only)
     limit = settings.service.per_host_concurrency
     hosts = {host: threading.BoundedSemaphore(limit)
@@ -134,8 +140,21 @@ def ingest_feeds(db: Database, now: datetime, settings: Settings, *,
         with hosts[urlsplit(state.url).hostname or ""]:
             return poll_one(db, feed_id, state, now, settings)
 
+    # Claimed a few rounds of the pool at a time: a worker does not hold feeds it will only
+    # reach much later, which another worker could poll now.
+    chunk = settings.service.feed_concurrency * 4
     # Workers return their feed's report; only this thread adds them up.
     with ThreadPoolExecutor(max_workers=settings.service.feed_concurrency) as pool:
-        for done in pool.map(work, feeds):
-            report.add(done)
+        for start in range(0, len(feeds), chunk):
+            held = fleet.take(FEED, [feed_id for feed_id, _ in feeds[start:start + chunk]])
+            if not held:
+                continue
+            try:
+                # Read again once held: another worker may have polled one meanwhile.
+                fresh = active_feeds_among(db, held, now if due_only else None)
+                for done in pool.map(work, [(f.id, FeedState(f.url, f.etag, f.last_modified))
+                                            for f in fresh]):
+                    report.add(done)
+            finally:
+                fleet.done(FEED, held)
     return report

@@ -25,6 +25,7 @@ from typing import Protocol, runtime_checkable
 
 from briefing.config import Settings
 from briefing.service.digests import Before, Digest, Keyboard, Part, load_digest, posted_in_channel
+from briefing.service.fleet import Fleet
 from briefing.service.targets import chat_migrated
 from briefing.store.db import Database
 from briefing.store.deliveries import (
@@ -45,6 +46,7 @@ from briefing.store.stories import story_history
 from briefing.store.subscribers import destination
 
 log = logging.getLogger(__name__)
+DELIVERY = "delivery"  # the kind of an outbox row's lease
 
 
 class RetryLater(Exception):
@@ -272,17 +274,34 @@ async def _send_update(db: Database, channel: LiveChannel, row: Delivery, part: 
 
 
 async def deliver_pending(db: Database, channel: Channel, now: datetime,
-                          settings: Settings) -> DeliveryReport:
+                          settings: Settings, fleet: Fleet | None = None) -> DeliveryReport:
     """Send every due outbox row, a few readers at a time, until none is left.
 
     Rows go out concurrently (`service.delivery_concurrency`): with a real
     network round trip, one send at a time could not reach Telegram's rate; the
-    channel's limiter keeps the pace. The parts of one row stay in order.
+    channel's limiter keeps the pace. The parts of one row stay in order. Each row is
+    claimed first (`fleet`): workers sharing the store never send the same row.
     """
     report = DeliveryReport()
+    fleet = fleet or Fleet(db)
     tried: set[int] = set()
     queue: list[int] = []
     taking = asyncio.Lock()
+    concurrency = max(1, settings.service.delivery_concurrency)
+
+    def claim_due() -> list[int]:
+        # A few rows per sender at a time, claimed: the workers sharing the store share the
+        # outbox, and a row another worker holds (or has just sent) is left to it.
+        while due := [i for i in due_deliveries(db, now) if i not in tried]:
+            for start in range(0, len(due), concurrency * 2):
+                batch = due[start:start + concurrency * 2]
+                tried.update(batch)
+                if held := fleet.take(DELIVERY, batch):
+                    mine = due_deliveries(db, now, among=held)
+                    fleet.done(DELIVERY, [i for i in held if i not in mine])
+                    if mine:
+                        return mine
+        return []
 
     async def take() -> int | None:
         # The next due row, fetched again when the ones at hand are taken: a worker never
@@ -290,16 +309,15 @@ async def deliver_pending(db: Database, channel: Channel, now: datetime,
         # otherwise leave the others idle at the end of each batch).
         async with taking:
             if not queue:
-                queue.extend(i for i in due_deliveries(db, now) if i not in tried)
-            if not queue:
-                return None
-            delivery_id = queue.pop(0)
-            tried.add(delivery_id)
-            return delivery_id
+                queue.extend(await asyncio.to_thread(claim_due))
+            return queue.pop(0) if queue else None
 
-    async def worker() -> None:
+    async def sender() -> None:
         while (delivery_id := await take()) is not None:
-            await send_delivery(db, channel, delivery_id, now, settings, report)
+            try:
+                await send_delivery(db, channel, delivery_id, now, settings, report)
+            finally:
+                await asyncio.to_thread(fleet.done, DELIVERY, [delivery_id])
 
-    await asyncio.gather(*(worker() for _ in range(max(1, settings.service.delivery_concurrency))))
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
     return report

@@ -22,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from briefing.clock import utcnow
 from briefing.config import Settings
 from briefing.service.digests import schedule_digests
+from briefing.service.fleet import Fleet, Worker
 from briefing.service.folder import REJECTED_STATE, FolderWatcher, IngestReport
 from briefing.service.ingest import FeedReport, ingest_feeds
 from briefing.service.live import schedule_live
@@ -55,8 +56,10 @@ class Service:
     def __init__(self, settings: Settings, db: Database, channel: Channel,
                  clock: Clock = utcnow, engine_factory: EngineFactory | None = None,
                  on_cycle: Callable[[CycleReport], None] | None = None,
-                 alert: Alert | None = None) -> None:
+                 alert: Alert | None = None, worker: Worker | None = None) -> None:
         self.settings, self.db, self.channel, self.clock = settings, db, channel, clock
+        # This process among the workers sharing the store: its claims and heartbeat.
+        self.fleet = Fleet(db, worker, clock)
         self.engine_factory = engine_factory
         self.on_cycle = on_cycle
         self.alert = alert
@@ -72,9 +75,13 @@ class Service:
 
     def ingest(self) -> tuple[IngestReport, FeedReport]:
         """Pick up new articles from the folder and the feeds (blocking)."""
-        folder = self.folder.ingest(self.db)
+        # Workers of one machine share its folder (and its state file): one reads it at a time.
+        here = f"folder:{self.fleet.worker.host}:{self.folder.folder.resolve()}"
+        with self.fleet.alone(here) as mine:
+            folder = self.folder.ingest(self.db) if mine else IngestReport()
         # The schedule: only the feeds that are due (backoff keeps failing ones waiting).
-        feeds = ingest_feeds(self.db, self.clock(), self.settings, due_only=True)
+        feeds = ingest_feeds(self.db, self.clock(), self.settings, due_only=True,
+                             fleet=self.fleet)
         log.info("ingest: %d from the folder, %d from %d feeds", folder.stored, feeds.stored,
                  feeds.polled)
         return folder, feeds
@@ -85,7 +92,8 @@ class Service:
         async with self.cycle_lock:
             folder, feeds = await asyncio.to_thread(self.ingest)
             summaries = await asyncio.to_thread(
-                summarise_pending, self.db, self.settings, self.engine_factory, self.clock)
+                summarise_pending, self.db, self.settings, self.engine_factory, self.clock,
+                self.fleet)
             log.info("summarised %d stories, %d waiting", len(summaries.summarised),
                      len(summaries.failed))
         self.ready.set()
@@ -108,10 +116,20 @@ class Service:
             return  # a digest composed before the first summaries would miss today's news
         now = self.clock()
         # Only what to send is queued; the channel renders each digest when it goes out.
-        await asyncio.to_thread(schedule_digests, self.db, now, self.settings)
-        await asyncio.to_thread(schedule_live, self.db, now, self.settings)
-        sent = await deliver_pending(self.db, self.channel, now, self.settings)
+        await asyncio.to_thread(self.queue, now)
+        sent = await deliver_pending(self.db, self.channel, now, self.settings, self.fleet)
         self.delivered += sent.sent
+
+    def queue(self, now: datetime) -> None:
+        """Queue the due digests and live posts: one worker at a time does it (blocking)."""
+        with self.fleet.alone("queue") as mine:
+            if mine:
+                schedule_digests(self.db, now, self.settings)
+                schedule_live(self.db, now, self.settings)
+
+    async def heartbeat(self) -> None:
+        """Say this worker is alive and renew its claims."""
+        await asyncio.to_thread(self.fleet.beat)
 
     def schedule(self, scheduler: AsyncIOScheduler) -> None:
         """Register the jobs; the first cycle starts at once."""
@@ -122,14 +140,20 @@ class Service:
         scheduler.add_job(self.deliver, "interval", seconds=self.settings.service.deliver_seconds,
                           id="deliver",
                           next_run_time=self.clock(), **options)
+        beat = self.fleet.worker.lease.total_seconds() / 4
+        scheduler.add_job(self.heartbeat, "interval", seconds=beat, id="heartbeat",
+                          **options)
 
 
 async def run_service(service: Service, stop: asyncio.Event) -> None:
     """Run the scheduler until `stop` is set."""
     scheduler = AsyncIOScheduler(timezone="UTC")
+    # Registered, and the claims of a crashed run of this machine let go, before any work.
+    await service.heartbeat()
     service.schedule(scheduler)
     scheduler.start()
     try:
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
+        await asyncio.to_thread(service.fleet.stop)

@@ -25,6 +25,7 @@ from briefing.briefs.pipeline import summarise
 from briefing.clock import utcnow
 from briefing.config import ServiceSettings, Settings
 from briefing.errors import EngineError
+from briefing.service.fleet import Fleet
 from briefing.store.db import Database
 from briefing.store.llm_calls import CallLog
 from briefing.store.stories import (
@@ -34,6 +35,7 @@ from briefing.store.stories import (
     keep_brief,
     pending_stories,
     save_result,
+    still_pending,
     story_to_brief,
 )
 from briefing.stories.novelty import novelty
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 EngineFactory = Callable[[], Engine]
 # Stories briefed in one pass at most, oldest first; the rest wait for the next cycle.
 PASS_LIMIT = 1000
+STORY = "story"  # the kind of a story's lease
 
 
 @dataclass
@@ -96,11 +99,13 @@ def summarise_story(db: Database, story_id: int, engine: Engine, settings: Setti
 
 def summarise_pending(
     db: Database, settings: Settings, engine_factory: EngineFactory | None = None,
-    clock: Clock = utcnow,
+    clock: Clock = utcnow, fleet: Fleet | None = None,
 ) -> SummaryReport:
     """Summarise every pending story that is due at `clock()` (`rebrief_due`), a few at a
-    time; the others are reported as deferred."""
+    time; the others are reported as deferred. A story another worker holds (`fleet`) is
+    left to it."""
     now = clock()
+    fleet = fleet or Fleet(db, clock=clock)
     report = SummaryReport()
     due: list[PendingStory] = []
     for story in pending_stories(db):
@@ -113,7 +118,8 @@ def summarise_pending(
     if report.deferred:
         log.debug("re-brief deferred for %d stories: sources still joining",
                   len(report.deferred))
-    factory = engine_factory or (lambda: select_engine(settings, cache=CallLog(db)))
+    factory = engine_factory or (lambda: select_engine(
+        settings, cache=CallLog(db, holder=fleet.worker.id)))
     engine = factory()
 
     briefed = {story.id for story in due if story.briefed}
@@ -134,13 +140,23 @@ def summarise_pending(
             log.warning("story %s stays pending: %s", story_id, exc)
             return False, str(exc)
 
+    # Claimed a round of the pool at a time, so several workers share the stories: each
+    # briefs those it holds and that are still pending once held.
+    chunk = settings.service.summarise_concurrency * 2
     # Workers return their outcome; only this thread writes the report.
     with ThreadPoolExecutor(max_workers=settings.service.summarise_concurrency) as pool:
-        for story_id, (kept, error) in zip(pending, pool.map(work, pending), strict=True):
-            if error is not None:
-                report.failed[story_id] = error
-            else:
-                (report.kept if kept else report.summarised).append(story_id)
+        for start in range(0, len(pending), chunk):
+            held = fleet.take(STORY, pending[start:start + chunk])
+            try:
+                left = still_pending(db, held)
+                mine = [story_id for story_id in held if story_id in left]
+                for story_id, (kept, error) in zip(mine, pool.map(work, mine), strict=True):
+                    if error is not None:
+                        report.failed[story_id] = error
+                    else:
+                        (report.kept if kept else report.summarised).append(story_id)
+            finally:
+                fleet.done(STORY, held)
     if report.kept:
         log.info("%d stories kept their brief: their new sources retell it", len(report.kept))
     return report

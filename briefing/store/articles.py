@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from briefing.store.db import Database
+from briefing.store.db import Database, serialise
 from briefing.store.models import EXTRACTED, ArticleRow, StoryRow
 from briefing.store.stories import join_story
 from briefing.stories.signature import Signature
@@ -70,6 +70,9 @@ def add_article(db: Database, new: NewArticle, choose: Callable[[Members], int |
     (None: a story of its own); a duplicate is reported, not stored."""
     try:
         with db.session() as session:
+            # One article at a time across workers: two sources of one event stored at once
+            # would each see no story to join and start one of their own.
+            serialise(session, "articles")
             existing = _duplicate(session, new.content_hash, new.url)
             if existing is not None:
                 return Stored(existing.id, existing.story_id, duplicate=True)
@@ -96,15 +99,18 @@ def _duplicate(session: Session, digest: str, url: str | None) -> ArticleRow | N
     return session.scalars(select(ArticleRow).where(condition).limit(1)).first()
 
 
-_SIGNATURES: OrderedDict[int, Signature] = OrderedDict()
+# (store, article id) -> its parsed signature: an id is only an article's within one store
+# (the tests open many stores in one process, each numbering its articles from 1).
+_SIGNATURES: OrderedDict[tuple[str, int], Signature] = OrderedDict()
 _SIGNATURES_KEPT = 50_000
 _SIGNATURES_LOCK = threading.Lock()  # feed workers store articles from several threads
 
 
 def _signatures(session: Session, article_ids: list[int]) -> dict[int, Signature]:
     """Parsed signatures of these articles; parsed once per process, then kept."""
+    store = str(session.get_bind().engine.url)
     with _SIGNATURES_LOCK:
-        known = {i: _SIGNATURES[i] for i in article_ids if i in _SIGNATURES}
+        known = {i: _SIGNATURES[(store, i)] for i in article_ids if (store, i) in _SIGNATURES}
     missing = [i for i in article_ids if i not in known]
     for chunk_start in range(0, len(missing), 500):
         rows = session.execute(select(ArticleRow.id, ArticleRow.signature).where(
@@ -115,7 +121,7 @@ def _signatures(session: Session, article_ids: list[int]) -> dict[int, Signature
     with _SIGNATURES_LOCK:
         for article_id in missing:
             if article_id in known:
-                _SIGNATURES[article_id] = known[article_id]
+                _SIGNATURES[(store, article_id)] = known[article_id]
         while len(_SIGNATURES) > _SIGNATURES_KEPT:
             _SIGNATURES.popitem(last=False)
     return known

@@ -14,7 +14,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,12 +64,33 @@ def make_engine(url: str) -> Engine:
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply every pending migration."""
+    """Apply every pending migration, once: on PostgreSQL under an advisory lock."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several workers starting at once: one migrates, the others wait for its
+            # commit, then find nothing left to do.
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('briefing:migrate'))"))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def insert_for(session: Session) -> Any:
+    """The INSERT construct of the session's backend, which has `on_conflict_do_update` /
+    `on_conflict_do_nothing` (PostgreSQL and SQLite spell upserts the same way)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def serialise(session: Session, name: str) -> None:
+    """Hold a store-wide lock named `name` until the session's transaction ends.
+
+    On PostgreSQL a transaction-level advisory lock, so that workers on several machines
+    take turns (e.g. clustering: two new articles of one event stored at once must not each
+    start a story). SQLite needs none: it lets one writer in at a time, and one process
+    uses it (see `briefing run`'s file lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
 
 class Database:

@@ -135,14 +135,18 @@ def queue_digests(db: Database, digests: Sequence[NewDigest], now: datetime) -> 
         return queued
 
 
-def due_deliveries(db: Database, now: datetime, limit: int = 500) -> list[int]:
-    """Ids of outbox rows to send now, oldest first."""
+def due_deliveries(db: Database, now: datetime, limit: int = 500,
+                   among: Sequence[int] | None = None) -> list[int]:
+    """Ids of outbox rows to send now, oldest first; with `among`, only those of these ids
+    (read again by a worker that has just claimed them: another may have sent one)."""
     with db.session() as session:
         query = (select(DeliveryRow.id)
                  .where(DeliveryRow.state == PENDING,
                         or_(DeliveryRow.next_attempt_at.is_(None),
                             DeliveryRow.next_attempt_at <= now))
                  .order_by(DeliveryRow.id).limit(limit))
+        if among is not None:
+            query = query.where(DeliveryRow.id.in_(list(among)))
         return list(session.scalars(query))
 
 

@@ -49,6 +49,18 @@ def active_feeds(db: Database, now: datetime | None = None) -> list[Feed]:
         return [_feed(row) for row in session.scalars(query)]
 
 
+def active_feeds_among(db: Database, ids: Sequence[int], now: datetime | None = None
+                       ) -> list[Feed]:
+    """`active_feeds` among these ids, read again: what a worker that has just claimed them
+    polls (another worker may have polled one in the meantime)."""
+    query = (select(FeedRow).where(FeedRow.active, FeedRow.id.in_(list(ids)))
+             .order_by(FeedRow.id))
+    if now is not None:
+        query = query.where(or_(FeedRow.next_poll_at.is_(None), FeedRow.next_poll_at <= now))
+    with db.session() as session:
+        return [_feed(row) for row in session.scalars(query)]
+
+
 def working_feeds(db: Database) -> list[Feed]:
     """Active feeds whose last poll did not fail (never polled counts as working), in id
     order: the feeds a reader is offered."""

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -270,3 +271,55 @@ class SentMessageRow(Base):
     __table_args__ = (UniqueConstraint("chat_id", "message_id", name="uq_sent_chat_message"),
                       Index("ix_sent_delivery_part", "delivery_id", "part", unique=True),
                       Index("ix_sent_chat_created", "chat_id", "created_at"))
+
+
+class LeaseRow(Base):
+    """A claim on one piece of shared work (a feed to poll, a story to brief, an outbox row,
+    the Telegram poller...), held by one worker until it lets go or `expires_at` passes.
+
+    Several `briefing run` processes share one store: each claims what it works on, so that
+    no two do the same work, and a worker that dies loses its claims when they expire (its
+    heartbeat renews them while it lives)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)  # "feed:12", "story:7"
+    holder: Mapped[str] = mapped_column(String(200))  # the worker's id
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_leases_holder", "holder"),)
+
+
+class WorkerRow(Base):
+    """A `briefing run` process, as `briefing status` shows it: seen alive at `seen_at`
+    (its heartbeat), gone when `stopped_at` is set or it has not been seen for a while."""
+
+    __tablename__ = "workers"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid:random
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class TelegramUpdateRow(Base):
+    """A Telegram update already taken in by a worker: an update is handled once, whichever
+    worker polls or receives it, and the highest id is the `getUpdates` offset a new poller
+    starts from."""
+
+    __tablename__ = "telegram_updates"
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    worker: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SendPaceRow(Base):
+    """The next free send slot of a lane (the bot's 30 a second, the paid lane) or of one
+    chat, in seconds since the epoch: shared by every worker, so Telegram's limits hold for
+    the whole fleet, not for each process."""
+
+    __tablename__ = "send_pace"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # "lane:free", "chat:42"
+    next_at: Mapped[float] = mapped_column(Float(precision=53))

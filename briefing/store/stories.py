@@ -85,6 +85,16 @@ def pending_stories(db: Database) -> list[PendingStory]:
                 for story_id, summarised, first, last in session.execute(query)]
 
 
+def still_pending(db: Database, story_ids: Sequence[int]) -> set[int]:
+    """The stories among these whose brief is still missing or out of date: read again by a
+    worker that has just claimed them (another may have briefed one meanwhile)."""
+    if not story_ids:
+        return set()
+    with db.session() as session:
+        return set(session.scalars(select(StoryRow.id).where(
+            StoryRow.id.in_(list(story_ids)), StoryRow.summarised_version < StoryRow.version)))
+
+
 @dataclass(frozen=True)
 class JoinedSources:
     """A briefed story's sources split at its brief: those it was made from, those that
