@@ -45,6 +45,8 @@ from briefing.config import (
 from briefing.errors import BadInput
 
 if TYPE_CHECKING:
+    from telegram import Bot
+
     from briefing.service.runner import CycleReport
     from briefing.store.db import Database
     from briefing.store.stories import ListedStory
@@ -57,6 +59,8 @@ db_app = Commands(help="Database maintenance.", no_args_is_help=True)
 commands.add_typer(feeds_app, name="feeds")
 commands.add_typer(subscribers_app, name="subscribers")
 commands.add_typer(db_app, name="db")
+# Seconds between two asks of the LLM server or Telegram by `/readyz`.
+PROBE_EVERY = 10.0
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhd])$")
 # Telegram chat ids: a user or group id (groups and channels are negative), or a public
 # channel's @username (5 to 32 letters, digits and underscores, starting with a letter).
@@ -143,14 +147,24 @@ def run(
     deliver_to: Annotated[Path | None, typer.Option(
         help="Without a bot: append deliveries to this file (default data/deliveries.jsonl).")
     ] = None,
+    http: Annotated[str | None, typer.Option(
+        "--http", metavar="HOST:PORT",
+        help="Serve /healthz, /readyz and /metrics (Prometheus) on this address, e.g. "
+             "127.0.0.1:8080. Off by default.")
+    ] = None,
 ) -> None:
     """Run the service: poll, summarise, deliver digests (and the bot when a token is set).
 
     Says at start what it runs, then how each cycle went; `briefing -v run` says more,
-    `briefing -q run` only warnings and errors.
+    `briefing -q run` only warnings and errors. Several `briefing run` share one
+    PostgreSQL store; a SQLite file serves one process, and a second one is refused.
     """
-    with edge(), _store(config) as (settings, db):
-        asyncio.run(_run(settings, db, deliver_to, verbosity(ctx)))
+    with edge():
+        from briefing.service.ops import parse_address
+
+        address = parse_address(http) if http is not None else None
+        with _store(config) as (settings, db), db.only_process():
+            asyncio.run(_run(settings, db, deliver_to, verbosity(ctx), address))
 
 
 def _channel_name(settings: Settings, deliver_to: Path) -> str:
@@ -162,7 +176,7 @@ def _channel_name(settings: Settings, deliver_to: Path) -> str:
 
 
 async def _run(settings: Settings, db: Database, deliver_to: Path | None,
-               level: Verbosity) -> None:
+               level: Verbosity, address: tuple[str, int] | None = None) -> None:
 
     from briefing.render.file_channel import FileChannel
     from briefing.service.runner import Service, run_service
@@ -183,18 +197,56 @@ async def _run(settings: Settings, db: Database, deliver_to: Path | None,
             typer.echo(line, err=True)
 
     if settings.telegram.token is None:
-        await run_service(Service(settings, db, FileChannel(target), on_cycle=report), stop)
+        with _operator_endpoint(settings, db, address, None):
+            await run_service(Service(settings, db, FileChannel(target), on_cycle=report),
+                              stop)
         return
     from briefing.bot.admin import alert_admins
     from briefing.bot.app import build_application, channel_for, running_bot
 
     application = build_application(settings, db)
-    async with running_bot(application, settings):
-        async def alert(url: str, error: str) -> None:
-            await alert_admins(application.bot, settings, url, error)
+    with _operator_endpoint(settings, db, address, application.bot):
+        async with running_bot(application, settings):
+            async def alert(url: str, error: str) -> None:
+                await alert_admins(application.bot, settings, url, error)
 
-        await run_service(Service(settings, db, channel_for(application), on_cycle=report,
-                                  alert=alert), stop)
+            await run_service(Service(settings, db, channel_for(application),
+                                      on_cycle=report, alert=alert), stop)
+
+
+@contextmanager
+def _operator_endpoint(settings: Settings, db: Database, address: tuple[str, int] | None,
+                       bot: Bot | None) -> Iterator[None]:
+    """`--http`: the operator's endpoint for the duration of the block (nothing without
+    an address). Its readiness asks the store every time, the LLM server and Telegram at
+    most every `PROBE_EVERY` seconds."""
+    if address is None:
+        yield
+        return
+    import time
+
+    from briefing.briefs.engines.select import select_engine
+    from briefing.metrics import register_outbox, unregister_outbox
+    from briefing.service.ops import Cached, OpsServer, Probe, database_ready, run_checks
+    from briefing.store.status import outbox_depth
+
+    probes: list[tuple[str, Probe]] = [("database", lambda: database_ready(db))]
+    if select_engine(settings).name == "llm":
+        from briefing.llm.check import llm_ready
+
+        probes.append(("llm", Cached(lambda: llm_ready(settings), PROBE_EVERY, time.monotonic)))
+    if bot is not None:
+        from briefing.bot.health import telegram_ready
+
+        loop = asyncio.get_running_loop()
+        probes.append(("telegram", Cached(lambda: telegram_ready(bot, loop), PROBE_EVERY,
+                                          time.monotonic)))
+    register_outbox(lambda: outbox_depth(db, utcnow()))
+    try:
+        with OpsServer(*address, lambda: run_checks(probes)):
+            yield
+    finally:
+        unregister_outbox()
 
 
 # --- ingest, feeds ------------------------------------------------------------------------

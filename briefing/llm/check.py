@@ -34,11 +34,13 @@ from briefing.llm.answers import InvalidAnswer, load_json
 from briefing.llm.client import openai_client
 from briefing.llm.conversation import Conversation
 from briefing.llm.formats import (
+    CAPABILITIES,
     DEFAULT_SERVER,
     FORMATS,
     error_message,
     is_capability_error,
     request_fields,
+    server_key,
 )
 from briefing.llm.prompts import render_prompt
 
@@ -297,3 +299,17 @@ def check_llm(settings: Settings) -> Iterator[Finding]:
         return
     yield checker.context(entries)
     yield from checker.formats()
+
+
+def llm_ready(settings: Settings, timeout: float = 3.0) -> tuple[bool, str]:
+    """For `/readyz`: whether the configured LLM server answers `GET /models` (within
+    `timeout`, no retry), with the output format this process uses with it now (the
+    capability the client found, e.g. `json_object` after a server rejected `json_schema`).
+    The line never holds the API key."""
+    llm = settings.llm
+    checker = _Checker(settings)
+    checker.client = checker.client.with_options(timeout=timeout)
+    found, _ = checker.models()
+    ok = all(f.status != "fail" for f in found)
+    fmt = CAPABILITIES.current(server_key(llm.base_url), llm.model, llm.response_format)
+    return ok, "; ".join([*(f.text for f in found), f"output format {fmt}"])

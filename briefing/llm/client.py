@@ -34,6 +34,7 @@ from briefing.llm.formats import (
 )
 from briefing.llm.prompts import render_prompt
 from briefing.llm.usage import Usage
+from briefing.metrics import LLM_CALLS, LLM_COST, LLM_LATENCY, LLM_TOKENS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -129,6 +130,7 @@ class LLMClient:
         cached = self.cache.get(key) if self.cache else None
         if cached is not None:  # already paid for, e.g. before a crash
             usage.calls += 1
+            LLM_CALLS.labels(purpose=name, outcome="cached").inc()
             return cached
         started = time.monotonic()
         try:
@@ -137,30 +139,34 @@ class LLMClient:
             if "response_format" in params and is_capability_error(exc):
                 # The request was answered: it counts as a call, but is never retried as is.
                 usage.add(Usage(calls=1))
-                self._log_failure(key, started, "unsupported")
+                self._log_failure(key, started, "unsupported", name)
                 raise _Unsupported(f"{fmt} rejected ({exc.status_code}): {_message(exc)}"
                                    ) from None
-            raise self._failed(key, started, self._describe(exc)) from None
+            raise self._failed(key, started, self._describe(exc), name) from None
         except openai.APIError as exc:
-            raise self._failed(key, started, self._describe(exc)) from None
-        return self._read(key, response, usage, time.monotonic() - started)
+            raise self._failed(key, started, self._describe(exc), name) from None
+        return self._read(key, response, usage, time.monotonic() - started, name)
 
-    def _log_failure(self, key: str, started: float, outcome: str) -> None:
+    def _log_failure(self, key: str, started: float, outcome: str, purpose: str) -> None:
+        LLM_CALLS.labels(purpose=purpose, outcome=outcome).inc()
+        LLM_LATENCY.observe(time.monotonic() - started)
         if self.cache:
             self.cache.put(key, CallRecord(self.model, None, None, Usage(calls=1),
                                            time.monotonic() - started, outcome))
 
-    def _failed(self, key: str, started: float, reason: str) -> LLMError:
-        self._log_failure(key, started, "error")
+    def _failed(self, key: str, started: float, reason: str, purpose: str) -> LLMError:
+        self._log_failure(key, started, "error", purpose)
         return LLMError(reason if reason.startswith("the ") else f"the LLM server {reason}")
 
-    def _read(self, key: str, response: Any, usage: Usage, seconds: float) -> tuple[str, str]:
+    def _read(self, key: str, response: Any, usage: Usage, seconds: float,
+              purpose: str) -> tuple[str, str]:
         call = _usage_of(response.usage)
         usage.add(call)
         choice = response.choices[0]
         refusal = getattr(choice.message, "refusal", None)
         content, finish = choice.message.content or "", choice.finish_reason or "stop"
         outcome = "refused" if refusal else "ok" if finish == "stop" else finish
+        self._count(purpose, outcome, call, seconds)
         log.info("LLM call: model=%s outcome=%s tokens=%s/%s in %.2fs", self.model, outcome,
                  call.prompt_tokens, call.completion_tokens, seconds)
         if self.cache:
@@ -169,6 +175,17 @@ class LLMClient:
         if refusal:
             raise LLMError(f"the model refused: {refusal[:200]}")
         return content, finish
+
+    def _count(self, purpose: str, outcome: str, call: Usage, seconds: float) -> None:
+        """The call in the service's metrics: outcome, latency, tokens and estimated cost."""
+        LLM_CALLS.labels(purpose=purpose, outcome=outcome).inc()
+        LLM_LATENCY.observe(seconds)
+        LLM_TOKENS.labels(kind="prompt").inc(call.prompt_tokens)
+        LLM_TOKENS.labels(kind="completion").inc(call.completion_tokens)
+        LLM_TOKENS.labels(kind="cached").inc(call.cached_tokens)
+        llm = self.settings.llm
+        LLM_COST.inc((call.prompt_tokens * llm.price_input_per_mtok
+                      + call.completion_tokens * llm.price_output_per_mtok) / 1e6)
 
     def _describe(self, exc: openai.APIError) -> str:
         server = server_name(self.settings.llm.base_url)

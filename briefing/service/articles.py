@@ -11,6 +11,7 @@ import hashlib
 import logging
 from datetime import datetime
 
+from briefing.metrics import ARTICLES_INGESTED
 from briefing.sources.extract import Extracted
 from briefing.store.articles import NewArticle, Stored, add_article
 from briefing.store.db import Database
@@ -42,4 +43,6 @@ def store_article(
     stored = add_article(db, new, lambda candidates: assign(sig, candidates), now)
     if not stored.duplicate:
         log.info("stored article %s in story %s", stored.article_id, stored.story_id)
+        source = "feed" if feed_id is not None else "folder" if path is not None else "url"
+        ARTICLES_INGESTED.labels(source=source).inc()
     return stored

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from briefing.clock import utcnow
+from briefing.metrics import LEASE_TAKEOVERS
 from briefing.store.db import Database
 from briefing.store.leases import (
     claim,
@@ -108,6 +109,7 @@ class Fleet:
         got = claim(self.db, list(names), self.worker.id, self.clock(), self.worker.lease)
         if got.taken_over:
             log.info("took over %d %s leases of a worker gone quiet", got.taken_over, kind)
+            LEASE_TAKEOVERS.labels(kind=kind).inc(got.taken_over)
             if self.on_takeover is not None:
                 self.on_takeover(kind, got.taken_over)
         held = set(got.names)

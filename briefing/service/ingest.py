@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from briefing.config import Settings
 from briefing.errors import BadInput
+from briefing.metrics import FEED_ERRORS
 from briefing.service.articles import store_article
 from briefing.service.fleet import Fleet
 from briefing.sources.extract import Extracted, extract_text
@@ -106,6 +107,7 @@ def poll_one(db: Database, feed_id: int, state: FeedState, now: datetime,
         result = poll_feed(state, settings.fetch, settings.service)
     except BadInput as exc:
         log.warning("feed %s: %s", state.url, exc)
+        FEED_ERRORS.inc()
         report.errors[state.url] = str(exc)
         if record_failure(db, feed_id, now, str(exc), interval, MAX_BACKOFF) == 1:
             report.started_failing[state.url] = str(exc)

@@ -12,15 +12,18 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import cast
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from briefing.errors import BadInput, ConfigError
 from briefing.metrics import render_latest
+from briefing.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,52 @@ class Readiness:
     def ready(self) -> bool:
         """Whether every check passed."""
         return all(check.ok for check in self.checks)
+
+
+Probe = Callable[[], tuple[bool, str]]
+"""A readiness probe: (passed, a line for the operator)."""
+
+
+class Cached:
+    """A probe asked again only every `seconds`: a scrape every few seconds must not turn
+    into a request to the LLM server or Telegram each time."""
+
+    def __init__(self, probe: Probe, seconds: float, clock: Callable[[], float]) -> None:
+        self.probe, self.seconds, self.clock = probe, seconds, clock
+        self.lock = threading.Lock()  # probes run on the HTTP server's threads
+        self.last: tuple[float, tuple[bool, str]] | None = None
+
+    def __call__(self) -> tuple[bool, str]:
+        with self.lock:
+            now = self.clock()
+            if self.last is None or now - self.last[0] >= self.seconds:
+                self.last = (now, self.probe())
+            return self.last[1]
+
+
+def run_checks(probes: Sequence[tuple[str, Probe]]) -> Readiness:
+    """Run each named probe; one that raises fails with its exception's class name (its
+    message may hold an address, so it goes to the debug log only)."""
+    checks = []
+    for name, probe in probes:
+        try:
+            ok, detail = probe()
+        except Exception as exc:
+            log.debug("readiness probe %s raised", name, exc_info=True)
+            ok, detail = False, f"{type(exc).__name__}"
+        checks.append(Check(name, ok, detail))
+    return Readiness(tuple(checks))
+
+
+def database_ready(db: Database) -> tuple[bool, str]:
+    """The store answers and its schema is the newest this release knows."""
+    try:
+        current = db.schema_is_current()
+    except SQLAlchemyError as exc:
+        log.debug("readiness: the store does not answer", exc_info=True)
+        return False, f"the store does not answer ({type(exc).__name__})"
+    return current, ("reachable, migrated" if current else
+                     "reachable, but its schema is not this release's (migrations pending)")
 
 
 class _Server(ThreadingHTTPServer):

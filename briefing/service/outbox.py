@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from briefing.config import Settings
+from briefing.metrics import DELIVERIES
 from briefing.service.digests import Before, Digest, Keyboard, Part, load_digest, posted_in_channel
 from briefing.service.fleet import Fleet
 from briefing.service.targets import chat_migrated
@@ -320,4 +321,6 @@ async def deliver_pending(db: Database, channel: Channel, now: datetime,
                 await asyncio.to_thread(fleet.done, DELIVERY, [delivery_id])
 
     await asyncio.gather(*(sender() for _ in range(concurrency)))
+    for result in ("sent", "failed", "retried"):
+        DELIVERIES.labels(result=result).inc(getattr(report, result))
     return report

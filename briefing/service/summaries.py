@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from briefing.briefs.engines.select import Engine, select_engine
+from briefing.briefs.models import CitationCounts
 from briefing.briefs.pipeline import summarise
 from briefing.clock import utcnow
 from briefing.config import ServiceSettings, Settings
 from briefing.errors import EngineError
+from briefing.metrics import CHECKS, STORIES_BRIEFED
 from briefing.service.fleet import Fleet
 from briefing.store.db import Database
 from briefing.store.llm_calls import CallLog
@@ -95,6 +97,22 @@ def summarise_story(db: Database, story_id: int, engine: Engine, settings: Setti
     use_fallback = settings.service.offline_fallback if fallback is None else fallback
     result = summarise(story, settings, engine, fallback=use_fallback)
     save_result(db, story_id, version, result, clock())
+    count_checks(result.citations)
+
+
+def count_checks(counts: CitationCounts) -> None:
+    """Add one brief's checks to the service's metrics: quotes verified character for
+    character, repaired (the same words, the source's own characters), rejected; points
+    supported at once, after being sent back once, or dropped."""
+    CHECKS.labels(item="quote", result="verified").inc(counts.verified)
+    CHECKS.labels(item="quote", result="repaired").inc(counts.repaired)
+    CHECKS.labels(item="quote", result="rejected").inc(counts.rejected)
+    # A point sent back and then supported counts as repaired; one still failing, rejected.
+    repaired = max(0, min(counts.points_retried - counts.points_dropped,
+                          counts.points_supported))
+    CHECKS.labels(item="point", result="verified").inc(counts.points_supported - repaired)
+    CHECKS.labels(item="point", result="repaired").inc(repaired)
+    CHECKS.labels(item="point", result="rejected").inc(counts.points_dropped)
 
 
 def summarise_pending(
@@ -155,6 +173,8 @@ def summarise_pending(
                         report.failed[story_id] = error
                     else:
                         (report.kept if kept else report.summarised).append(story_id)
+                    outcome = "failed" if error is not None else "kept" if kept else "briefed"
+                    STORIES_BRIEFED.labels(outcome=outcome).inc()
             finally:
                 fleet.done(STORY, held)
     if report.kept:

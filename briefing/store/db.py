@@ -6,7 +6,9 @@ store, so an upgrade of briefing upgrades its database too.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DatabaseError, OperationalError
@@ -63,10 +67,15 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply every pending migration, once: on PostgreSQL under an advisory lock."""
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every pending migration, once: on PostgreSQL under an advisory lock."""
+    config = _alembic_config()
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Several workers starting at once: one migrates, the others wait for its
@@ -116,6 +125,46 @@ class Database:
     def shown(self) -> str:
         """The store as messages name it: its URL without the password."""
         return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def shared(self) -> bool:
+        """Whether several processes may use this store at once (PostgreSQL); a SQLite
+        file belongs to one `briefing run`."""
+        return self.engine.dialect.name == "postgresql"
+
+    def schema_is_current(self) -> bool:
+        """Whether the store answers and its schema is at the newest migration (for
+        `/readyz`: a worker of an older release, or a store being upgraded, is not ready)."""
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision() == head
+
+    @contextmanager
+    def only_process(self) -> Iterator[None]:
+        """Hold the SQLite file for this process for the duration of the block; a second
+        process asking for it is refused with a ConfigError. PostgreSQL is shared: no-op.
+
+        An advisory file lock (`flock`) on `<file>.lock`, released by the kernel when the
+        process dies however it dies, so a crash never leaves a stale lock behind."""
+        path = None if self.shared else self.engine.url.database
+        if not path or path == ":memory:":
+            yield
+            return
+        lock_path = f"{path}.lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConfigError(
+                    f"another `briefing run` is using {path}: a SQLite store serves one "
+                    "process (stop it, or use PostgreSQL via BRIEFING_DB_URL for several)"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())  # for a person wondering who holds it
+            yield
+        finally:
+            os.close(fd)  # closing the file lets go of the lock
 
     def close(self) -> None:
         """Release every connection."""
