@@ -155,12 +155,15 @@ def _stop(bin_dir: Path, root: Path, user: str | None) -> None:
              user, root, timeout=30)
 
 
-def _start(bin_dir: Path, root: Path, user: str | None, attempts: int = 3) -> int:
-    """Start the server on a free port (another process may grab it first: retry)."""
+def _start(bin_dir: Path, root: Path, user: str | None, attempts: int = 3,
+           port: int | None = None) -> int:
+    """Start the server on `port`, or a free port (another process may grab it first:
+    retry)."""
     log = root / "server.log"
     error = PostgresUnavailable("pg_ctl start was not attempted")
+    wanted = port
     for _ in range(attempts):
-        port = _free_port()
+        port = wanted or _free_port()
         # A server time zone other than UTC, as on many real servers: values must still
         # come back as the same instants, in UTC.
         options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
@@ -175,6 +178,17 @@ def _start(bin_dir: Path, root: Path, user: str | None, attempts: int = 3) -> in
             continue
         return port
     raise error
+
+
+def stop_server(cluster: Cluster) -> None:
+    """Stop the cluster's server at once (`-m immediate`, as a crash would): clients lose
+    their connections and cannot connect until `start_server`."""
+    _stop(cluster.bin_dir, cluster.root, cluster.run_as)
+
+
+def start_server(cluster: Cluster) -> None:
+    """Start the cluster's server again, on its port."""
+    _start(cluster.bin_dir, cluster.root, cluster.run_as, port=cluster.port)
 
 
 @contextmanager
