@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import html
+import json
 import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import httpx
@@ -29,6 +31,7 @@ from telegram.constants import ChatMemberStatus
 from telegram.error import (
     BadRequest,
     ChatMigrated,
+    Conflict,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -43,6 +46,7 @@ from tests.fakes.telegram_server import (
     INVALID_FILE_ID,
     MAX_DOWNLOAD_BYTES,
     MIGRATED,
+    WEBHOOK_ACTIVE,
     FakeTelegram,
 )
 
@@ -1142,3 +1146,102 @@ def test_random_fragments_parse_iff_well_formed(fragments: list[str]) -> None:
     else:
         with pytest.raises(HTMLError):
             parse_html(candidate)
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1: records each POST (path, secret header, JSON body)
+    and answers with the next status of ``statuses`` (then 200)."""
+
+    def __init__(self, *statuses: int) -> None:
+        self.received: list[tuple[str, str | None, Any]] = []
+        self.statuses = list(statuses)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                receiver.received.append((self.path,
+                                          self.headers.get("X-Telegram-Bot-Api-Secret-Token"),
+                                          json.loads(body)))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_set_webhook_is_shown_refuses_plain_http_and_blocks_get_updates(
+    fake: FakeTelegram,
+) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)https url must be provided"):
+        with_bot(fake, lambda bot: bot.set_webhook("http://bot.example.test/hook"))
+    assert fake.webhook is None
+    fake.user_message(5, "un")
+
+    async def flow(bot: Bot) -> None:
+        assert await bot.set_webhook("https://bot.example.test/hook", secret_token="s3cret",
+                                     max_connections=7)
+        info = await bot.get_webhook_info()
+        assert (info.url, info.pending_update_count, info.max_connections) == (
+            "https://bot.example.test/hook", 1, 7)
+        with pytest.raises(Conflict) as caught:
+            await bot.get_updates(timeout=0)
+        assert caught.value.message == WEBHOOK_ACTIVE
+        assert await bot.delete_webhook()
+        assert (await bot.get_webhook_info()).url == ""
+        assert [u.update_id for u in await bot.get_updates(timeout=0)] == [1]
+
+    with_bot(fake, flow)
+    assert fake.webhook is None
+    assert [r.status for r in fake.requests_for("getUpdates")] == [409, 200]
+
+
+def test_post_to_webhook_delivers_confirms_on_2xx_and_redelivers_by_id(
+    fake: FakeTelegram,
+) -> None:
+    first = fake.user_message(5, "un")
+    second = fake.user_message(6, "deux")
+    with pytest.raises(ValueError, match="no webhook"):
+        fake.post_to_webhook()
+    with_bot(fake, lambda bot: bot.set_webhook("https://bot.example.test/hook",
+                                               secret_token="s3cret"))
+    with Receiver(500) as worker_a, Receiver() as worker_b:
+        # A failure leaves the update queued; the retry is answered 200 and confirms it.
+        assert fake.post_to_webhook(url=worker_a.url("/hook")) == 500
+        assert [u["update_id"] for u in fake.pending_updates] == [first, second]
+        assert fake.post_to_webhook(url=worker_a.url("/hook")) == 200
+        assert [u["update_id"] for u in fake.pending_updates] == [second]
+        # The same update, already confirmed, sent again to another worker.
+        assert fake.post_to_webhook(first, url=worker_b.url("/hook")) == 200
+        path, secret, body = worker_b.received[0]
+        assert (path, secret) == ("/hook", "s3cret")
+        assert body["update_id"] == first and body["message"]["text"] == "un"
+        assert [(p, b["update_id"]) for p, _, b in worker_a.received] == [
+            ("/hook", first), ("/hook", first)]
+        closed = worker_b.url("/hook")
+    # Nobody listening any more: no answer, still queued.
+    assert fake.post_to_webhook(second, url=closed, timeout=1.0) == 0
+    assert [u["update_id"] for u in fake.pending_updates] == [second]
+    assert [(d["update_id"], d["status"]) for d in fake.webhook_deliveries] == [
+        (first, 500), (first, 200), (first, 200), (second, 0)]
+    with pytest.raises(ValueError, match="ever queued"):
+        fake.post_to_webhook(999)

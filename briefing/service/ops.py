@@ -19,8 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import cast
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from briefing.errors import BadInput, ConfigError
 from briefing.metrics import render_latest
 from briefing.store.db import Database
@@ -93,9 +91,8 @@ def database_ready(db: Database) -> tuple[bool, str]:
     """The store answers and its schema is the newest this release knows."""
     try:
         current = db.schema_is_current()
-    except SQLAlchemyError as exc:
-        log.debug("readiness: the store does not answer", exc_info=True)
-        return False, f"the store does not answer ({type(exc).__name__})"
+    except ConfigError as exc:
+        return False, str(exc)
     return current, ("reachable, migrated" if current else
                      "reachable, but its schema is not this release's (migrations pending)")
 

@@ -20,7 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from briefing.config import StoreSettings
@@ -133,11 +133,16 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     def schema_is_current(self) -> bool:
-        """Whether the store answers and its schema is at the newest migration (for
-        `/readyz`: a worker of an older release, or a store being upgraded, is not ready)."""
+        """Whether the store's schema is at the newest migration (for `/readyz`: a worker
+        of an older release, or a store being upgraded, is not ready); a ConfigError when
+        the store does not answer."""
         head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-        with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision() == head
+        try:
+            with self.engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision() == head
+        except SQLAlchemyError as exc:
+            log.debug("the store does not answer", exc_info=True)
+            raise ConfigError(f"the store does not answer ({type(exc).__name__})") from None
 
     @contextmanager
     def only_process(self) -> Iterator[None]:

@@ -76,6 +76,16 @@ Behaviour worth knowing:
   where it may no longer post, ``Bad Request: message can't be edited``.
 * Only one ``getUpdates`` may wait at a time: a newer one ends an older one with 409 Conflict,
   like the real API.
+* Webhooks: ``setWebhook`` (an ``https`` URL, as Telegram requires; ``secret_token``,
+  ``allowed_updates``, ``drop_pending_updates``) sets :attr:`~FakeTelegram.webhook`, which
+  ``getWebhookInfo`` shows and ``deleteWebhook`` clears; while it is set ``getUpdates``
+  answers 409 (:data:`WEBHOOK_ACTIVE`). The fake never pushes by itself: a test delivers
+  with :meth:`~FakeTelegram.post_to_webhook`, which POSTs one update's JSON as Telegram
+  does (``X-Telegram-Bot-Api-Secret-Token`` when a secret is set) to the webhook's URL or
+  to any URL given (a worker behind the load balancer); a 2xx answer confirms the update,
+  anything else leaves it queued. Any update ever queued may be posted again by id, as
+  Telegram retries one whose answer it did not get. Every post is listed in
+  :attr:`~FakeTelegram.webhook_deliveries`.
 * Files a user sends (:meth:`FakeTelegram.user_document`) are kept by the fake: ``getFile``
   answers a ``File`` (``file_id``, ``file_unique_id``, ``file_size``, ``file_path``), 400
   :data:`INVALID_FILE_ID` for a ``file_id`` it never gave, 400 :data:`FILE_TOO_BIG` over
@@ -103,7 +113,9 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
+from urllib.error import HTTPError, URLError
 from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.request import Request, urlopen
 
 from tests.fakes import DISCONNECT_ERRORS, BackgroundServer, FakeHTTPServer
 from tests.fakes.telegram_html import HTMLError, parse_html, utf16_len
@@ -124,6 +136,7 @@ __all__ = [
     "RATE_TOLERANCE",
     "RESTRICTED_RIGHTS",
     "THREAD_NOT_FOUND",
+    "WEBHOOK_ACTIVE",
     "ApiError",
     "ApiRequest",
     "FakeTelegram",
@@ -143,6 +156,12 @@ CONFLICT = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
 )
+WEBHOOK_ACTIVE = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
+"""``getUpdates`` while a webhook is set (409)."""
+NO_HTTPS_WEBHOOK = "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
@@ -250,6 +269,7 @@ _INT_FIELDS = frozenset(
         "message_id",
         "offset",
         "limit",
+        "max_connections",
         "reply_to_message_id",
         "message_thread_id",
         "cache_time",
@@ -518,6 +538,9 @@ class FakeTelegram(BackgroundServer):
         self._server: FakeHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._holds: list[HeldCall] = []
+        self._webhook: JsonDict | None = None
+        self._every_update: dict[int, JsonDict] = {}  # each update ever queued, by id
+        self._webhook_deliveries: list[JsonDict] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -1111,7 +1134,70 @@ class FakeTelegram(BackgroundServer):
                 raise ValueError(f"no message {message_id} in chat {chat_id}")
             self._remove_message(chat_id, message_id, "test")
 
+    def post_to_webhook(
+        self, update_id: int | None = None, *, url: str | None = None, timeout: float = 5.0
+    ) -> int:
+        """Deliver one update as Telegram does to a webhook: POST its JSON to ``url`` (by
+        default the :attr:`webhook`'s) with ``X-Telegram-Bot-Api-Secret-Token`` when the
+        webhook has a secret; returns the HTTP status (0: no answer, e.g. refused).
+
+        ``update_id`` names any update ever queued (one already delivered too: Telegram
+        retries an update whose answer it did not get); by default the oldest pending one.
+        A 2xx answer confirms the update (it leaves :attr:`pending_updates`). Called without
+        the lock held while the request runs, so the receiver may call the fake meanwhile.
+        ``ValueError`` when there is no such update, or no URL.
+        """
+        with self._cond:
+            if update_id is None:
+                if not self._updates:
+                    raise ValueError("no pending update to post")
+                update = copy.deepcopy(self._updates[0])
+            elif update_id in self._every_update:
+                update = copy.deepcopy(self._every_update[update_id])
+            else:
+                raise ValueError(f"no update {update_id} was ever queued")
+            webhook = copy.deepcopy(self._webhook)
+        target = url or (webhook or {}).get("url")
+        if not target:
+            raise ValueError("no webhook is set and no url given")
+        headers = {"Content-Type": "application/json"}
+        if webhook is not None and webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(webhook["secret_token"])
+        body = json.dumps(update, ensure_ascii=False).encode("utf-8")
+        request = Request(target, data=body, headers=headers, method="POST")
+        try:
+            with urlopen(request, timeout=timeout) as answer:
+                status = int(answer.status)
+        except HTTPError as exc:
+            status = exc.code
+        except (URLError, OSError):
+            status = 0
+        with self._cond:
+            if 200 <= status < 300:
+                self._updates = deque(u for u in self._updates
+                                      if u["update_id"] != update["update_id"])
+            self._webhook_deliveries.append(
+                {"update_id": update["update_id"], "url": target, "status": status,
+                 "at": time.time()}
+            )
+            self._cond.notify_all()
+        return status
+
     # ------------------------------------------------------------------ recording
+
+    @property
+    def webhook(self) -> JsonDict | None:
+        """The webhook set by the last ``setWebhook`` (``url``, ``secret_token``,
+        ``allowed_updates``, ``max_connections``), ``None`` when none is set."""
+        with self._cond:
+            return copy.deepcopy(self._webhook)
+
+    @property
+    def webhook_deliveries(self) -> list[JsonDict]:
+        """Every :meth:`post_to_webhook`, oldest first: ``update_id``, ``url``, ``status``,
+        ``at`` (``time.time()``)."""
+        with self._cond:
+            return copy.deepcopy(self._webhook_deliveries)
 
     @property
     def requests(self) -> list[ApiRequest]:
@@ -1322,6 +1408,7 @@ class FakeTelegram(BackgroundServer):
             dropped = f"{kind} is not in allowed_updates"
         if dropped is None:
             self._updates.append(update)
+            self._every_update[update_id] = update
         else:
             self._dropped.append({"update": update, "reason": dropped})
         self._cond.notify_all()
@@ -1771,14 +1858,50 @@ class FakeTelegram(BackgroundServer):
         return True
 
     def _get_webhook_info(self, params: JsonDict) -> Any:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        if self._webhook is None:
+            return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        info: JsonDict = {
+            "url": self._webhook["url"],
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+            "max_connections": self._webhook["max_connections"],
+        }
+        if self._webhook["allowed_updates"] is not None:
+            info["allowed_updates"] = list(self._webhook["allowed_updates"])
+        return info
 
     def _delete_webhook(self, params: JsonDict) -> Any:
         if params.get("drop_pending_updates"):
             self._updates.clear()
+        self._webhook = None
+        return True
+
+    def _set_webhook(self, params: JsonDict) -> Any:
+        url = params.get("url")
+        if not isinstance(url, str):
+            raise ApiError(400, 'Bad Request: parameter "url" is required')
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        if url == "":  # an empty URL removes the webhook, as in the real API
+            self._webhook = None
+            return True
+        if urlsplit(url).scheme != "https":
+            raise ApiError(400, NO_HTTPS_WEBHOOK)
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = frozenset(str(a) for a in allowed) or None
+        max_connections = params.get("max_connections")
+        self._webhook = {
+            "url": url,
+            "secret_token": params.get("secret_token"),
+            "allowed_updates": list(allowed) if isinstance(allowed, list) else None,
+            "max_connections": int(max_connections) if max_connections else 40,
+        }
         return True
 
     def _get_updates(self, params: JsonDict) -> Any:
+        if self._webhook is not None:
+            raise ApiError(409, WEBHOOK_ACTIVE)
         offset = params.get("offset")
         if isinstance(offset, int) and offset < 0:
             while len(self._updates) > -offset:
@@ -2141,6 +2264,7 @@ _HANDLERS: dict[str, _Method] = {
     "getMe": FakeTelegram._get_me,
     "getUpdates": FakeTelegram._get_updates,
     "deleteWebhook": FakeTelegram._delete_webhook,
+    "setWebhook": FakeTelegram._set_webhook,
     "getWebhookInfo": FakeTelegram._get_webhook_info,
     "setMyCommands": FakeTelegram._set_my_commands,
     "getMyCommands": FakeTelegram._get_my_commands,
