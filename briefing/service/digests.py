@@ -21,6 +21,12 @@ and `load_digest` shows the first `digest_max_stories` that may still be read an
 the rest in `Digest.more`. A rendered part may carry buttons (`Part.keyboard`, typed here
 so that the service knows no channel's types). A digest posted in a Telegram channel says
 so (`Digest.in_channel`, from the target's kind): its readers cannot talk to the bot there.
+
+A pass composes once per setting: the targets whose digests would hold the same stories
+(the same languages, sources followed, keyword filters, last digest and limit: `Setting`)
+share one composition and each gets its own outbox row, written by batches. What is a
+target's own beyond that (the stories already posted to a live target) is taken out
+after. `digest_for` composes one target's digest alone, with the same result.
 """
 
 from __future__ import annotations
@@ -37,19 +43,16 @@ from briefing.briefs.models import Brief
 from briefing.config import DEFAULT_LANGUAGES, READER_LANGUAGES, Settings
 from briefing.sources.models import Story
 from briefing.store.db import Database
-from briefing.store.deliveries import (
-    NewDigest,
-    digest_keys_since,
-    live_posted_since,
-    queue_digests,
-)
+from briefing.store.deliveries import NewDigest, digest_keys_since, live_posted_since
 from briefing.store.digests import (
     BriefedStory,
     briefed_and_left_out,
     briefed_since,
     briefed_stories,
+    followed,
+    queue_digest_rows,
 )
-from briefing.store.subscribers import CHANNEL, LIVE, Subscriber, all_subscribers, find
+from briefing.store.subscribers import CHANNEL, LIVE, Subscriber, active_targets, find
 from briefing.stories.filters import Filters
 
 log = logging.getLogger(__name__)
@@ -249,31 +252,119 @@ def digest_key(subscriber_id: int, day: date) -> str:
     return f"digest:{subscriber_id}:{day.isoformat()}"
 
 
+@dataclass(frozen=True)
+class Setting:
+    """Everything that decides what a digest (or a live target's candidates) holds, in one
+    spelling: targets with equal settings get the same composition, so a pass composes
+    once per setting (`compose_setting`) and queues a row per target. What is per target
+    beyond it (the stories already posted live to it) is taken out after (`without_posted`).
+    """
+
+    since: datetime  # what was briefed after this
+    languages: tuple[str, ...]  # the brief languages, in the target's order
+    feeds: tuple[int, ...]  # `briefing.store.digests.followed`
+    include: tuple[str, ...]  # the filters' phrases, sorted, each once: a match of any
+    exclude: tuple[str, ...]  # counts, so neither their order nor a repeat changes a story
+    limit: int
+
+
+def setting_of(target: Subscriber, since: datetime, limit: int) -> Setting:
+    """The setting a target's composition covering what was briefed after `since` reads."""
+    return Setting(since, languages_of(target.languages), followed(target.feeds),
+                   tuple(sorted(set(target.include))), tuple(sorted(set(target.exclude))),
+                   limit)
+
+
+def digest_since(target: Subscriber, now: datetime) -> datetime:
+    """Where a target's next digest starts: its last digest, else a day before `now`."""
+    return target.last_digest_at or now - timedelta(days=1)
+
+
+def compose_setting(db: Database, setting: Setting) -> tuple[list[DigestItem], tuple[int, ...]]:
+    """`compose_digest` for every target of this setting."""
+    return compose_digest(db, setting.since, setting.languages, setting.feeds, setting.limit,
+                          Filters(setting.include, setting.exclude))
+
+
+def without_posted(db: Database, target: Subscriber, since: datetime,
+                   story_ids: tuple[int, ...]) -> tuple[int, ...]:
+    """A digest's stories for this target: for a live target, without those posted live
+    to it since `since` (its digest holds what was not posted)."""
+    if target.schedule != LIVE:
+        return story_ids
+    posted = live_posted_since(db, target.id, since)
+    return tuple(i for i in story_ids if i not in posted)
+
+
+def due_targets(db: Database, now: datetime, settings: Settings) -> list[tuple[Subscriber, date]]:
+    """The active targets whose digest is due now and not queued (nor skipped) yet, with
+    the local day it is for, in id order."""
+    grace = timedelta(hours=settings.service.digest_grace_hours)
+    done = digest_keys_since(db, now - timedelta(days=2))
+    # The day depends on the time zone and the digest time only: a hundred thousand targets
+    # have a few hundred of those, so each is worked out once.
+    days: dict[tuple[str, str], date | None] = {}
+    due = []
+    for target in active_targets(db):
+        when = (target.timezone, target.digest_time)
+        if when not in days:
+            days[when] = due_date(target, now, grace)
+        day = days[when]
+        if day is not None and digest_key(target.id, day) not in done:
+            due.append((target, day))
+    return due
+
+
+def digest_for(db: Database, target: Subscriber, day: date, now: datetime,
+               settings: Settings) -> NewDigest:
+    """One target's due digest composed for it alone (a digest pass composes once per
+    setting instead, `shared_digests`, with the same result): the shown stories, then
+    those the limit left out, which the digest offers."""
+    since = digest_since(target, now)
+    items, more = compose_digest(db, since, languages_of(target.languages), target.feeds,
+                                 settings.service.digest_max_stories, filters_of(target))
+    ids = without_posted(db, target, since, tuple(i.story_id for i in items) + more)
+    return NewDigest(target.id, digest_key(target.id, day), day, languages_of(target.languages),
+                     ids)
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The digests of a pass, and how many compositions they took (one per setting)."""
+
+    digests: tuple[NewDigest, ...]
+    compositions: int
+
+
+def shared_digests(db: Database, due: Sequence[tuple[Subscriber, date]], now: datetime,
+                   settings: Settings) -> Shared:
+    """The due targets' digests, each as `digest_for` composes it, composed once per
+    setting (`Setting`) and given to every target that has it."""
+    limit = settings.service.digest_max_stories
+    composed: dict[Setting, tuple[int, ...]] = {}
+    digests = []
+    for target, day in due:
+        since = digest_since(target, now)
+        setting = setting_of(target, since, limit)
+        ids = composed.get(setting)
+        if ids is None:
+            items, more = compose_setting(db, setting)
+            ids = composed[setting] = tuple(i.story_id for i in items) + more
+        digests.append(NewDigest(target.id, digest_key(target.id, day), day, setting.languages,
+                                 without_posted(db, target, since, ids)))
+    return Shared(tuple(digests), len(composed))
+
+
 def schedule_digests(db: Database, now: datetime, settings: Settings) -> int:
     """Queue in the outbox every digest that is due now; returns how many have stories.
 
     Only what to send is queued (stories, languages, day): channels render at delivery.
     A due digest with nothing new is recorded as skipped, so it is not composed again.
+    Targets with the same setting share one composition; the rows go in by batches.
     """
-    grace = timedelta(hours=settings.service.digest_grace_hours)
-    done = digest_keys_since(db, now - timedelta(days=2))
-    due: list[NewDigest] = []
-    for sub in all_subscribers(db):
-        day = due_date(sub, now, grace) if sub.active else None
-        if day is None or digest_key(sub.id, day) in done:
-            continue
-        languages = languages_of(sub.languages)
-        since = sub.last_digest_at or now - timedelta(days=1)
-        items, more = compose_digest(db, since, languages, sub.feeds,
-                                     settings.service.digest_max_stories, filters_of(sub))
-        if sub.schedule == LIVE:  # a live target's digest holds what was not posted live
-            posted = live_posted_since(db, sub.id, since)
-            items = [i for i in items if i.story_id not in posted]
-            more = tuple(i for i in more if i not in posted)
-        # The stories left out go in the row after the shown ones: the digest offers them.
-        due.append(NewDigest(sub.id, digest_key(sub.id, day), day, languages,
-                             tuple(i.story_id for i in items) + more))
-    queued = queue_digests(db, due, now)
-    if due:
-        log.info("digests: %d due, %d queued with stories", len(due), queued)
+    due = shared_digests(db, due_targets(db, now, settings), now, settings)
+    queued = queue_digest_rows(db, due.digests, now)
+    if due.digests:
+        log.info("digests: %d due, %d composed, %d queued with stories", len(due.digests),
+                 due.compositions, queued)
     return queued

@@ -4,6 +4,10 @@ briefs and articles a digest shows of them.
 Selection follows arrival (`StoryRow.briefed_at`), never publication, and leaves out
 withheld stories. The same stories are read again at delivery (`briefed_stories`), so a
 queued digest shows the briefs as they are when it goes out.
+
+A digest pass queues its rows here too (`queue_digest_rows`): the rows of
+`briefing.store.deliveries.queue_digests`, written by batches, for the hundred thousand
+targets a pass may have.
 """
 
 from __future__ import annotations
@@ -13,13 +17,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, or_, select
+from sqlalchemy import Connection, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from briefing.briefs.models import Brief, Point, Quote, Support
 from briefing.store.db import Database
-from briefing.store.models import ArticleRow, BriefRow, StoryRow
-from briefing.store.subscribers import FOLDER
+from briefing.store.deliveries import DIGEST, SKIPPED, NewDigest
+from briefing.store.models import (
+    PENDING,
+    ArticleRow,
+    BriefRow,
+    DeliveryRow,
+    StoryRow,
+    SubscriberRow,
+)
+from briefing.store.subscribers import FOLDER, NOTHING
 
 
 @dataclass(frozen=True)
@@ -231,3 +243,56 @@ def briefed_and_left_out(db: Database, since: datetime, languages: Sequence[str]
             picks = [p for p in candidates if keep(texts[p.id])][:limit + beyond]
         shown = _briefed(conn, [(p.id, p.last_published) for p in picks[:limit]], languages)
         return shown, [p.id for p in picks[limit:]]
+
+
+def followed(feeds: Sequence[int]) -> tuple[int, ...]:
+    """`Subscriber.feeds` in the one spelling that says which stories `story_rows` selects:
+    `()` for every source; else the feed ids and `FOLDER`, sorted, each once; `(NOTHING,)`
+    when no source is left. Two targets whose `followed` is equal get the same stories, so
+    a digest pass composes once for both (`(3, 1, 3)` and `(1, 3)` read the same feeds)."""
+    if not feeds:
+        return ()
+    # What `story_rows` reads: ids above FOLDER, and FOLDER itself; anything lower is none.
+    return tuple(sorted({f for f in feeds if f >= FOLDER})) or (NOTHING,)
+
+
+# Outbox rows written by one INSERT (and last digests moved by one UPDATE): few enough for
+# every driver's parameter limit (PostgreSQL's is 65,535 per statement).
+QUEUE_BATCH = 1000
+
+
+def queue_digest_rows(db: Database, digests: Sequence[NewDigest], now: datetime,
+                      batch: int = QUEUE_BATCH) -> int:
+    """`queue_digests` for a whole digest pass: the same rows, one statement per `batch`
+    rows instead of one per row. In one transaction: a key already queued is left alone
+    (each key once), a digest with stories is PENDING and moves its target's
+    `last_digest_at` to `now`, one without is SKIPPED. Returns how many have stories."""
+    if not digests:
+        return 0
+    queued = 0
+    with db.session() as session:
+        conn = session.connection()
+        seen: set[str] = set()
+        for start in range(0, len(digests), batch):
+            chunk = digests[start:start + batch]
+            known = set(conn.scalars(select(DeliveryRow.key).where(
+                DeliveryRow.key.in_([d.key for d in chunk]))))
+            fresh = []
+            for digest in chunk:
+                if digest.key not in known and digest.key not in seen:
+                    seen.add(digest.key)
+                    fresh.append(digest)
+            if not fresh:
+                continue
+            # Core, not ORM objects: a pass queues a row per due target (100,000 of them),
+            # and tracking each as an entity cost more than writing it.
+            conn.execute(insert(DeliveryRow), [
+                {"key": d.key, "subscriber_id": d.subscriber_id, "kind": DIGEST, "day": d.day,
+                 "languages": list(d.languages), "story_ids": list(d.story_ids),
+                 "state": PENDING if d.story_ids else SKIPPED} for d in fresh])
+            moved = [d.subscriber_id for d in fresh if d.story_ids]
+            if moved:
+                conn.execute(update(SubscriberRow).where(SubscriberRow.id.in_(moved))
+                             .values(last_digest_at=now))
+                queued += len(moved)
+    return queued
