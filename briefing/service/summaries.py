@@ -15,6 +15,7 @@ is off, the story simply stays pending and is tried again on the next cycle.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -138,7 +139,16 @@ def summarise_pending(
                   len(report.deferred))
     factory = engine_factory or (lambda: select_engine(
         settings, cache=CallLog(db, holder=fleet.worker.id)))
-    engine = factory()
+    engines: list[Engine] = []  # built once this worker holds a story: a pass with nothing
+    # to do (all held by other workers) must not pay for a new LLM client and its TLS setup
+
+    building = threading.Lock()  # the pool's threads ask for it at once
+
+    def engine() -> Engine:
+        with building:
+            if not engines:
+                engines.append(factory())
+            return engines[0]
 
     briefed = {story.id for story in due if story.briefed}
 
@@ -152,7 +162,7 @@ def summarise_pending(
                 if not brings_news(sources, settings.service):
                     keep_brief(db, story_id, sources.version, clock())
                     return True, None
-            summarise_story(db, story_id, engine, settings, clock=clock)
+            summarise_story(db, story_id, engine(), settings, clock=clock)
             return False, None
         except EngineError as exc:  # the LLM is down: the story waits for the next cycle
             log.warning("story %s stays pending: %s", story_id, exc)

@@ -178,10 +178,16 @@ def story_headlines(db: Database, story_ids: Sequence[int]) -> dict[int, dict[st
 
 
 def save_result(db: Database, story_id: int, version: int, result: Result,
-                now: datetime) -> None:
-    """Store the briefs of one summary of `version` of the story, briefed at `now`."""
+                now: datetime) -> bool:
+    """Store the briefs of one summary of `version` of the story, briefed at `now`; False
+    when another worker saved that version (or a later one) first, and this one is dropped.
+
+    The story's row is locked first (`FOR UPDATE` on PostgreSQL), so two workers that
+    briefed one story at once (a lease lost during a stall) save in turn, not both."""
     with db.session() as session:
-        story = session.get_one(StoryRow, story_id)
+        story = session.get_one(StoryRow, story_id, with_for_update=True)
+        if story.summarised_version >= version and story.briefs:
+            return False
         existing = {b.language: b for b in story.briefs}
         for lang, brief in result.briefs.items():
             row = existing.get(lang) or BriefRow(story_id=story_id, language=lang)
@@ -200,6 +206,7 @@ def save_result(db: Database, story_id: int, version: int, result: Result,
         story.summarised_version = max(story.summarised_version, version)
         for article in story.articles:
             article.state = SUMMARISED if article.state != DELIVERED else article.state
+    return True
 
 
 def _source_name(article: ArticleRow) -> str:

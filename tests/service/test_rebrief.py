@@ -6,10 +6,12 @@ on both store backends."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from briefing.briefs.engines.extractive import ExtractiveEngine
 from briefing.briefs.pipeline import summarise
@@ -18,7 +20,7 @@ from briefing.errors import ConfigError
 from briefing.service.summaries import SummaryReport, rebrief_due, summarise_pending
 from briefing.store.articles import NewArticle, add_article
 from briefing.store.db import Database
-from briefing.store.models import StoryRow
+from briefing.store.models import BriefHistoryRow, BriefRow, StoryRow
 from briefing.store.stories import (
     PendingStory,
     pending_stories,
@@ -341,3 +343,24 @@ def test_a_novelty_of_zero_always_calls_the_llm(
     add_source(db, story, 1, minutes(1))
     assert cycle(db, settings, minutes(20)).summarised == [story]
     assert fake_openai.calls == 2
+
+
+def test_a_version_saved_by_another_worker_first_is_not_saved_again(
+    db: Database, store_url: str, tmp_path: Path
+) -> None:
+    """Two workers that briefed one version at once (a lease lost during a stall): the
+    second save is dropped, the first brief stands, and no row is written twice."""
+    settings = settings_with(store_url, tmp_path)
+    story = add_source(db, None, 0, T0)
+    read, version = story_to_brief(db, story)
+    first = summarise(read, settings, ExtractiveEngine(settings))
+    assert save_result(db, story, version, first, minutes(1))
+    later = replace(first, engine="another-worker")
+    assert not save_result(db, story, version, later, minutes(2))
+    assert pending_stories(db) == []
+    with db.session() as session:
+        engines = set(session.scalars(select(BriefRow.engine).where(BriefRow.story_id == story)))
+        history = session.scalar(select(func.count(BriefHistoryRow.id))
+                                 .where(BriefHistoryRow.story_id == story))
+    assert engines == {first.engine}
+    assert history == len(first.briefs)
