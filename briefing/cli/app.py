@@ -11,7 +11,7 @@ import typer
 
 import briefing  # for `briefing.__version__`, the one place the version is written
 from briefing.cli import eval as eval_commands
-from briefing.cli import llm, service, summarize
+from briefing.cli import llm, service, status, summarize
 from briefing.cli.common import (
     CLOSED_PIPE_EXIT,
     Commands,
@@ -26,7 +26,7 @@ app = Commands(
     rich_markup_mode="markdown",
     help="French and English news briefs with machine-checked verbatim quotes.",
 )
-for module in (summarize, service, eval_commands, llm):
+for module in (summarize, service, status, eval_commands, llm):
     app.add_typer(module.commands)
 
 

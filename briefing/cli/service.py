@@ -241,7 +241,11 @@ def _operator_endpoint(settings: Settings, db: Database, address: tuple[str, int
         loop = asyncio.get_running_loop()
         probes.append(("telegram", Cached(lambda: telegram_ready(bot, loop), PROBE_EVERY,
                                           time.monotonic)))
-    register_outbox(lambda: outbox_depth(db, utcnow()))
+    def outbox() -> tuple[int, float]:
+        depth = outbox_depth(db, utcnow())
+        return depth.depth, depth.oldest_due_seconds
+
+    register_outbox(outbox)
     try:
         with OpsServer(*address, lambda: run_checks(probes)):
             yield
