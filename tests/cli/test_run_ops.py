@@ -13,9 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
-
-from tests.cli.test_service import Lines, env, home, stop  # noqa: F401  (home: a fixture)
+from tests.cli.test_service import Lines, env, stop
 from tests.conftest import CLEAN_ENV, one_line_error, run
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram

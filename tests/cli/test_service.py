@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -40,16 +39,6 @@ from tests.fakes.web_server import FakeWebServer
 def web() -> Iterator[FakeWebServer]:
     with FakeWebServer() as server:
         yield server
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    for seed in SEEDS:
-        shutil.copy(seed, folder / seed.name)
-        os.utime(folder / seed.name, (time.time() - 60,) * 2)
-    return tmp_path
 
 
 def env(home: Path) -> dict[str, str]:
