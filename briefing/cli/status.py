@@ -32,6 +32,7 @@ def status(
                        ] = False,
 ) -> None:
     """The fleet of `briefing run` workers on this store, at a glance."""
+    from briefing.service.fleet import LEASE
     from briefing.store.db import open_database
     from briefing.store.status import fleet_status
 
@@ -42,7 +43,8 @@ def status(
             if not db.schema_is_current():
                 raise ConfigError(f"the store {db.shown()} is not at this release's schema: "
                                   "run `briefing db upgrade` (or start a worker) first")
-            fleet = fleet_status(db, utcnow())
+            # Alive: seen within one lease; past it, the worker's work is others' to take.
+            fleet = fleet_status(db, utcnow(), alive_within=LEASE)
         finally:
             db.close()
     if as_json:
@@ -70,6 +72,10 @@ def _ago(at: datetime | None, now: datetime) -> str:
     return f"{seconds // 3600} h ago"
 
 
+def _holds(holds: dict[str, int]) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(holds.items())) or "-"
+
+
 def _show(fleet: FleetStatus) -> None:
     console = output_console()
     alive = sum(w.alive for w in fleet.workers)
@@ -78,8 +84,10 @@ def _show(fleet: FleetStatus) -> None:
         workers.add_column(column)
     for w in fleet.workers:
         state = "alive" if w.alive else "stopped" if w.stopped else "gone quiet"
-        holds = ", ".join(f"{n} {kind}" for kind, n in sorted(w.holds.items())) or "-"
-        workers.add_row(w.id, w.host, str(w.pid), state, _ago(w.seen_at, fleet.at), holds)
+        workers.add_row(w.id, w.host, str(w.pid), state, _ago(w.seen_at, fleet.at),
+                        _holds(w.holds))
+    for h in fleet.other_holders:  # a one-off command, or a holder of its own (LLM calls)
+        workers.add_row(h.id, "-", "-", "no heartbeat", "-", _holds(h.holds))
     console.print(workers)
     feeds, outbox = fleet.feeds, fleet.outbox
     console.print(f"Feeds: {feeds.active} active, {feeds.due} due now, "
