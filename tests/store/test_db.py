@@ -104,10 +104,10 @@ def test_a_sqlite_file_is_held_by_one_process_at_a_time(tmp_path: Path) -> None:
     settings = StoreSettings(url=f"sqlite:///{tmp_path / 'one.db'}")
     first, second = open_database(settings), open_database(settings)
     try:
-        with first.only_process():
-            with pytest.raises(ConfigError, match="another `briefing run` is using"), \
-                    second.only_process():
-                pass
+        with first.only_process(), \
+                pytest.raises(ConfigError, match="another `briefing run` is using"), \
+                second.only_process():
+            pass
         with second.only_process():  # let go at the end of the first block
             pass
     finally:
