@@ -1,4 +1,9 @@
-"""`build_application(settings)`: the bot, its handlers, its gate and its error handler."""
+"""`build_application(settings)`: the bot, its handlers, its gate and its error handler;
+`running_bot`: the bot started, its updates coming in.
+
+Updates come in by long polling, from one worker of the fleet at a time, or by a webhook
+that every worker serves; either way each is handled once (`briefing.bot.polling`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, Message, Update
 from telegram.constants import ChatType
@@ -36,10 +42,12 @@ from briefing.bot import (
     tracing,
 )
 from briefing.bot.channel import BotRateLimiter, RateLimiter, TelegramChannel
+from briefing.bot.polling import Leadership, install, intake_of, polling
 from briefing.bot.state import KEY, BotState, lang_of, state_of, topic_name, topic_of
 from briefing.bot.texts import command_menu, t
 from briefing.config import Settings
 from briefing.errors import ConfigError
+from briefing.service.fleet import Worker, this_process
 from briefing.service.targets import topic_opened
 from briefing.store.db import Database, open_database
 from briefing.store.subscribers import remember_interface
@@ -169,7 +177,7 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     token = settings.telegram.token
     if token is None:
         raise ConfigError("no bot token: set TELEGRAM_BOT_TOKEN")
-    limiter = RateLimiter.from_settings(settings.telegram)
+    limiter = RateLimiter.from_settings(settings.telegram, db)  # shared on PostgreSQL
     application = (
         Application.builder().token(token.get_secret_value())
         .base_url(settings.telegram.base_url)
@@ -179,6 +187,7 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     )
     application.bot_data[KEY] = BotState.create(settings, db or open_database(settings.store))
     application.bot_data[LIMITER] = limiter
+    install(application, this_process())  # each update taken in once, before the gate
     application.add_handler(TypeHandler(Update, gate), group=-1)
     for name, handler in COMMAND_HANDLERS.items():
         application.add_handler(CommandHandler(name, handler))
@@ -230,24 +239,46 @@ def channel_for(application: Application) -> TelegramChannel:  # type: ignore[ty
 
 @asynccontextmanager
 async def running_bot(application: Application, settings: Settings,  # type: ignore[type-arg]
-                      poll_interval: float = 0.0, poll_timeout: int = 10) -> AsyncIterator[None]:
+                      poll_interval: float = 0.0, poll_timeout: int = 10, *,
+                      worker: Worker | None = None, leadership: Leadership | None = None,
+                      webhook_listen: str = "0.0.0.0") -> AsyncIterator[None]:
     """Start the bot (commands registered, updates flowing) for the duration of the block.
 
-    Long polling by default; a webhook when `telegram.webhook_url` is set.
+    Long polling by default, by this worker while it holds the poller lease (`leadership`
+    its timings); a webhook when `telegram.webhook_url` is set, served on `webhook_listen`
+    and `telegram.webhook_port` at the URL's path. `worker` (this process by default) is
+    who the store says took each update in.
     """
+    worker = worker or this_process()
+    intake_of(application).worker = worker.id
+    state: BotState = application.bot_data[KEY]
     async with application:
         await register_commands(application)
         await asyncio.to_thread(content.warm_up)  # before any reader waits on it
         await application.start()
-        updater = application.updater
-        assert updater is not None
-        if settings.telegram.webhook_url:
-            await updater.start_webhook(listen="0.0.0.0", port=settings.telegram.webhook_port,
-                                        webhook_url=settings.telegram.webhook_url)
-        else:
-            await updater.start_polling(poll_interval=poll_interval, timeout=poll_timeout)
         try:
-            yield
+            if settings.telegram.webhook_url:
+                async with _webhook(application, settings, webhook_listen):
+                    yield
+            else:
+                async with polling(application, state.db, worker, leadership=leadership,
+                                   poll_timeout=poll_timeout, poll_interval=poll_interval):
+                    yield
         finally:
-            await updater.stop()
             await application.stop()
+
+
+@asynccontextmanager
+async def _webhook(application: Application, settings: Settings,  # type: ignore[type-arg]
+                   listen: str) -> AsyncIterator[None]:
+    """PTB's webhook server for the duration of the block (setWebhook at its start)."""
+    url = settings.telegram.webhook_url
+    assert url is not None
+    updater = application.updater
+    assert updater is not None
+    await updater.start_webhook(listen=listen, port=settings.telegram.webhook_port,
+                                url_path=urlsplit(url).path, webhook_url=url)
+    try:
+        yield
+    finally:
+        await updater.stop()

@@ -178,7 +178,9 @@ def _failed(db: Database, delivery_id: int, exc: Exception, now: datetime,
 async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: datetime,
                         settings: Settings, report: DeliveryReport) -> None:
     """Render one outbox row for the channel and send the parts it has not sent yet."""
-    row = load_delivery(db, delivery_id)
+    # The store is asked from a thread: on PostgreSQL each call is a round trip, and the
+    # event loop it would block paces every other send of this worker.
+    row = await asyncio.to_thread(load_delivery, db, delivery_id)
     # Telegram cannot say whether a post reached it: a live post or reply is sent at most
     # once (see `store.deliveries.SENDING`); the file channel recognises its keys instead.
     at_most_once = row.kind in (LIVE_POST, UPDATE) and isinstance(channel, LiveChannel)
@@ -188,7 +190,7 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
         report.failed += state == FAILED
         report.sent += state == SENT
         return
-    try:
+    def read_digest() -> Digest:
         digest = load_digest(db, row.day, row.languages, row.story_ids,
                              shown=settings.service.digest_max_stories, delivery_id=row.id,
                              interface=row.interface,
@@ -197,6 +199,10 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
             digest = replace(digest, post=True)
         if row.kind == UPDATE and row.action == "reply":
             digest = replace(digest, before=_before(db, row))
+        return digest
+
+    try:
+        digest = await asyncio.to_thread(read_digest)
         # Every story withheld or removed since it was queued: a header alone says nothing.
         parts = remaining(channel.render(digest), row.sent_parts, row.sent) if digest.items else []
     except Exception as exc:  # a renderer bug must not block the rest of the outbox
@@ -213,7 +219,7 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
     for offset, part in enumerate(parts):
         index = row.sent_parts + offset
         if at_most_once:
-            mark_sending(db, delivery_id)
+            await asyncio.to_thread(mark_sending, db, delivery_id)
         try:
             try:
                 message_id = await send_part(channel, target, part, part_key(row.key, index))
@@ -230,8 +236,8 @@ async def send_delivery(db: Database, channel: Channel, delivery_id: int, now: d
             if isinstance(exc, Gone):
                 report.gone.append(row.chat_id)
             return
-        mark_part(db, delivery_id, target, message_id, part.stories, now,
-                  last=offset == len(parts) - 1)
+        await asyncio.to_thread(mark_part, db, delivery_id, target, message_id, part.stories,
+                                now, last=offset == len(parts) - 1)
     report.sent += 1
 
 
