@@ -35,7 +35,7 @@ pytest: $(VENV)/.installed-dev
 test: lint typecheck pytest
 
 bench: $(VENV)/.installed-dev
-	for name in tokens grounding cpu clustering qa digest ingest fanout rebrief; do \
+	for name in tokens grounding cpu clustering qa digest ingest fanout rebrief digest_share summarise_workers fanout_workers; do \
 		$(BIN)/python -m bench.$$name $(BENCH_ARGS) || exit 1; \
 	done
 
