@@ -228,6 +228,21 @@ def stored_point(text: str, sentence: str) -> dict[str, Any]:
         "text": text[start:end]}]}
 
 
+def add_feeds(session: Session) -> list[int]:
+    """The bench's feeds and their summarised stories, in `session`; the feeds' ids."""
+    feed_ids: list[int] = []
+    number = 0
+    for url, specs in FEEDS:
+        feed = FeedRow(url=url, title=url.split("/")[2])
+        session.add(feed)
+        session.flush()
+        feed_ids.append(feed.id)
+        for spec in specs:
+            number += 1
+            add_story(session, spec, number, feed.id)
+    return feed_ids
+
+
 def build_store(path: Path, subscribers: int,
                 rooms: Sequence[tuple[int, str]] = ()) -> TimedDatabase:
     """A fresh migrated store with the stories and `subscribers` French readers, who follow
@@ -237,16 +252,7 @@ def build_store(path: Path, subscribers: int,
     upgrade(engine)
     db = TimedDatabase(engine)
     with db.session() as session:
-        feed_ids: list[int] = []
-        number = 0
-        for url, specs in FEEDS:
-            feed = FeedRow(url=url, title=url.split("/")[2])
-            session.add(feed)
-            session.flush()
-            feed_ids.append(feed.id)
-            for spec in specs:
-                number += 1
-                add_story(session, spec, number, feed.id)
+        feed_ids = add_feeds(session)
         readers: list[dict[str, Any]] = [
             {"chat_id": str(FIRST_CHAT + i), "name": f"Lecteur {i}", "languages": "fr",
              "digest_time": "07:30", "timezone": "Europe/Paris", "feeds": [feed_ids[0]],

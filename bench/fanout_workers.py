@@ -57,7 +57,6 @@ from sqlalchemy import insert
 from telegram.ext import ExtBot
 
 from bench.fanout import (
-    FEEDS,
     FIRST_CHAT,
     NOW,
     SETTINGS,
@@ -68,7 +67,7 @@ from bench.fanout import (
     Run,
     TelegramHost,
     TimedDatabase,
-    add_story,
+    add_feeds,
     check,
     pending_rows,
     queue_digests,
@@ -93,7 +92,7 @@ from briefing.config import StoreSettings
 from briefing.service.fleet import Fleet, new_worker
 from briefing.service.outbox import deliver_pending
 from briefing.store.db import Database, make_engine, open_database
-from briefing.store.models import FeedRow, SubscriberRow
+from briefing.store.models import SubscriberRow
 from tests.pg import fresh_database
 
 CHATS, QUICK_CHATS = 10_000, 300
@@ -128,16 +127,7 @@ DEFAULT_VARIANTS = ("1-worker", "3-workers")
 def fill_store(db: Database, chats: int) -> None:
     """`bench.fanout`'s stories, and `chats` French readers of the first feed."""
     with db.session() as session:
-        feed_ids: list[int] = []
-        number = 0
-        for url, specs in FEEDS:
-            feed = FeedRow(url=url, title=url.split("/")[2])
-            session.add(feed)
-            session.flush()
-            feed_ids.append(feed.id)
-            for spec in specs:
-                number += 1
-                add_story(session, spec, number, feed.id)
+        feed_ids = add_feeds(session)
         session.execute(insert(SubscriberRow), [
             {"chat_id": str(FIRST_CHAT + i), "name": f"Lecteur {i}", "languages": "fr",
              "digest_time": "07:30", "timezone": "Europe/Paris", "feeds": [feed_ids[0]],
