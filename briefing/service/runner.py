@@ -24,13 +24,18 @@ from briefing.config import Settings
 from briefing.service.digests import schedule_digests
 from briefing.service.fleet import Fleet, Worker
 from briefing.service.folder import REJECTED_STATE, FolderWatcher, IngestReport
-from briefing.service.ingest import FeedReport, ingest_feeds
+from briefing.service.ingest import FEED, FeedReport, ingest_feeds
 from briefing.service.live import schedule_live
 from briefing.service.outbox import Channel, deliver_pending
 from briefing.service.summaries import EngineFactory, summarise_pending
 from briefing.store.db import Database
+from briefing.store.leases import held_of_kind
+from briefing.store.stories import any_unbriefed
 
 log = logging.getLogger(__name__)
+# Delivery rounds (one a `deliver_seconds`) digests wait at most for stories other workers
+# are briefing.
+QUEUE_PATIENCE = 10
 Clock = Callable[[], datetime]
 # Tells the administrators that a feed has started failing (the bot sends it).
 Alert = Callable[[str, str], Awaitable[None]]
@@ -70,6 +75,7 @@ class Service:
                                     state=Path(settings.store.data_dir) / REJECTED_STATE)
         # Digests sent since the last cycle report; only the event loop's thread touches it.
         self.delivered = 0
+        self.waited = 0  # delivery rounds the queue has waited for other workers' briefs
         self.cycle_lock = asyncio.Lock()
         self.ready = asyncio.Event()  # set after the first cycle: digests wait for summaries
 
@@ -121,11 +127,27 @@ class Service:
         self.delivered += sent.sent
 
     def queue(self, now: datetime) -> None:
-        """Queue the due digests and live posts: one worker at a time does it (blocking)."""
+        """Queue the due digests and live posts: one worker at a time does it (blocking).
+
+        While feeds are being polled or new stories wait for their first brief, digests
+        wait for those briefs (a worker's first cycle may have found every feed and story held by others:
+        its own summaries done says nothing of the fleet's), but not for more than
+        `QUEUE_PATIENCE` rounds: under a constant stream, or with the LLM down, some story is
+        always waiting.
+        """
+        if self.waited < QUEUE_PATIENCE and self.briefs_under_way(now):
+            self.waited += 1
+            return
+        self.waited = 0
         with self.fleet.alone("queue") as mine:
             if mine:
                 schedule_digests(self.db, now, self.settings)
                 schedule_live(self.db, now, self.settings)
+
+    def briefs_under_way(self, now: datetime) -> bool:
+        """Whether any worker is polling a feed, or a story waits for its first brief (one
+        waiting for a re-brief is in the digest already, with its earlier brief)."""
+        return bool(held_of_kind(self.db, FEED, now) or any_unbriefed(self.db))
 
     async def heartbeat(self) -> None:
         """Say this worker is alive and renew its claims."""

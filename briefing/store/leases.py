@@ -170,3 +170,11 @@ def workers_since(db: Database, since: datetime) -> list[WorkerSeen]:
                                .order_by(WorkerRow.started_at.desc())).all()
         return [WorkerSeen(r.id, r.host, r.pid, r.started_at, r.seen_at, r.stopped_at,
                            r.last_error, int(holds.get(r.id, 0))) for r in rows]
+
+
+def held_of_kind(db: Database, kind: str, now: datetime) -> int:
+    """How many live leases of `kind` (`story`: stories being briefed right now) any
+    worker holds."""
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).where(
+            LeaseRow.name.like(f"{kind}:%"), LeaseRow.expires_at > now)) or 0)

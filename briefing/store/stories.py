@@ -387,3 +387,10 @@ def story_states(db: Database, story_ids: Sequence[int]) -> dict[int, StoryState
                                .where(StoryRow.id.in_(list(story_ids))))
         return {r.id: StoryState(r.version, r.summarised_version, r.created_at) for r in rows}
 
+
+
+def any_unbriefed(db: Database) -> bool:
+    """Whether some story has no brief yet (a digest queued now would miss it)."""
+    with db.session() as session:
+        return session.scalar(select(StoryRow.id).where(StoryRow.summarised_version == 0)
+                              .limit(1)) is not None
