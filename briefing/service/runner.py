@@ -130,10 +130,10 @@ class Service:
         """Queue the due digests and live posts: one worker at a time does it (blocking).
 
         While feeds are being polled or new stories wait for their first brief, digests
-        wait for those briefs (a worker's first cycle may have found every feed and story held by others:
-        its own summaries done says nothing of the fleet's), but not for more than
-        `QUEUE_PATIENCE` rounds: under a constant stream, or with the LLM down, some story is
-        always waiting.
+        wait for those briefs: a worker's first cycle may have found every feed and story
+        held by others, so its own summaries being done says nothing of the fleet's. Not
+        for more than `QUEUE_PATIENCE` rounds: under a constant stream, or with the LLM
+        down, some story is always waiting.
         """
         if self.waited < QUEUE_PATIENCE and self.briefs_under_way(now):
             self.waited += 1
