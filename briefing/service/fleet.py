@@ -94,11 +94,10 @@ def gone_from_this_host(holder: str, me: Worker) -> bool:
 class Fleet:
     """A worker's claims on shared work, and its heartbeat."""
 
-    def __init__(self, db: Database, worker: Worker | None = None, clock: Clock = utcnow,
-                 on_takeover: Callable[[str, int], None] | None = None) -> None:
+    def __init__(self, db: Database, worker: Worker | None = None,
+                 clock: Clock = utcnow) -> None:
         self.db, self.clock = db, clock
         self.worker = worker or this_process()
-        self.on_takeover = on_takeover
 
     def take(self, kind: str, ids: Sequence[int]) -> list[int]:
         """The ids among `ids` this worker now holds (in their order); the others are held
@@ -110,8 +109,6 @@ class Fleet:
         if got.taken_over:
             log.info("took over %d %s leases of a worker gone quiet", got.taken_over, kind)
             LEASE_TAKEOVERS.labels(kind=kind).inc(got.taken_over)
-            if self.on_takeover is not None:
-                self.on_takeover(kind, got.taken_over)
         held = set(got.names)
         return [i for name, i in names.items() if name in held]
 

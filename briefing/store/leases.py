@@ -33,29 +33,6 @@ class Claimed:
     taken_over: int = 0
 
 
-@dataclass(frozen=True)
-class Held:
-    """One lease as `briefing status` shows it."""
-
-    name: str
-    holder: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class WorkerSeen:
-    """A worker as the store last saw it."""
-
-    id: str
-    host: str
-    pid: int
-    started_at: datetime
-    seen_at: datetime
-    stopped_at: datetime | None
-    last_error: str | None
-    holds: int
-
-
 def claim(db: Database, names: Sequence[str], holder: str, now: datetime,
           ttl: timedelta) -> Claimed:
     """Take the leases of `names` that are free, expired or already `holder`'s, until
@@ -129,15 +106,6 @@ def holder_of(db: Database, name: str, now: datetime) -> str | None:
             LeaseRow.name == name, LeaseRow.expires_at > now)).first()
 
 
-def leases_held(db: Database, now: datetime) -> list[Held]:
-    """Every lease not yet expired, by holder then name."""
-    with db.session() as session:
-        rows = session.execute(select(LeaseRow.name, LeaseRow.holder, LeaseRow.expires_at)
-                               .where(LeaseRow.expires_at > now)
-                               .order_by(LeaseRow.holder, LeaseRow.name)).all()
-    return [Held(name, holder, expires) for name, holder, expires in rows]
-
-
 def worker_seen(db: Database, worker_id: str, host: str, pid: int, now: datetime,
                 error: str | None = None) -> None:
     """Record the worker as alive at `now` (its first call registers it)."""
@@ -160,21 +128,9 @@ def worker_stopped(db: Database, worker_id: str, now: datetime) -> None:
             row.stopped_at = now
 
 
-def workers_since(db: Database, since: datetime) -> list[WorkerSeen]:
-    """The workers seen at or after `since`, newest start first, with their live leases."""
-    with db.session() as session:
-        holds: dict[str, int] = {holder: int(count) for holder, count in session.execute(
-            select(LeaseRow.holder, func.count()).where(LeaseRow.expires_at > since)
-            .group_by(LeaseRow.holder))}
-        rows = session.scalars(select(WorkerRow).where(WorkerRow.seen_at >= since)
-                               .order_by(WorkerRow.started_at.desc())).all()
-        return [WorkerSeen(r.id, r.host, r.pid, r.started_at, r.seen_at, r.stopped_at,
-                           r.last_error, int(holds.get(r.id, 0))) for r in rows]
-
-
 def held_of_kind(db: Database, kind: str, now: datetime) -> int:
-    """How many live leases of `kind` (`story`: stories being briefed right now) any
-    worker holds."""
+    """How many live leases of `kind` (`feed`: feeds being polled right now) any worker
+    holds."""
     with db.session() as session:
         return int(session.scalar(select(func.count()).where(
             LeaseRow.name.like(f"{kind}:%"), LeaseRow.expires_at > now)) or 0)
